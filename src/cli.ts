@@ -1,0 +1,73 @@
+/** Command-line flags, Prometheus style (`--config.file=x` or `--config.file x`). */
+
+export interface Flags {
+  configFile: string;
+  configCheck: boolean;
+  listenAddress: string;
+  logLevel: string;
+  version: boolean;
+  help: boolean;
+}
+
+export const USAGE = `usage: backup-exporter [flags]
+
+  --config.file=PATH          configuration file (default exporter.yml)
+  --config.check              validate the configuration file, print the result and exit 0 (valid) or 1
+  --web.listen-address=ADDR   address to serve on, [host]:port (default :9877)
+  --log.level=LEVEL           debug, info, warn or error (default info)
+  --version                   print the version and exit
+  --help                      print this text and exit
+`;
+
+const VALUE_FLAGS: Record<string, keyof Flags> = {
+  'config.file': 'configFile',
+  'web.listen-address': 'listenAddress',
+  'log.level': 'logLevel',
+};
+const BOOLEAN_FLAGS: Record<string, keyof Flags> = {
+  'config.check': 'configCheck',
+  version: 'version',
+  help: 'help',
+};
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
+
+export class UsageError extends Error {}
+
+export function parseFlags(argv: readonly string[]): Flags {
+  const flags: Flags = {
+    configFile: 'exporter.yml',
+    configCheck: false,
+    listenAddress: ':9877',
+    logLevel: 'info',
+    version: false,
+    help: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const match = /^--?([a-z][a-z0-9.-]*)(?:=(.*))?$/s.exec(arg);
+    if (!match) throw new UsageError(`unexpected argument ${JSON.stringify(arg)}`);
+    const [, name, inline] = match;
+    if (name in BOOLEAN_FLAGS) {
+      if (inline !== undefined && !['true', 'false'].includes(inline)) throw new UsageError(`--${name} takes no value other than true or false`);
+      (flags[BOOLEAN_FLAGS[name]] as boolean) = inline !== 'false';
+    } else if (name in VALUE_FLAGS) {
+      const value = inline ?? argv[++i];
+      if (value === undefined || value === '') throw new UsageError(`--${name} needs a value`);
+      (flags[VALUE_FLAGS[name]] as string) = value;
+    } else {
+      throw new UsageError(`unknown flag --${name}`);
+    }
+  }
+  if (!LOG_LEVELS.includes(flags.logLevel)) throw new UsageError(`--log.level must be one of ${LOG_LEVELS.join(', ')}`);
+  parseListenAddress(flags.listenAddress);
+  return flags;
+}
+
+/** `:9877`, `127.0.0.1:9877`, `[::1]:9877`, `localhost:9877`; an empty host means every interface. */
+export function parseListenAddress(address: string): { host?: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(address);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) throw new UsageError(`invalid listen address ${JSON.stringify(address)}: want [host]:port, e.g. :9877 or 127.0.0.1:9877`);
+  const host = match[1] ?? match[2];
+  return host ? { host, port } : { port };
+}

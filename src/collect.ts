@@ -1,0 +1,208 @@
+/**
+ * Collection of one target: the deadline, singleflight (concurrent scrapes share one collection),
+ * the min_interval cache, the lookback window, error classification and logging of failures.
+ */
+import type { Logger } from 'pino';
+import type { TargetConfig } from './config/schema';
+import { HttpClient } from './http/client';
+import type { RequestScope } from './http/client';
+import { CollectError } from './http/errors';
+import type { ExporterMetrics, TargetSnapshot } from './metrics';
+import { JobHistory } from './metrics';
+import { UnknownStatusLog } from './model';
+import type { Collected } from './model';
+import { providerFor } from './providers';
+import type { ProviderDefinition, ProviderInstance, ScopedHttp } from './providers/types';
+
+/** Time kept back from Prometheus' scrape timeout for rendering and the network. */
+export const SCRAPE_TIMEOUT_MARGIN_MS = 500;
+const MIN_DEADLINE_MS = 100;
+
+export interface CollectResult {
+  snapshot: TargetSnapshot;
+  error?: CollectError;
+  /** True when served from the min_interval cache. */
+  cached: boolean;
+}
+
+/**
+ * Milliseconds a collection may take: Prometheus' scrape timeout header minus a margin, capped by
+ * the target's own timeout. A missing or malformed header leaves the target's timeout.
+ */
+export function collectionBudgetMs(scrapeTimeoutHeader: string | undefined, targetTimeoutMs: number): number {
+  const seconds = Number(scrapeTimeoutHeader);
+  if (scrapeTimeoutHeader === undefined || scrapeTimeoutHeader.trim() === '' || !Number.isFinite(seconds) || seconds <= 0) {
+    return targetTimeoutMs;
+  }
+  return Math.max(MIN_DEADLINE_MS, Math.min(targetTimeoutMs, seconds * 1000 - SCRAPE_TIMEOUT_MARGIN_MS));
+}
+
+/** Everything that lives as long as one target's configuration: its pool, provider state and history. */
+export class TargetRuntime {
+  readonly definition: ProviderDefinition;
+  readonly history: JobHistory;
+  private readonly provider: ProviderInstance;
+  private readonly http: HttpClient;
+  private readonly log: Logger;
+  private inflight?: Promise<CollectResult>;
+  private last?: CollectResult;
+  private lastLoggedFailure?: string;
+
+  constructor(
+    readonly config: TargetConfig,
+    private readonly metrics: ExporterMetrics,
+    log: Logger,
+    private readonly unknownStatuses: UnknownStatusLog,
+    version: string,
+  ) {
+    this.definition = providerFor(config.provider);
+    this.log = log.child({ target: config.name, provider: config.provider });
+    this.provider = this.definition.create(config, this.log);
+    this.history = new JobHistory(this.definition.kinds);
+    const labels = { target: config.name, provider: config.provider };
+    this.http = new HttpClient({
+      baseUrl: config.url,
+      maxConcurrency: config.max_concurrency,
+      tls: config.tls,
+      auth: this.provider.auth,
+      userAgent: `backup-exporter/${version}`,
+      observe: (code, seconds) => metrics.upstreamDuration.observe({ ...labels, code }, seconds),
+    });
+    metrics.initTarget(config.name, config.provider);
+  }
+
+  /** The last result, for the landing page. */
+  get lastResult(): CollectResult | undefined {
+    return this.last;
+  }
+
+  /**
+   * A result for a scrape with `budgetMs` to spare: the cached one if younger than min_interval,
+   * else the in-flight collection (shared), else a new one. Never rejects.
+   */
+  async collect(budgetMs: number): Promise<CollectResult> {
+    const cached = this.last;
+    if (cached && this.config.min_interval > 0 && Date.now() - cached.snapshot.timestamp * 1000 < this.config.min_interval) {
+      return { ...cached, cached: true };
+    }
+    if (!this.inflight) {
+      this.inflight = this.run(budgetMs).finally(() => {
+        this.inflight = undefined;
+      });
+    }
+    return this.waitAtMost(this.inflight, budgetMs);
+  }
+
+  async close(): Promise<void> {
+    await this.http.close();
+  }
+
+  /** A scrape that joined a collection started with a longer deadline still answers within its own. */
+  private async waitAtMost(shared: Promise<CollectResult>, budgetMs: number): Promise<CollectResult> {
+    let timer: NodeJS.Timeout | undefined;
+    const startedAt = Date.now();
+    const timeout = new Promise<CollectResult>((resolve) => {
+      timer = setTimeout(() => {
+        const error = new CollectError('timeout', 'deadline exceeded while waiting for a shared collection');
+        resolve({ snapshot: this.failedSnapshot(startedAt, 0), error, cached: false });
+      }, budgetMs + 50);
+    });
+    try {
+      return await Promise.race([shared, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async run(budgetMs: number): Promise<CollectResult> {
+    const startedAt = Date.now();
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new CollectError('timeout', 'deadline exceeded')), budgetMs);
+    const scope: RequestScope = { signal: controller.signal, deadline: startedAt + budgetMs, requests: 0 };
+    let result: CollectResult;
+    try {
+      const collected = await this.provider.collect({
+        http: this.scoped(scope),
+        now: startedAt / 1000,
+        lookbackStart: (startedAt - this.config.lookback) / 1000,
+        log: this.log,
+        unknownStatus: (status) => {
+          if (this.unknownStatuses.firstTime(this.config.provider, status)) {
+            this.log.warn({ status }, 'unknown product status mapped to state "unknown"');
+          }
+        },
+      });
+      const snapshot = this.successSnapshot(startedAt, scope.requests, inLookback(collected, (startedAt - this.config.lookback) / 1000));
+      this.history.record(snapshot.jobs);
+      result = { snapshot, cached: false };
+      if (this.lastLoggedFailure) this.log.info({ requests: scope.requests }, 'target recovered');
+      this.lastLoggedFailure = undefined;
+    } catch (err) {
+      const error = asCollectError(err, controller.signal.aborted);
+      result = { snapshot: this.failedSnapshot(startedAt, scope.requests), error, cached: false };
+      this.metrics.collectErrors.inc({ target: this.config.name, provider: this.config.provider, reason: error.reason });
+      this.logFailure(error, startedAt);
+    } finally {
+      clearTimeout(timer);
+      // Nothing of this collection may outlive it: pending requests end with the deadline's signal.
+      if (!controller.signal.aborted) controller.abort(new CollectError('timeout', 'collection finished'));
+    }
+    this.last = result;
+    return result;
+  }
+
+  /** One log line per change of failure reason, so a target that stays down does not flood the log. */
+  private logFailure(error: CollectError, startedAt: number): void {
+    const key = `${error.reason}:${error.message}`;
+    const fields = { reason: error.reason, err: error.message, duration_seconds: (Date.now() - startedAt) / 1000 };
+    if (this.lastLoggedFailure === key) this.log.debug(fields, 'collection failed');
+    else this.log.warn(fields, 'collection failed');
+    this.lastLoggedFailure = key;
+  }
+
+  private scoped(scope: RequestScope): ScopedHttp {
+    return {
+      request: (options) => this.http.request(options, scope),
+      json: (options) => this.http.json(options, scope),
+    };
+  }
+
+  private successSnapshot(startedAt: number, requests: number, collected: Collected): TargetSnapshot {
+    return { ...this.baseSnapshot(startedAt, requests), ok: true, jobs: collected.jobs, restorePoints: collected.restorePoints };
+  }
+
+  private failedSnapshot(startedAt: number, requests: number): TargetSnapshot {
+    return { ...this.baseSnapshot(startedAt, requests), ok: false, jobs: [], restorePoints: [] };
+  }
+
+  private baseSnapshot(startedAt: number, requests: number) {
+    return {
+      target: this.config.name,
+      provider: this.config.provider,
+      kinds: this.definition.kinds,
+      restorePointsSupported: this.definition.restorePoints,
+      timestamp: startedAt / 1000,
+      durationSeconds: (Date.now() - startedAt) / 1000,
+      upstreamRequests: requests,
+      maxJobs: this.config.max_jobs,
+    };
+  }
+}
+
+/** Drops jobs that started before the lookback window; jobs without a start time are kept. */
+export function inLookback(collected: Collected, lookbackStart: number): Collected {
+  return {
+    jobs: collected.jobs.filter((job) => job.startedAt === undefined || job.startedAt >= lookbackStart),
+    restorePoints: collected.restorePoints,
+  };
+}
+
+/**
+ * What a provider threw, as a CollectError. The HTTP layer already classifies network and status
+ * failures; anything else a provider throws is an answer it could not use.
+ */
+export function asCollectError(err: unknown, deadlinePassed: boolean): CollectError {
+  if (err instanceof CollectError) return err;
+  if (deadlinePassed) return new CollectError('timeout', 'deadline exceeded');
+  return new CollectError('invalid_response', `unusable answer: ${err instanceof Error ? err.message : String(err)}`);
+}

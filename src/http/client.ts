@@ -1,0 +1,265 @@
+/**
+ * The one place that talks HTTP to the products: a keep-alive pool per target, the collection's
+ * deadline on every request, bounded retries on 429/502/503/504, a cap on answer size, a limit on
+ * requests in flight, pluggable authentication (digest, bearer tokens, request signing), and the
+ * classification of every failure into a CollectError reason.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool } from 'undici';
+import { CollectError, classifyError, reasonForStatus } from './errors';
+import { Semaphore } from './semaphore';
+
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+const RETRYABLE_STATUSES = new Set([429, 502, 503, 504]);
+const MAX_RETRIES = 2;
+const BACKOFF_BASE_MS = 200;
+/** Time kept back before the deadline so that a retry which would not finish is not started. */
+const DEADLINE_MARGIN_MS = 50;
+
+export type QueryValue = string | number | boolean | undefined;
+
+export interface OutgoingRequest {
+  method: string;
+  /** Path with query string, as sent on the request line. */
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/** Authentication scheme of a target; one instance per target so it can keep its state (nonces, tokens). */
+export interface RequestAuth {
+  /** Headers for one attempt of a request. */
+  headers(req: OutgoingRequest, scope: RequestScope): Promise<Record<string, string>> | Record<string, string>;
+  /** Called on a 401: 'retry' sends the request once more with fresh headers, 'fail' gives up with reason auth. */
+  onUnauthorized(res: HttpResponse, scope: RequestScope): Promise<'retry' | 'fail'> | 'retry' | 'fail';
+}
+
+export interface RequestOptions {
+  method?: 'GET' | 'POST';
+  path: string;
+  query?: Record<string, QueryValue>;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** One collection's budget: its deadline, the signal that fires at it, and a count of requests made. */
+export interface RequestScope {
+  readonly signal: AbortSignal;
+  /** Epoch milliseconds. */
+  readonly deadline: number;
+  requests: number;
+}
+
+export interface HttpClientOptions {
+  baseUrl: string;
+  maxConcurrency: number;
+  tls?: { ca?: string; insecure_skip_verify?: boolean };
+  auth?: RequestAuth;
+  maxResponseBytes?: number;
+  userAgent?: string;
+  /** Called once per attempt with the HTTP status (or error reason) and its duration. */
+  observe?: (code: string, seconds: number) => void;
+}
+
+export class HttpClient {
+  private readonly pool: Pool;
+  private readonly basePath: string;
+  private readonly semaphore: Semaphore;
+  private readonly maxResponseBytes: number;
+
+  constructor(private readonly options: HttpClientOptions) {
+    const url = new URL(options.baseUrl);
+    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.semaphore = new Semaphore(options.maxConcurrency);
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    this.pool = new Pool(url.origin, {
+      connections: options.maxConcurrency,
+      keepAliveTimeout: 30_000,
+      // The collection's deadline aborts requests; these only stop a socket that would outlive every deadline.
+      headersTimeout: 300_000,
+      bodyTimeout: 300_000,
+      connect: {
+        ca: options.tls?.ca,
+        rejectUnauthorized: !options.tls?.insecure_skip_verify,
+      },
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+
+  /** Sends a request with retries and authentication; resolves only for 2xx/3xx answers. */
+  async request(options: RequestOptions, scope: RequestScope): Promise<HttpResponse> {
+    const method = options.method ?? 'GET';
+    const path = this.basePath + buildPath(options.path, options.query);
+    let retries = 0;
+    let authRetries = 0;
+    // Bounded: at most MAX_RETRIES status retries plus two authentication rounds (a challenge, then a stale nonce).
+    for (;;) {
+      const response = await this.attempt(method, path, options, scope);
+      if (response.status === 401 && this.options.auth && authRetries < 2) {
+        authRetries++;
+        if ((await this.options.auth.onUnauthorized(response, scope)) === 'retry') continue;
+      }
+      if (RETRYABLE_STATUSES.has(response.status) && retries < MAX_RETRIES) {
+        const wait = retryDelayMs(response, retries);
+        if (wait !== undefined && Date.now() + wait < scope.deadline - DEADLINE_MARGIN_MS) {
+          retries++;
+          await sleep(wait, undefined, { signal: scope.signal }).catch(() => {
+            throw new CollectError('timeout', 'deadline exceeded while waiting to retry');
+          });
+          continue;
+        }
+      }
+      if (response.status >= 400) throw errorForResponse(method, path, response);
+      return response;
+    }
+  }
+
+  /** Sends a request and parses its answer as JSON. */
+  async json<T = unknown>(options: RequestOptions, scope: RequestScope): Promise<T> {
+    const response = await this.request(options, scope);
+    return parseJsonBody(response, `${options.method ?? 'GET'} ${options.path}`) as T;
+  }
+
+  private async attempt(method: string, path: string, options: RequestOptions, scope: RequestScope): Promise<HttpResponse> {
+    try {
+      await this.semaphore.acquire(scope.signal);
+    } catch {
+      throw new CollectError('timeout', 'deadline exceeded while waiting for a free connection');
+    }
+    const started = performance.now();
+    let code = 'error';
+    try {
+      const outgoing: OutgoingRequest = {
+        method,
+        path,
+        headers: { accept: 'application/json', 'user-agent': this.options.userAgent ?? 'backup-exporter', ...options.headers },
+        body: options.body,
+      };
+      if (this.options.auth) Object.assign(outgoing.headers, await this.options.auth.headers(outgoing, scope));
+      scope.requests++;
+      const res = await this.pool.request({
+        method: method as 'GET' | 'POST',
+        path,
+        headers: outgoing.headers,
+        body: outgoing.body,
+        signal: scope.signal,
+      });
+      code = String(res.statusCode);
+      const body = await readCapped(res.body, res.headers['content-length'], this.maxResponseBytes);
+      return { status: res.statusCode, headers: res.headers, body };
+    } catch (err) {
+      const classified = classifyError(err, scope.signal.aborted);
+      if (code === 'error') code = classified.reason;
+      throw classified;
+    } finally {
+      this.semaphore.release();
+      this.options.observe?.(code, (performance.now() - started) / 1000);
+    }
+  }
+}
+
+export function buildPath(path: string, query?: Record<string, QueryValue>): string {
+  if (!query) return path;
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) if (value !== undefined) params.append(key, String(value));
+  const text = params.toString();
+  return text ? `${path}${path.includes('?') ? '&' : '?'}${text}` : path;
+}
+
+interface BodyStream extends AsyncIterable<Buffer> {
+  destroy(error?: Error): unknown;
+  on(event: 'error', listener: () => void): unknown;
+}
+
+/** Stops reading an answer; the stream's own abort error is expected, not news. */
+function discard(body: BodyStream): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
+async function readCapped(body: BodyStream, contentLength: string | string[] | undefined, max: number): Promise<Buffer> {
+  const declared = Number(Array.isArray(contentLength) ? contentLength[0] : contentLength);
+  const tooLarge = () => new CollectError('invalid_response', `answer larger than the ${max}-byte cap`);
+  if (Number.isFinite(declared) && declared > max) {
+    discard(body);
+    throw tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += chunk.length;
+    if (total > max) {
+      discard(body);
+      throw tooLarge();
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/** Milliseconds to wait before retrying, or undefined when Retry-After asks for an impossible wait. */
+export function retryDelayMs(response: Pick<HttpResponse, 'headers'>, retriesSoFar: number, now = Date.now()): number | undefined {
+  const header = response.headers['retry-after'];
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value !== undefined && value.trim() !== '') {
+    const seconds = Number(value);
+    if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
+    const date = Date.parse(value);
+    if (Number.isFinite(date)) return Math.max(0, date - now);
+    return undefined;
+  }
+  const backoff = BACKOFF_BASE_MS * 2 ** retriesSoFar;
+  return backoff / 2 + Math.random() * (backoff / 2);
+}
+
+const MESSAGE_FIELDS = ['detail', 'message', 'error_msg', 'Message', 'reason', 'error_description', 'error'];
+
+/** The product's own explanation of an error answer, if the body carries one we recognise. */
+export function productMessage(body: Buffer): string | undefined {
+  if (body.length === 0 || body.length > 65536) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!parsed || typeof parsed !== 'object') return undefined;
+  for (const field of MESSAGE_FIELDS) {
+    const value = (parsed as Record<string, unknown>)[field];
+    if (typeof value === 'string' && value.trim()) return truncate(value.trim(), 300);
+  }
+  return undefined;
+}
+
+function errorForResponse(method: string, path: string, response: HttpResponse): CollectError {
+  const message = productMessage(response.body);
+  const where = `${method} ${path.split('?')[0]}`;
+  return new CollectError(reasonForStatus(response.status), `${where}: HTTP ${response.status}${message ? `: ${message}` : ''}`);
+}
+
+export function parseJsonBody(response: HttpResponse, where: string): unknown {
+  const text = response.body.toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const type = String(response.headers['content-type'] ?? '');
+    if (type && !/json/i.test(type)) {
+      throw new CollectError('invalid_response', `${where}: answer is ${type.split(';')[0]}, not JSON`);
+    }
+    throw new CollectError('parse', `${where}: invalid JSON: ${(err as Error).message}`);
+  }
+}
+
+export function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}

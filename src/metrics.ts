@@ -1,0 +1,359 @@
+/**
+ * The metric contract, in one place: the exporter's own metrics (prom-client, /metrics only) and the
+ * per-target metrics rendered from collection snapshots (fresh on every scrape, never stale series).
+ *
+ * Target metrics are written by a small text-format renderer rather than prom-client registries:
+ * they are rebuilt from a snapshot on every scrape, and the counters and histogram that must survive
+ * between scrapes live in each target's JobHistory.
+ */
+import client from 'prom-client';
+import { ERROR_REASONS } from './http/errors';
+import { JOB_STATES, RESTORE_POINT_STATES, TERMINAL_JOB_STATES } from './model';
+import type { Job, JobKind, JobState, ProviderName, RestorePoint } from './model';
+
+export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** Buckets of backup_job_duration_seconds: one minute to one day. */
+export const JOB_DURATION_BUCKETS = [60, 300, 600, 1800, 3600, 7200, 14400, 28800, 43200, 86400];
+const UPSTREAM_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Longest label value written; product names are bounded, but a product's error text is not. */
+const MAX_LABEL_VALUE_LENGTH = 256;
+
+type MetricType = 'gauge' | 'counter' | 'histogram';
+interface Family {
+  name: string;
+  type: MetricType;
+  help: string;
+}
+
+function family(name: string, type: MetricType, help: string): Family {
+  return { name, type, help };
+}
+
+/** Every per-target metric; docs/metrics.md documents each (a test keeps the two in step). */
+export const TARGET_METRICS = {
+  up: family('backup_up', 'gauge', '1 if the last collection of this target succeeded, else 0.'),
+  collectDuration: family('backup_collect_duration_seconds', 'gauge', 'How long the last collection of this target took.'),
+  collectTimestamp: family('backup_collect_timestamp_seconds', 'gauge', 'When the data served was fetched from the product (shows the age of a cached result).'),
+  upstreamRequests: family('backup_collect_upstream_requests', 'gauge', 'API requests the last collection made to the product.'),
+  jobs: family('backup_jobs', 'gauge', 'Jobs inside the lookback window, per kind and state; every state is present, 0 included.'),
+  jobState: family('backup_job_state', 'gauge', 'One series per job (the newest max_jobs per target), value 1; state is normalised, status is the product\'s own word.'),
+  jobStart: family('backup_job_start_timestamp_seconds', 'gauge', 'When a job started (newest max_jobs per target).'),
+  jobEnd: family('backup_job_end_timestamp_seconds', 'gauge', 'When a finished job ended, where the product says (newest max_jobs per target).'),
+  jobSize: family('backup_job_size_bytes', 'gauge', 'Bytes a job moved, where the product says (newest max_jobs per target).'),
+  lastSuccess: family('backup_last_success_timestamp_seconds', 'gauge', 'End (or, where the product reports no end, start) of the newest succeeded job per resource in the lookback window.'),
+  lastFailure: family('backup_last_failure_timestamp_seconds', 'gauge', 'End (or, where the product reports no end, start) of the newest failed job per resource in the lookback window.'),
+  finished: family('backup_jobs_finished_total', 'counter', 'Jobs first seen in a terminal state since the exporter started (each job counted once).'),
+  duration: family('backup_job_duration_seconds', 'histogram', 'Duration of finished jobs whose product reports start and end, each job observed once.'),
+  restorePoints: family('backup_restore_points', 'gauge', 'Restore points per vault and state.'),
+  lastRestorePoint: family('backup_last_restore_point_timestamp_seconds', 'gauge', 'Creation time of the newest available restore point per resource.'),
+  deliveryExpiry: family('backup_restore_delivery_expiry_timestamp_seconds', 'gauge', 'When the download link of a restore stops working (Ops Manager HTTP delivery), for links still usable.'),
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// The exporter's own metrics (/metrics only).
+
+export interface ExporterMetrics {
+  registry: client.Registry;
+  reloadSuccessful: client.Gauge;
+  reloadTimestamp: client.Gauge;
+  upstreamDuration: client.Histogram<'target' | 'provider' | 'code'>;
+  collectErrors: client.Counter<'target' | 'provider' | 'reason'>;
+  /** Creates the zero-valued error series of a target so that increase() sees its first failure. */
+  initTarget(target: string, provider: ProviderName): void;
+  /** Drops the series of targets no longer configured. */
+  retainTargets(targets: ReadonlyArray<{ name: string; provider: ProviderName }>): void;
+}
+
+export function createExporterMetrics(version: string): ExporterMetrics {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  // prom-client names these gauges *_total, which promtool (rightly) rejects; the per-type gauges stay.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
+  const buildInfo = new client.Gauge({
+    name: 'backup_exporter_build_info',
+    help: 'Build of the running exporter; value 1.',
+    labelNames: ['version', 'nodejs'],
+    registers: [registry],
+  });
+  buildInfo.set({ version, nodejs: process.version }, 1);
+  const reloadSuccessful = new client.Gauge({
+    name: 'backup_exporter_config_last_reload_successful',
+    help: '1 if the last configuration load succeeded, else 0.',
+    registers: [registry],
+  });
+  const reloadTimestamp = new client.Gauge({
+    name: 'backup_exporter_config_last_reload_success_timestamp_seconds',
+    help: 'When the configuration was last loaded successfully.',
+    registers: [registry],
+  });
+  const upstreamDuration = new client.Histogram({
+    name: 'backup_exporter_upstream_request_duration_seconds',
+    help: 'Duration of requests to the products, per target and HTTP status (or error reason when no answer came).',
+    labelNames: ['target', 'provider', 'code'] as const,
+    buckets: UPSTREAM_DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const collectErrors = new client.Counter({
+    name: 'backup_exporter_collect_errors_total',
+    help: 'Failed collections per target and reason.',
+    labelNames: ['target', 'provider', 'reason'] as const,
+    registers: [registry],
+  });
+  const known = new Map<string, ProviderName>();
+  return {
+    registry,
+    reloadSuccessful,
+    reloadTimestamp,
+    upstreamDuration,
+    collectErrors,
+    initTarget(target, provider) {
+      known.set(target, provider);
+      for (const reason of ERROR_REASONS) collectErrors.inc({ target, provider, reason }, 0);
+    },
+    retainTargets(targets) {
+      const keep = new Set(targets.map((t) => `${t.name}\u0000${t.provider}`));
+      for (const [target, provider] of known) {
+        if (keep.has(`${target}\u0000${provider}`)) continue;
+        known.delete(target);
+        for (const reason of ERROR_REASONS) collectErrors.remove({ target, provider, reason });
+        // The histogram has one series per code seen: remove by partial match.
+        (upstreamDuration as unknown as { remove(labels: Record<string, string>): void }).remove({ target, provider });
+      }
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-target state that must outlive one scrape: the finished-jobs counter and duration histogram.
+
+interface DurationHistogram {
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
+/** Counts each job once when first seen in a terminal state; remembers at most `capacity` job ids. */
+export class JobHistory {
+  private readonly seen = new Set<string>();
+  readonly finished = new Map<string, number>();
+  readonly durations = new Map<string, DurationHistogram>();
+
+  constructor(
+    readonly kinds: readonly JobKind[],
+    private readonly capacity = 100_000,
+  ) {
+    for (const kind of kinds) {
+      for (const state of TERMINAL_JOB_STATES) {
+        this.finished.set(seriesKey(kind, state), 0);
+        this.durations.set(seriesKey(kind, state), emptyHistogram());
+      }
+    }
+  }
+
+  record(jobs: readonly Job[]): void {
+    for (const job of jobs) {
+      if (!TERMINAL_JOB_STATES.has(job.state)) continue;
+      const id = `${job.kind}\u0000${job.resource}\u0000${job.id}`;
+      if (this.seen.has(id)) continue;
+      this.remember(id);
+      const key = seriesKey(job.kind, job.state);
+      this.finished.set(key, (this.finished.get(key) ?? 0) + 1);
+      if (job.startedAt !== undefined && job.endedAt !== undefined && job.endedAt >= job.startedAt) {
+        const histogram = this.durations.get(key) ?? emptyHistogram();
+        observe(histogram, job.endedAt - job.startedAt);
+        this.durations.set(key, histogram);
+      }
+    }
+  }
+
+  private remember(id: string): void {
+    this.seen.add(id);
+    // A Set iterates in insertion order: drop the oldest ids once full.
+    if (this.seen.size > this.capacity) this.seen.delete(this.seen.values().next().value as string);
+  }
+}
+
+function seriesKey(kind: JobKind, state: JobState): string {
+  return `${kind}\u0000${state}`;
+}
+
+function emptyHistogram(): DurationHistogram {
+  return { buckets: JOB_DURATION_BUCKETS.map(() => 0), sum: 0, count: 0 };
+}
+
+function observe(histogram: DurationHistogram, seconds: number): void {
+  histogram.sum += seconds;
+  histogram.count++;
+  JOB_DURATION_BUCKETS.forEach((bound, i) => {
+    if (seconds <= bound) histogram.buckets[i]++;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering snapshots into the text exposition format.
+
+export interface TargetSnapshot {
+  target: string;
+  provider: ProviderName;
+  kinds: readonly JobKind[];
+  restorePointsSupported: boolean;
+  ok: boolean;
+  /** Unix seconds at which the data was fetched. */
+  timestamp: number;
+  durationSeconds: number;
+  upstreamRequests: number;
+  /** Jobs inside the lookback window (all of them; per-job series take the newest maxJobs). */
+  jobs: Job[];
+  restorePoints: RestorePoint[];
+  maxJobs: number;
+}
+
+type Labels = ReadonlyArray<readonly [string, string]>;
+
+/** Collects samples per family so that families from several targets are written once each. */
+class Exposition {
+  private readonly samples = new Map<Family, string[]>();
+
+  add(metric: Family, labels: Labels, value: number, suffix = ''): void {
+    if (!Number.isFinite(value)) return;
+    let lines = this.samples.get(metric);
+    if (!lines) {
+      lines = [];
+      this.samples.set(metric, lines);
+    }
+    lines.push(`${metric.name}${suffix}${formatLabels(labels)} ${value}`);
+  }
+
+  toString(): string {
+    const out: string[] = [];
+    for (const [metric, lines] of this.samples) {
+      out.push(`# HELP ${metric.name} ${escapeHelp(metric.help)}`, `# TYPE ${metric.name} ${metric.type}`);
+      for (const line of lines) out.push(line);
+    }
+    return out.length ? `${out.join('\n')}\n` : '';
+  }
+}
+
+export function renderTargets(entries: ReadonlyArray<{ snapshot: TargetSnapshot; history?: JobHistory }>): string {
+  const exposition = new Exposition();
+  const m = TARGET_METRICS;
+  for (const { snapshot: s, history } of entries) {
+    const base: Labels = [
+      ['target', s.target],
+      ['provider', s.provider],
+    ];
+    exposition.add(m.up, base, s.ok ? 1 : 0);
+    exposition.add(m.collectDuration, base, s.durationSeconds);
+    exposition.add(m.collectTimestamp, base, s.timestamp);
+    exposition.add(m.upstreamRequests, base, s.upstreamRequests);
+    if (s.ok) renderJobs(exposition, base, s);
+    if (s.ok && s.restorePointsSupported) renderRestorePoints(exposition, base, s.restorePoints);
+    if (history) renderHistory(exposition, base, history);
+  }
+  return exposition.toString();
+}
+
+function renderJobs(exposition: Exposition, base: Labels, s: TargetSnapshot): void {
+  const m = TARGET_METRICS;
+  const counts = new Map<string, number>();
+  for (const job of s.jobs) counts.set(seriesKey(job.kind, job.state), (counts.get(seriesKey(job.kind, job.state)) ?? 0) + 1);
+  for (const kind of s.kinds) {
+    for (const state of JOB_STATES) {
+      exposition.add(m.jobs, [...base, ['kind', kind], ['state', state]], counts.get(seriesKey(kind, state)) ?? 0);
+    }
+  }
+
+  for (const job of newestJobs(s.jobs, s.maxJobs)) {
+    const jobLabels: Labels = [...base, ['kind', job.kind], ['job_id', job.id], ['resource', job.resource]];
+    exposition.add(m.jobState, [...jobLabels, ['state', job.state], ['status', job.status]], 1);
+    if (job.startedAt !== undefined) exposition.add(m.jobStart, jobLabels, job.startedAt);
+    if (job.endedAt !== undefined) exposition.add(m.jobEnd, jobLabels, job.endedAt);
+    if (job.bytes !== undefined) exposition.add(m.jobSize, jobLabels, job.bytes);
+    if (job.deliveryExpiresAt !== undefined) {
+      exposition.add(m.deliveryExpiry, [...base, ['job_id', job.id], ['resource', job.resource]], job.deliveryExpiresAt);
+    }
+  }
+
+  for (const [metric, state] of [
+    [m.lastSuccess, 'succeeded'],
+    [m.lastFailure, 'failed'],
+  ] as const) {
+    for (const [key, time] of newestPerResource(s.jobs, state)) {
+      const [kind, resource] = key.split('\u0000');
+      exposition.add(metric, [...base, ['kind', kind], ['resource', resource]], time);
+    }
+  }
+}
+
+/** The newest `limit` jobs by start time; jobs without a start time come last. */
+export function newestJobs(jobs: readonly Job[], limit: number): Job[] {
+  if (jobs.length <= limit) return [...jobs];
+  return [...jobs].sort((a, b) => (b.startedAt ?? -Infinity) - (a.startedAt ?? -Infinity)).slice(0, limit);
+}
+
+/** Newest end (or start, where no end is known) of jobs in `state`, per kind and resource. */
+export function newestPerResource(jobs: readonly Job[], state: JobState): Map<string, number> {
+  const newest = new Map<string, number>();
+  for (const job of jobs) {
+    if (job.state !== state) continue;
+    const time = job.endedAt ?? job.startedAt;
+    if (time === undefined) continue;
+    const key = `${job.kind}\u0000${job.resource}`;
+    if (time > (newest.get(key) ?? -Infinity)) newest.set(key, time);
+  }
+  return newest;
+}
+
+function renderRestorePoints(exposition: Exposition, base: Labels, points: readonly RestorePoint[]): void {
+  const m = TARGET_METRICS;
+  const perVault = new Map<string, Map<string, number>>();
+  const newest = new Map<string, number>();
+  for (const point of points) {
+    const states = perVault.get(point.vault) ?? new Map<string, number>();
+    states.set(point.state, (states.get(point.state) ?? 0) + 1);
+    perVault.set(point.vault, states);
+    if (point.state !== 'available') continue;
+    const key = `${point.vault}\u0000${point.resource}`;
+    if (point.createdAt > (newest.get(key) ?? -Infinity)) newest.set(key, point.createdAt);
+  }
+  for (const [vault, states] of perVault) {
+    for (const state of RESTORE_POINT_STATES) exposition.add(m.restorePoints, [...base, ['vault', vault], ['state', state]], states.get(state) ?? 0);
+  }
+  for (const [key, time] of newest) {
+    const [vault, resource] = key.split('\u0000');
+    exposition.add(m.lastRestorePoint, [...base, ['vault', vault], ['resource', resource]], time);
+  }
+}
+
+function renderHistory(exposition: Exposition, base: Labels, history: JobHistory): void {
+  const m = TARGET_METRICS;
+  for (const [key, count] of history.finished) {
+    const [kind, state] = key.split('\u0000');
+    exposition.add(m.finished, [...base, ['kind', kind], ['state', state]], count);
+  }
+  for (const [key, histogram] of history.durations) {
+    const [kind, state] = key.split('\u0000');
+    const labels: Labels = [...base, ['kind', kind], ['state', state]];
+    JOB_DURATION_BUCKETS.forEach((bound, i) => exposition.add(m.duration, [...labels, ['le', String(bound)]], histogram.buckets[i], '_bucket'));
+    exposition.add(m.duration, [...labels, ['le', '+Inf']], histogram.count, '_bucket');
+    exposition.add(m.duration, labels, histogram.sum, '_sum');
+    exposition.add(m.duration, labels, histogram.count, '_count');
+  }
+}
+
+function formatLabels(labels: Labels): string {
+  if (!labels.length) return '';
+  return `{${labels.map(([name, value]) => `${name}="${escapeLabelValue(value)}"`).join(',')}}`;
+}
+
+export function escapeLabelValue(value: string): string {
+  const bounded = value.length > MAX_LABEL_VALUE_LENGTH ? value.slice(0, MAX_LABEL_VALUE_LENGTH) : value;
+  return bounded.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+function escapeHelp(help: string): string {
+  return help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}

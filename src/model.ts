@@ -1,0 +1,74 @@
+/**
+ * The normalised model every provider maps its product's answers into, and the state tables that
+ * turn each product's own status words into one small set of states.
+ */
+
+export const PROVIDER_NAMES = ['opsmanager', 'bluexp', 'ahsay', 'cbr'] as const;
+export type ProviderName = (typeof PROVIDER_NAMES)[number];
+
+export const JOB_KINDS = ['backup', 'restore'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+export const JOB_STATES = ['pending', 'running', 'succeeded', 'warning', 'failed', 'cancelled', 'unknown'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+/** Job states after which a job never changes again. */
+export const TERMINAL_JOB_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'warning', 'failed', 'cancelled']);
+
+export const RESTORE_POINT_STATES = ['available', 'creating', 'deleting', 'deleted', 'error', 'unknown'] as const;
+export type RestorePointState = (typeof RESTORE_POINT_STATES)[number];
+
+export interface Job {
+  kind: JobKind;
+  id: string;
+  /** What the job is about: a volume, cluster, backup set or server name. */
+  resource: string;
+  state: JobState;
+  /** The product's own status word, unchanged. */
+  status: string;
+  /** Unix seconds. */
+  startedAt?: number;
+  /** Unix seconds; only where the product says when the job ended. */
+  endedAt?: number;
+  bytes?: number;
+  error?: string;
+  /** Unix seconds after which a restore's download link stops working (Ops Manager HTTP delivery). */
+  deliveryExpiresAt?: number;
+}
+
+export interface RestorePoint {
+  id: string;
+  resource: string;
+  vault: string;
+  state: RestorePointState;
+  /** Unix seconds. */
+  createdAt: number;
+  bytes?: number;
+}
+
+/** What one provider collection returns. */
+export interface Collected {
+  jobs: Job[];
+  restorePoints: RestorePoint[];
+}
+
+export type StateTable = Readonly<Record<string, JobState>>;
+
+/** Maps a product status through its table; the caller logs unknown words (see UnknownStatusLog). */
+export function mapStatus(table: StateTable, status: string | undefined | null): JobState {
+  if (typeof status !== 'string') return 'unknown';
+  return Object.prototype.hasOwnProperty.call(table, status) ? table[status] : 'unknown';
+}
+
+/** Remembers which unknown status words were already logged, so each is logged once per process. */
+export class UnknownStatusLog {
+  private readonly seen = new Set<string>();
+  constructor(private readonly limit = 1000) {}
+  /** Returns true the first time a (provider, word) pair is seen. */
+  firstTime(provider: string, status: string): boolean {
+    const key = `${provider}\u0000${status}`;
+    if (this.seen.has(key) || this.seen.size >= this.limit) return false;
+    this.seen.add(key);
+    return true;
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * The one signature every product provider has. A provider is a small module: how to authenticate
+ * to the product, and how to turn the product's API answers into Jobs and RestorePoints.
+ */
+import type { Logger } from 'pino';
+import type { TargetConfig } from '../config/schema';
+import type { HttpResponse, RequestAuth, RequestOptions } from '../http/client';
+import type { Collected, JobKind, ProviderName } from '../model';
+
+/** HTTP bound to one collection: every call carries the collection's deadline and is counted. */
+export interface ScopedHttp {
+  request(options: RequestOptions): Promise<HttpResponse>;
+  json<T = unknown>(options: RequestOptions): Promise<T>;
+}
+
+export interface CollectContext {
+  http: ScopedHttp;
+  /** Unix seconds at the start of this collection. */
+  now: number;
+  /** Unix seconds; jobs that started before this are outside the lookback window. */
+  lookbackStart: number;
+  log: Logger;
+  /** Reports a product status word that the provider's state table does not know (logged once). */
+  unknownStatus(status: string): void;
+}
+
+/** One provider bound to one target; lives as long as the target's configuration is unchanged. */
+export interface ProviderInstance {
+  /** How requests to this target authenticate; undefined when the product needs no HTTP-level auth. */
+  auth?: RequestAuth;
+  collect(ctx: CollectContext): Promise<Collected>;
+}
+
+export interface ProviderDefinition {
+  name: ProviderName;
+  /** The job kinds this product reports; backup_jobs is emitted for each of them, zeros included. */
+  kinds: readonly JobKind[];
+  /** Whether the product reports restore points (backup_restore_points and friends). */
+  restorePoints: boolean;
+  create(target: TargetConfig, log: Logger): ProviderInstance;
+}

@@ -1,0 +1,146 @@
+/** The exporter's HTTP endpoints. */
+import express from 'express';
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
+import YAML from 'yaml';
+import { redactConfig } from './config/redact';
+import type { Exporter } from './exporter';
+import { CONTENT_TYPE } from './metrics';
+
+const SCRAPE_TIMEOUT_HEADER = 'x-prometheus-scrape-timeout-seconds';
+const MAX_QUERY_LENGTH = 2048;
+
+export function createApp(exporter: Exporter, log: Logger, isReady: () => boolean): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  app.use((req, res, next) => {
+    const query = req.originalUrl.split('?')[1] ?? '';
+    if (query.length > MAX_QUERY_LENGTH) {
+      res.status(414).type('text/plain').send(`query string longer than ${MAX_QUERY_LENGTH} characters\n`);
+      return;
+    }
+    next();
+  });
+
+  app.get('/metrics', async (req, res, next) => {
+    try {
+      // Targets first: their collections update the exporter's own counters served alongside.
+      const targets = await exporter.scrape(
+        exporter.targets.map((t) => t.config.name),
+        req.header(SCRAPE_TIMEOUT_HEADER),
+      );
+      const own = await exporter.metrics.registry.metrics();
+      res.type(CONTENT_TYPE).send(own + targets);
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.get('/probe', async (req, res, next) => {
+    const name = req.query.target;
+    if (typeof name !== 'string' || name === '') {
+      res.status(400).type('text/plain').send('missing parameter "target": /probe?target=<name of a target in the configuration>\n');
+      return;
+    }
+    if (!exporter.target(name)) {
+      const known = exporter.targets.map((t) => t.config.name);
+      res
+        .status(400)
+        .type('text/plain')
+        .send(`unknown target ${JSON.stringify(name.slice(0, 100))}; configured targets: ${known.join(', ') || '(none)'}\n`);
+      return;
+    }
+    try {
+      res.type(CONTENT_TYPE).send(await exporter.scrape([name], req.header(SCRAPE_TIMEOUT_HEADER)));
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.get('/-/healthy', (_req, res) => {
+    res.type('text/plain').send('Healthy\n');
+  });
+
+  app.get('/-/ready', (_req, res) => {
+    if (isReady()) res.type('text/plain').send('Ready\n');
+    else res.status(503).type('text/plain').send('Not ready\n');
+  });
+
+  app.post('/-/reload', async (_req, res, next) => {
+    try {
+      const outcome = await exporter.reload();
+      if (outcome.ok) res.type('text/plain').send('configuration reloaded\n');
+      else res.status(500).type('text/plain').send(`failed to reload configuration: ${outcome.error}\n`);
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.get('/config', (_req, res) => {
+    res.type('text/plain; charset=utf-8').send(YAML.stringify(redactConfig(exporter.config)));
+  });
+
+  app.get('/', (_req, res) => {
+    res.type('html').send(landingPage(exporter));
+  });
+
+  const known = new Set(['/', '/metrics', '/probe', '/-/healthy', '/-/ready', '/-/reload', '/config']);
+  app.use((req, res) => {
+    if (known.has(req.path)) {
+      res.status(405).type('text/plain').send(`method ${req.method} not allowed on ${req.path}\n`);
+    } else {
+      res.status(404).type('text/plain').send(`not found: ${req.path.slice(0, 200)}; see / for the endpoints\n`);
+    }
+  });
+
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    log.error({ err: err instanceof Error ? err.message : String(err), path: req.path }, 'request failed');
+    if (!res.headersSent) res.status(500).type('text/plain').send('internal error; see the exporter log\n');
+  });
+
+  return app;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+}
+
+/** URL without any user info, for display. */
+function displayUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return '(invalid url)';
+  }
+}
+
+function landingPage(exporter: Exporter): string {
+  const rows = exporter.targets
+    .map((runtime) => {
+      const name = runtime.config.name;
+      const last = runtime.lastResult;
+      const result = !last
+        ? 'not collected yet'
+        : last.snapshot.ok
+          ? `up, ${last.snapshot.jobs.length} jobs, ${last.snapshot.upstreamRequests} requests in ${last.snapshot.durationSeconds.toFixed(3)} s`
+          : `down: ${last.error?.reason ?? 'unknown'}: ${last.error?.message ?? ''}`;
+      const when = last ? new Date(last.snapshot.timestamp * 1000).toISOString() : '';
+      return `<tr><td>${escapeHtml(name)}</td><td>${escapeHtml(runtime.config.provider)}</td><td>${escapeHtml(displayUrl(runtime.config.url))}</td><td>${escapeHtml(result)}</td><td>${escapeHtml(when)}</td><td><a href="/probe?target=${encodeURIComponent(name)}">probe</a></td></tr>`;
+    })
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Backup Exporter</title>
+<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}</style></head>
+<body><h1>Backup Exporter</h1><p>Version ${escapeHtml(exporter.version)}</p>
+<ul><li><a href="/metrics">Metrics</a> (the exporter and all targets)</li><li><a href="/config">Configuration</a> (secrets redacted)</li><li><a href="/-/healthy">Health</a></li></ul>
+<h2>Targets</h2>
+<table><tr><th>Target</th><th>Provider</th><th>URL</th><th>Last result</th><th>Collected at</th><th></th></tr>
+${rows || '<tr><td colspan="6">No targets configured.</td></tr>'}
+</table></body></html>
+`;
+}

@@ -1,0 +1,399 @@
+/**
+ * Shared machinery for the product simulators: a fault layer in front of the product routes, a
+ * control API under /_sim/, JSON response helpers that honour the body faults, a listener whose
+ * close() never waits on a client, and paging arithmetic.
+ *
+ * Product simulators only describe their API; everything a test wants to break is done here, the
+ * same way for every product, so a fault test written against one simulator reads the same for all.
+ */
+import express from 'express';
+import http from 'node:http';
+import type { Socket } from 'node:net';
+
+export interface Faults {
+  /** Delay added before a product route answers. */
+  latencyMs: number;
+  /** Never answer; the request ends when the client gives up or the simulator closes. */
+  hang: boolean;
+  /** 0 = off; otherwise the status (500, 502, 503...) answered instead of the product's answer. */
+  errorStatus: number;
+  /** Fraction (0..1) of product requests that get errorStatus; 1 = all. */
+  errorRate: number;
+  /** -1 = off; >= 0 answers 429 with this Retry-After (seconds). */
+  rateLimitRetryAfter: number;
+  /** How many requests get 429 before normal answers resume; 0 = all. */
+  rateLimitCount: number;
+  /** 200 with a body that is not JSON. */
+  malformedJson: boolean;
+  /** 200 that declares the full Content-Length but closes after half the body. */
+  truncate: boolean;
+  /** > 0: the body goes out one byte every trickleMs. */
+  trickleMs: number;
+  /** Overrides the Content-Type of successful answers. */
+  contentType?: string;
+  /** > 0: successful JSON answers are padded (with whitespace, still valid JSON) to at least this many bytes. */
+  oversizeBytes: number;
+}
+
+export function defaultFaults(): Faults {
+  return {
+    latencyMs: 0,
+    hang: false,
+    errorStatus: 0,
+    errorRate: 1,
+    rateLimitRetryAfter: -1,
+    rateLimitCount: 0,
+    malformedJson: false,
+    truncate: false,
+    trickleMs: 0,
+    oversizeBytes: 0,
+  };
+}
+
+export interface SimulatorStats {
+  /** Product requests seen (control API excluded), faulted ones included. */
+  requests: number;
+  byPath: Map<string, number>;
+}
+
+export interface SimulatorOptions {
+  name: string;
+  /** Product routes, mounted at the root; the fault layer runs in front of them. */
+  router: express.Router;
+  faults?: Partial<Faults>;
+  /** Product-specific control routes, mounted at /_sim/<name>/ (e.g. /_sim/opsmanager/fail-next). */
+  control?: express.Router;
+  /** Body the product would send with an injected 429/5xx; products differ, so they shape it. */
+  errorBody?: (status: number) => unknown;
+  /** Called by POST /_sim/reset so product state (e.g. a pending forced failure) resets with the faults. */
+  onReset?: () => void;
+}
+
+export interface Simulator {
+  app: express.Express;
+  /** Live fault settings: mutate in place (tests) or through POST /_sim/faults. */
+  faults: Faults;
+  stats: SimulatorStats;
+  /** Same as POST /_sim/reset. */
+  reset(): void;
+}
+
+export interface RunningSimulator {
+  url: string;
+  server: http.Server;
+  close(): Promise<void>;
+}
+
+/** Faults the body helpers read; set by the fault layer, absent on control routes. */
+const FAULTS_LOCAL = 'simFaults';
+
+// byPath must stay bounded even when a benchmark walks thousands of distinct paths.
+const MAX_TRACKED_PATHS = 10_000;
+
+const FAULT_TYPES: Record<keyof Faults, 'number' | 'boolean' | 'string'> = {
+  latencyMs: 'number',
+  hang: 'boolean',
+  errorStatus: 'number',
+  errorRate: 'number',
+  rateLimitRetryAfter: 'number',
+  rateLimitCount: 'number',
+  malformedJson: 'boolean',
+  truncate: 'boolean',
+  trickleMs: 'number',
+  contentType: 'string',
+  oversizeBytes: 'number',
+};
+
+export function createSimulator(options: SimulatorOptions): Simulator {
+  const faults: Faults = { ...defaultFaults(), ...options.faults };
+  const stats: SimulatorStats = { requests: 0, byPath: new Map() };
+  const counters = { rateLimited: 0, errorCredit: 0 };
+  const errorBody = options.errorBody ?? defaultErrorBody;
+
+  const reset = (): void => {
+    // Back to the documented defaults, not the construction-time faults: a reset means a clean simulator.
+    replaceFaults(faults, defaultFaults());
+    stats.requests = 0;
+    stats.byPath.clear();
+    counters.rateLimited = 0;
+    counters.errorCredit = 0;
+    options.onReset?.();
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.use('/_sim', controlRouter(options, faults, stats, reset));
+  app.use(faultLayer(faults, stats, counters, errorBody));
+  app.use(options.router);
+  return { app, faults, stats, reset };
+}
+
+function defaultErrorBody(status: number): unknown {
+  return { error: status, reason: http.STATUS_CODES[status] ?? 'Error' };
+}
+
+function replaceFaults(target: Faults, source: Faults): void {
+  delete target.contentType;
+  Object.assign(target, source);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Control API
+
+function controlRouter(options: SimulatorOptions, faults: Faults, stats: SimulatorStats, reset: () => void): express.Router {
+  const router = express.Router();
+  router.use(express.json({ limit: '64kb' }));
+  router.get('/faults', (_req, res) => sendJson(res, 200, faults));
+  router.post('/faults', (req, res) => {
+    const problem = validateFaultPatch(req.body);
+    if (problem) return sendJson(res, 400, { error: problem });
+    Object.assign(faults, req.body as Partial<Faults>);
+    sendJson(res, 200, faults);
+  });
+  router.post('/reset', (_req, res) => {
+    reset();
+    sendJson(res, 200, { reset: true, faults });
+  });
+  router.get('/stats', (_req, res) => sendJson(res, 200, statsJson(stats)));
+  if (options.control) router.use(`/${options.name}`, options.control);
+  router.use((_req, res) => sendJson(res, 404, { error: 'unknown simulator control route' }));
+  return router;
+}
+
+/** Returns what is wrong with a POST /_sim/faults body, or undefined when it can be merged. */
+export function validateFaultPatch(body: unknown): string | undefined {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return 'body must be a JSON object';
+  for (const [key, value] of Object.entries(body)) {
+    const expected = FAULT_TYPES[key as keyof Faults];
+    if (!expected) return `unknown fault "${key}"`;
+    if (typeof value !== expected) return `fault "${key}" must be a ${expected}`;
+    if (expected === 'number' && !Number.isFinite(value)) return `fault "${key}" must be a finite number`;
+  }
+  const rate = (body as Partial<Faults>).errorRate;
+  if (rate !== undefined && (rate < 0 || rate > 1)) return 'fault "errorRate" must be within 0..1';
+  return undefined;
+}
+
+function statsJson(stats: SimulatorStats): { requests: number; byPath: Record<string, number> } {
+  return { requests: stats.requests, byPath: Object.fromEntries(stats.byPath) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fault layer (product routes only)
+
+interface FaultCounters {
+  rateLimited: number;
+  /** Accumulates errorRate per request so a rate of 0.25 fails exactly every 4th request: tests stay deterministic. */
+  errorCredit: number;
+}
+
+function faultLayer(
+  faults: Faults,
+  stats: SimulatorStats,
+  counters: FaultCounters,
+  errorBody: (status: number) => unknown,
+): express.RequestHandler {
+  return (req, res, next) => {
+    countRequest(stats, req.path);
+    res.locals[FAULTS_LOCAL] = faults;
+    afterLatency(faults.latencyMs, res, () => {
+      if (faults.hang) return; // answered never; close() or the client ends it
+      if (shouldRateLimit(faults, counters)) {
+        return sendJson(res, 429, errorBody(429), { 'Retry-After': String(faults.rateLimitRetryAfter) });
+      }
+      if (shouldFail(faults, counters)) return sendJson(res, faults.errorStatus, errorBody(faults.errorStatus));
+      next();
+    });
+  };
+}
+
+function countRequest(stats: SimulatorStats, path: string): void {
+  stats.requests++;
+  const seen = stats.byPath.get(path);
+  if (seen !== undefined) stats.byPath.set(path, seen + 1);
+  else if (stats.byPath.size < MAX_TRACKED_PATHS) stats.byPath.set(path, 1);
+}
+
+function afterLatency(latencyMs: number, res: express.Response, then: () => void): void {
+  if (latencyMs <= 0) return then();
+  const timer = setTimeout(then, latencyMs);
+  res.once('close', () => clearTimeout(timer));
+}
+
+function shouldRateLimit(faults: Faults, counters: FaultCounters): boolean {
+  if (faults.rateLimitRetryAfter < 0) return false;
+  if (faults.rateLimitCount > 0 && counters.rateLimited >= faults.rateLimitCount) return false;
+  counters.rateLimited++;
+  return true;
+}
+
+function shouldFail(faults: Faults, counters: FaultCounters): boolean {
+  if (faults.errorStatus <= 0 || faults.errorRate <= 0) return false;
+  counters.errorCredit += faults.errorRate;
+  if (counters.errorCredit < 1 - 1e-9) return false;
+  counters.errorCredit -= 1;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Response helpers
+
+export interface SendOptions {
+  /** Indentation for pretty-printed JSON (e.g. ?pretty=true). */
+  space?: number;
+}
+
+/**
+ * Sends a JSON answer. On product routes, successful answers go through the body faults (malformed,
+ * truncated, trickled, oversized, content type); errors are left intact so auth handshakes still work.
+ */
+export function sendJson(
+  res: express.Response,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+  options: SendOptions = {},
+): void {
+  const faults = res.locals[FAULTS_LOCAL] as Faults | undefined;
+  const bodyFaults = faults && status >= 200 && status < 300 ? faults : undefined;
+  const text = JSON.stringify(body, null, options.space);
+  sendBody(res, status, shapeBody(text, bodyFaults), withContentType(headers, bodyFaults), bodyFaults);
+}
+
+function withContentType(headers: Record<string, string>, faults: Faults | undefined): Record<string, string> {
+  const hasType = Object.keys(headers).some((name) => name.toLowerCase() === 'content-type');
+  const out: Record<string, string> = hasType ? { ...headers } : { ...headers, 'Content-Type': 'application/json' };
+  if (faults?.contentType) {
+    for (const name of Object.keys(out)) if (name.toLowerCase() === 'content-type') delete out[name];
+    out['Content-Type'] = faults.contentType;
+  }
+  return out;
+}
+
+function shapeBody(text: string, faults: Faults | undefined): Buffer {
+  let shaped = text;
+  // Cut in the middle and add a marker so no JSON parser can accept it, lenient or not.
+  if (faults?.malformedJson) shaped = `${text.slice(0, Math.ceil(text.length / 2))}<!-- not json`;
+  let buffer = Buffer.from(shaped, 'utf8');
+  if (faults && faults.oversizeBytes > buffer.length) {
+    // Trailing whitespace keeps the JSON valid, so only a client's size cap can notice.
+    buffer = Buffer.concat([buffer, Buffer.alloc(faults.oversizeBytes - buffer.length, 0x20)]);
+  }
+  return buffer;
+}
+
+function sendBody(
+  res: express.Response,
+  status: number,
+  body: Buffer,
+  headers: Record<string, string>,
+  faults: Faults | undefined,
+): void {
+  if (res.headersSent || res.writableEnded) return;
+  res.status(status);
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  res.setHeader('Content-Length', String(body.length));
+  if (faults?.truncate) return sendTruncated(res, body);
+  if (faults && faults.trickleMs > 0) return sendTrickled(res, body, faults.trickleMs);
+  res.end(body);
+}
+
+function sendTruncated(res: express.Response, body: Buffer): void {
+  res.flushHeaders();
+  const half = body.subarray(0, Math.floor(body.length / 2));
+  // Destroying after the write reaches the socket makes the client see a premature close, not a reset before headers.
+  res.write(half, () => res.destroy());
+}
+
+function sendTrickled(res: express.Response, body: Buffer, trickleMs: number): void {
+  res.flushHeaders();
+  let offset = 0;
+  const timer = setInterval(() => {
+    if (offset >= body.length) {
+      clearInterval(timer);
+      res.end();
+      return;
+    }
+    res.write(body.subarray(offset, offset + 1));
+    offset++;
+  }, trickleMs);
+  res.once('close', () => clearInterval(timer));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listening
+
+export async function startSimulator(
+  app: express.Express,
+  listen: { host?: string; port?: number } = {},
+): Promise<RunningSimulator> {
+  const host = listen.host ?? '127.0.0.1';
+  const server = http.createServer(app);
+  const sockets = trackSockets(server);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : (listen.port ?? 0);
+  return { url: `http://${formatHost(host)}:${port}`, server, close: closer(server, sockets) };
+}
+
+function trackSockets(server: http.Server): Set<Socket> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return sockets;
+}
+
+/** Stops listening and destroys every open connection (keep-alive, hanging, trickling), so close() never waits on a client. */
+function closer(server: http.Server, sockets: Set<Socket>): () => Promise<void> {
+  let closing: Promise<void> | undefined;
+  return () => {
+    closing ??= new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const socket of sockets) socket.destroy();
+      server.closeAllConnections();
+    });
+    return closing;
+  };
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paging
+
+export interface PageWindow {
+  /** Index of the first item on the page (0-based). */
+  start: number;
+  /** Index after the last item on the page. */
+  end: number;
+  hasPrevious: boolean;
+  hasNext: boolean;
+}
+
+/** Where a 1-based page falls in a list of totalCount items; lets a simulator build only that slice. */
+export function pageWindow(totalCount: number, pageNum: number, itemsPerPage: number): PageWindow {
+  const start = Math.min((pageNum - 1) * itemsPerPage, totalCount);
+  const end = Math.min(start + itemsPerPage, totalCount);
+  return { start, end, hasPrevious: pageNum > 1, hasNext: pageNum * itemsPerPage < totalCount };
+}
+
+export interface Page<T> extends PageWindow {
+  items: T[];
+  totalCount: number;
+}
+
+export function paginate<T>(items: T[], pageNum: number, itemsPerPage: number): Page<T> {
+  const window = pageWindow(items.length, pageNum, itemsPerPage);
+  return { ...window, items: items.slice(window.start, window.end), totalCount: items.length };
+}

@@ -1,0 +1,87 @@
+/** The built command line (dist/main.js): --config.check, the bundled demo, flags, signals. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { MAIN, ROOT, freePort, startProcess, waitFor } from '../helpers/process';
+import { promtoolCheckMetrics } from '../helpers/promtool';
+import { samples, series } from '../helpers/exporter';
+
+const dir = mkdtempSync(join(tmpdir(), 'backup-exporter-cli-'));
+
+function configFile(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+async function run(args: string[]): Promise<{ code: number | null; output: string }> {
+  const child = startProcess(process.execPath, [MAIN, ...args]);
+  const timer = setTimeout(() => child.process.kill('SIGKILL'), 20_000);
+  const code = await child.exited;
+  clearTimeout(timer);
+  return { code, output: child.output() };
+}
+
+const opsTarget = (name: string, extra = '') => `  - name: ${name}
+    provider: opsmanager
+    url: http://127.0.0.1:1
+    opsmanager:
+      public_key: k
+${extra || '      private_key: p\n'}`;
+
+describe('--config.check', () => {
+  test.each([
+    ['a duplicate target name', `targets:\n${opsTarget('a')}${opsTarget('a')}`, 'targets[1].name: duplicate target name "a" (first at targets[0])'],
+    ['an unknown key', `targets:\n${opsTarget('a')}    colour: blue\n`, 'targets[0]: unknown key "colour"'],
+    ['a missing secret file', `targets:\n${opsTarget('a', '      private_key_file: /nonexistent/secret\n')}`, 'targets[0].opsmanager.private_key_file'],
+  ])('rejects %s: exit 1 and a message that names it', async (_what, text, expected) => {
+    const file = configFile(`bad-${Math.random()}.yml`, text);
+    const { code, output } = await run(['--config.check', `--config.file=${file}`]);
+    expect(code).toBe(1);
+    expect(output).toContain(expected);
+  });
+
+  test('accepts the bundled exporter.yml: exit 0', async () => {
+    const { code, output } = await run(['--config.check', `--config.file=${join(ROOT, 'exporter.yml')}`]);
+    expect(output).toContain('valid');
+    expect(code).toBe(0);
+  });
+});
+
+test('unknown flags and bad listen addresses exit 2 with usage', async () => {
+  expect((await run(['--nope'])).code).toBe(2);
+  const bad = await run(['--web.listen-address=localhost']);
+  expect(bad.code).toBe(2);
+  expect(bad.output).toContain('invalid listen address "localhost"');
+});
+
+test('--version prints the version', async () => {
+  const { code, output } = await run(['--version']);
+  expect(code).toBe(0);
+  expect(output).toMatch(/^backup-exporter \d+\.\d+\.\d+/);
+});
+
+test('the demo: the bundled exporter.yml serves the simulators live, promtool-clean, and stops on SIGTERM with exit 0', async () => {
+  const port = await freePort();
+  const child = startProcess(process.execPath, [MAIN, `--web.listen-address=127.0.0.1:${port}`]);
+  try {
+    const text = await waitFor(
+      'the demo to serve /metrics',
+      async () => {
+        const res = await request(`http://127.0.0.1:${port}/metrics`);
+        const body = await res.body.text();
+        return res.statusCode === 200 ? body : undefined;
+      },
+      20_000,
+    );
+    expect(samples(text).get('backup_up{target="opsmanager-demo",provider="opsmanager"}')).toBe(1);
+    const states = series(text, 'backup_jobs', { provider: 'opsmanager' }).map(([key]) => /state="(\w+)"/.exec(key)?.[1]);
+    expect(states.sort()).toEqual(['cancelled', 'failed', 'pending', 'running', 'succeeded', 'unknown', 'warning']);
+    expect(promtoolCheckMetrics(text)).toBe('');
+    const log = child.output().split('\n').filter(Boolean);
+    expect(JSON.parse(log[0])).toMatchObject({ msg: 'backup-exporter started', level: 30 });
+  } finally {
+    expect(await child.stop()).toBe(0);
+  }
+});

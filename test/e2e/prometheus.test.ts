@@ -1,0 +1,109 @@
+/**
+ * A real Prometheus (Debian's package) scrapes the exporter, through /metrics and through the
+ * multi-target /probe pattern, and the series are read back through Prometheus' HTTP API.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { MAIN, freePort, startProcess, waitFor } from '../helpers/process';
+import type { Child } from '../helpers/process';
+
+jest.setTimeout(90_000);
+
+interface PromSample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+const children: Child[] = [];
+afterAll(async () => {
+  await Promise.all(children.map((c) => c.stop()));
+});
+
+async function query(promUrl: string, promql: string): Promise<PromSample[]> {
+  const res = await request(`${promUrl}/api/v1/query?query=${encodeURIComponent(promql)}`);
+  const body = (await res.body.json()) as { status: string; data: { result: PromSample[] } };
+  if (body.status !== 'success') throw new Error(`query ${promql} failed: ${JSON.stringify(body)}`);
+  return body.data.result;
+}
+
+test('Prometheus scrapes /metrics and /probe and the series come back through its API', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'backup-exporter-e2e-'));
+  const [exporterPort, simPort, promPort] = [await freePort(), await freePort(), await freePort()];
+  writeFileSync(
+    join(dir, 'exporter.yml'),
+    `simulators:
+  opsmanager: { listen: "127.0.0.1:${simPort}" }
+targets:
+  - name: ops-e2e
+    provider: opsmanager
+    url: http://127.0.0.1:${simPort}
+    opsmanager: { public_key: demo-public-key, private_key: demo-private-key }
+  - name: ops-wrong-key
+    provider: opsmanager
+    url: http://127.0.0.1:${simPort}
+    opsmanager: { public_key: demo-public-key, private_key: not-the-key }
+`,
+  );
+  writeFileSync(
+    join(dir, 'prometheus.yml'),
+    `global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: backup-exporter
+    static_configs:
+      - targets: ['127.0.0.1:${exporterPort}']
+  - job_name: backup-targets
+    metrics_path: /probe
+    static_configs:
+      - targets: [ops-e2e, ops-wrong-key]
+    relabel_configs:
+      - source_labels: [__address__]
+        target_label: __param_target
+      - source_labels: [__param_target]
+        target_label: instance
+      - target_label: __address__
+        replacement: 127.0.0.1:${exporterPort}
+`,
+  );
+  const exporter = startProcess(process.execPath, [MAIN, `--config.file=${join(dir, 'exporter.yml')}`, `--web.listen-address=127.0.0.1:${exporterPort}`]);
+  children.push(exporter);
+  const prometheus = startProcess('prometheus', [
+    `--config.file=${join(dir, 'prometheus.yml')}`,
+    `--storage.tsdb.path=${join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${promPort}`,
+  ]);
+  children.push(prometheus);
+  const promUrl = `http://127.0.0.1:${promPort}`;
+
+  const up = await waitFor(
+    'backup_up of both targets through both jobs',
+    async () => {
+      const result = await query(promUrl, 'backup_up');
+      return result.length >= 4 ? result : undefined;
+    },
+    60_000,
+    500,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\nexporter: ${exporter.output().slice(-2000)}\nprometheus: ${prometheus.output().slice(-2000)}`);
+  });
+  const value = (job: string, target: string) => up.find((s) => s.metric.job === job && s.metric.target === target)?.value[1];
+  expect(value('backup-exporter', 'ops-e2e')).toBe('1');
+  expect(value('backup-targets', 'ops-e2e')).toBe('1');
+  expect(value('backup-exporter', 'ops-wrong-key')).toBe('0');
+  expect(value('backup-targets', 'ops-wrong-key')).toBe('0');
+
+  // Prometheus' own view: every scrape succeeded, even the one of a target with bad credentials.
+  const scrapes = await query(promUrl, 'up');
+  expect(scrapes.map((s) => s.value[1])).toEqual(['1', '1', '1']);
+
+  const states = await query(promUrl, 'backup_jobs{job="backup-targets", target="ops-e2e"}');
+  expect(states.map((s) => s.metric.state).sort()).toEqual(['cancelled', 'failed', 'pending', 'running', 'succeeded', 'unknown', 'warning']);
+  const total = states.reduce((sum, s) => sum + Number(s.value[1]), 0);
+  expect(total).toBeGreaterThan(0);
+
+  const authErrors = await query(promUrl, 'backup_exporter_collect_errors_total{target="ops-wrong-key", reason="auth"}');
+  expect(Number(authErrors[0]?.value[1])).toBeGreaterThan(0);
+});

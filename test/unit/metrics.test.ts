@@ -1,0 +1,179 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { JOB_DURATION_BUCKETS, JobHistory, TARGET_METRICS, createExporterMetrics, newestJobs, renderTargets } from '../../src/metrics';
+import type { TargetSnapshot } from '../../src/metrics';
+import type { Job } from '../../src/model';
+import { promtoolCheckMetrics } from '../helpers/promtool';
+
+const job = (over: Partial<Job>): Job => ({ kind: 'restore', id: 'j', resource: 'r', state: 'succeeded', status: 'FINISHED', ...over });
+
+function snapshot(over: Partial<TargetSnapshot> = {}): TargetSnapshot {
+  return {
+    target: 'ops',
+    provider: 'opsmanager',
+    kinds: ['restore'],
+    restorePointsSupported: false,
+    ok: true,
+    timestamp: 1700000000,
+    durationSeconds: 0.25,
+    upstreamRequests: 7,
+    jobs: [],
+    restorePoints: [],
+    maxJobs: 100,
+    ...over,
+  };
+}
+
+const lines = (text: string) => text.split('\n').filter((l) => l && !l.startsWith('#'));
+
+describe('renderTargets', () => {
+  test('backup_jobs has every state, zeros included', () => {
+    const text = renderTargets([{ snapshot: snapshot({ jobs: [job({ id: 'a' }), job({ id: 'b', state: 'failed', status: 'BROKEN' })] }) }]);
+    const jobs = lines(text).filter((l) => l.startsWith('backup_jobs{'));
+    expect(jobs).toEqual([
+      'backup_jobs{target="ops",provider="opsmanager",kind="restore",state="pending"} 0',
+      'backup_jobs{target="ops",provider="opsmanager",kind="restore",state="running"} 0',
+      'backup_jobs{target="ops",provider="opsmanager",kind="restore",state="succeeded"} 1',
+      'backup_jobs{target="ops",provider="opsmanager",kind="restore",state="warning"} 0',
+      'backup_jobs{target="ops",provider="opsmanager",kind="restore",state="failed"} 1',
+      'backup_jobs{target="ops",provider="opsmanager",kind="restore",state="cancelled"} 0',
+      'backup_jobs{target="ops",provider="opsmanager",kind="restore",state="unknown"} 0',
+    ]);
+  });
+
+  test('per-job series, last success and failure per resource, delivery expiry', () => {
+    const text = renderTargets([
+      {
+        snapshot: snapshot({
+          jobs: [
+            job({ id: 'a', startedAt: 100, endedAt: 160, bytes: 2048, deliveryExpiresAt: 999 }),
+            job({ id: 'b', startedAt: 200 }),
+            job({ id: 'c', startedAt: 300, state: 'failed', status: 'BROKEN' }),
+          ],
+        }),
+      },
+    ]);
+    const l = lines(text);
+    expect(l).toContain('backup_job_state{target="ops",provider="opsmanager",kind="restore",job_id="a",resource="r",state="succeeded",status="FINISHED"} 1');
+    expect(l).toContain('backup_job_start_timestamp_seconds{target="ops",provider="opsmanager",kind="restore",job_id="a",resource="r"} 100');
+    expect(l).toContain('backup_job_end_timestamp_seconds{target="ops",provider="opsmanager",kind="restore",job_id="a",resource="r"} 160');
+    expect(l).toContain('backup_job_size_bytes{target="ops",provider="opsmanager",kind="restore",job_id="a",resource="r"} 2048');
+    expect(l).toContain('backup_restore_delivery_expiry_timestamp_seconds{target="ops",provider="opsmanager",job_id="a",resource="r"} 999');
+    // Newest succeeded: b (start 200, no end) beats a (end 160).
+    expect(l).toContain('backup_last_success_timestamp_seconds{target="ops",provider="opsmanager",kind="restore",resource="r"} 200');
+    expect(l).toContain('backup_last_failure_timestamp_seconds{target="ops",provider="opsmanager",kind="restore",resource="r"} 300');
+    expect(l.filter((x) => x.startsWith('backup_job_end_timestamp_seconds'))).toHaveLength(1);
+  });
+
+  test('max_jobs keeps the newest jobs for per-job series; backup_jobs still counts all', () => {
+    const jobs = Array.from({ length: 10 }, (_, i) => job({ id: `j${i}`, startedAt: i }));
+    const text = renderTargets([{ snapshot: snapshot({ jobs, maxJobs: 3 }) }]);
+    const ids = lines(text)
+      .filter((l) => l.startsWith('backup_job_state'))
+      .map((l) => /job_id="(\w+)"/.exec(l)?.[1]);
+    expect(ids).toEqual(['j9', 'j8', 'j7']);
+    expect(lines(text)).toContain('backup_jobs{target="ops",provider="opsmanager",kind="restore",state="succeeded"} 10');
+    expect(newestJobs([job({ id: 'x' }), job({ id: 'y', startedAt: 5 })], 1).map((j) => j.id)).toEqual(['y']);
+  });
+
+  test('a failed target has backup_up 0 and no job series, and other targets are unaffected', () => {
+    const text = renderTargets([
+      { snapshot: snapshot({ target: 'down', ok: false }) },
+      { snapshot: snapshot({ target: 'fine', jobs: [job({})] }) },
+    ]);
+    expect(lines(text)).toContain('backup_up{target="down",provider="opsmanager"} 0');
+    expect(lines(text)).toContain('backup_up{target="fine",provider="opsmanager"} 1');
+    expect(lines(text).filter((l) => l.includes('target="down"') && l.startsWith('backup_jobs'))).toEqual([]);
+    // One HELP and TYPE per family, even with two targets.
+    expect(text.match(/# TYPE backup_up gauge/g)).toHaveLength(1);
+  });
+
+  test('restore points: counts per vault and state, newest available per resource', () => {
+    const text = renderTargets([
+      {
+        snapshot: snapshot({
+          provider: 'cbr',
+          restorePointsSupported: true,
+          restorePoints: [
+            { id: '1', resource: 'vm1', vault: 'v', state: 'available', createdAt: 10 },
+            { id: '2', resource: 'vm1', vault: 'v', state: 'available', createdAt: 20 },
+            { id: '3', resource: 'vm1', vault: 'v', state: 'error', createdAt: 30 },
+          ],
+        }),
+      },
+    ]);
+    expect(lines(text)).toContain('backup_restore_points{target="ops",provider="cbr",vault="v",state="available"} 2');
+    expect(lines(text)).toContain('backup_restore_points{target="ops",provider="cbr",vault="v",state="error"} 1');
+    expect(lines(text)).toContain('backup_restore_points{target="ops",provider="cbr",vault="v",state="deleting"} 0');
+    expect(lines(text)).toContain('backup_last_restore_point_timestamp_seconds{target="ops",provider="cbr",vault="v",resource="vm1"} 20');
+  });
+
+  test('label values are escaped and bounded', () => {
+    const text = renderTargets([{ snapshot: snapshot({ jobs: [job({ resource: 'a"b\\c\nd' + 'x'.repeat(500) })] }) }]);
+    const line = lines(text).find((l) => l.startsWith('backup_job_state')) as string;
+    expect(line).toContain('resource="a\\"b\\\\c\\nd');
+    expect(line.length).toBeLessThan(600);
+  });
+
+  test('the exposition with everything in it passes promtool check metrics', async () => {
+    const history = new JobHistory(['backup', 'restore']);
+    const jobs = [
+      job({ id: 'a', startedAt: 100, endedAt: 400, bytes: 1 }),
+      job({ id: 'b', kind: 'backup', state: 'failed', status: 'FAILED', startedAt: 50, endedAt: 5000 }),
+    ];
+    history.record(jobs);
+    const own = createExporterMetrics('0.0.0-test');
+    own.initTarget('ops', 'opsmanager');
+    own.upstreamDuration.observe({ target: 'ops', provider: 'opsmanager', code: '200' }, 0.1);
+    const text =
+      (await own.registry.metrics()) +
+      renderTargets([
+        {
+          snapshot: snapshot({
+            kinds: ['backup', 'restore'],
+            restorePointsSupported: true,
+            jobs: [...jobs, job({ id: 'c', deliveryExpiresAt: 5 })],
+            restorePoints: [{ id: '1', resource: 'vm1', vault: 'v', state: 'available', createdAt: 10 }],
+          }),
+          history,
+        },
+        { snapshot: snapshot({ target: 'down', ok: false }), history: new JobHistory(['restore']) },
+      ]);
+    expect(promtoolCheckMetrics(text)).toBe('');
+  });
+});
+
+describe('JobHistory', () => {
+  test('counts each job once, when first seen in a terminal state, and observes durations once', () => {
+    const history = new JobHistory(['restore']);
+    history.record([job({ id: 'a', state: 'running', status: 'IN_PROGRESS', startedAt: 0 })]);
+    expect(history.finished.get('restore\u0000succeeded')).toBe(0);
+    history.record([job({ id: 'a', startedAt: 0, endedAt: 120 }), job({ id: 'b', state: 'failed', status: 'BROKEN' })]);
+    history.record([job({ id: 'a', startedAt: 0, endedAt: 120 }), job({ id: 'b', state: 'failed', status: 'BROKEN' })]);
+    expect(history.finished.get('restore\u0000succeeded')).toBe(1);
+    expect(history.finished.get('restore\u0000failed')).toBe(1);
+    const histogram = history.durations.get('restore\u0000succeeded');
+    expect(histogram?.count).toBe(1);
+    expect(histogram?.sum).toBe(120);
+    expect(histogram?.buckets[JOB_DURATION_BUCKETS.indexOf(300)]).toBe(1);
+    expect(histogram?.buckets[JOB_DURATION_BUCKETS.indexOf(60)]).toBe(0);
+  });
+
+  test('remembers a bounded number of ids', () => {
+    const history = new JobHistory(['restore'], 10);
+    history.record(Array.from({ length: 50 }, (_, i) => job({ id: String(i) })));
+    // The first ids were forgotten: seeing them again counts them again, memory stays bounded.
+    history.record([job({ id: '0' })]);
+    expect(history.finished.get('restore\u0000succeeded')).toBe(51);
+  });
+});
+
+test('docs/metrics.md documents every metric the exporter serves', async () => {
+  const docs = readFileSync(join(__dirname, '../../docs/metrics.md'), 'utf8');
+  const own = createExporterMetrics('0');
+  const names = [
+    ...Object.values(TARGET_METRICS).map((f) => f.name),
+    ...(await own.registry.getMetricsAsJSON()).map((m) => m.name).filter((n) => n.startsWith('backup_')),
+  ];
+  for (const name of names) expect(docs).toContain(`\`${name}\``);
+});
