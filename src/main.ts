@@ -60,7 +60,8 @@ async function serve(flags: Flags, config: Config): Promise<void> {
   const app = createApp(exporter, log, () => ready);
   const { host, port } = parseListenAddress(flags.listenAddress);
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(port, host ?? '::', () => resolve(s));
+    // Without a host Node listens on every interface, IPv6 and IPv4 where the machine has both.
+    const s = host === undefined ? app.listen(port, () => resolve(s)) : app.listen(port, host, () => resolve(s));
     s.once('error', reject);
   }).catch((err: Error): never => {
     log.fatal({ err: err.message, address: flags.listenAddress }, 'cannot listen');

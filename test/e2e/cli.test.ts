@@ -85,3 +85,32 @@ test('the demo: the bundled exporter.yml serves the simulators live, promtool-cl
     expect(await child.stop()).toBe(0);
   }
 });
+
+test('SIGHUP reloads: a bad file keeps the running targets and sets the reload metric to 0; a good one applies', async () => {
+  const port = await freePort();
+  const file = configFile('reload.yml', `targets:\n${opsTarget('first')}`);
+  const child = startProcess(process.execPath, [MAIN, `--config.file=${file}`, `--web.listen-address=127.0.0.1:${port}`]);
+  const metrics = async () => (await (await request(`http://127.0.0.1:${port}/metrics`)).body.text());
+  const reloadOk = (text: string) => samples(text).get('backup_exporter_config_last_reload_successful');
+  try {
+    await waitFor('the exporter to serve', async () => ((await metrics()).includes('target="first"') ? true : undefined), 20_000);
+    writeFileSync(file, 'targets: [oops\n');
+    child.process.kill('SIGHUP');
+    const afterBad = await waitFor('a failed reload', async () => {
+      const text = await metrics();
+      return reloadOk(text) === 0 ? text : undefined;
+    }, 10_000);
+    expect(afterBad).toContain('backup_up{target="first",provider="opsmanager"}');
+    writeFileSync(file, `targets:\n${opsTarget('second')}`);
+    child.process.kill('SIGHUP');
+    const afterGood = await waitFor('a good reload', async () => {
+      const text = await metrics();
+      return reloadOk(text) === 1 && text.includes('target="second"') ? text : undefined;
+    }, 10_000);
+    expect(afterGood).not.toContain('backup_up{target="first"');
+    const logs = child.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string });
+    expect(logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['configuration reload failed; keeping the running configuration', 'configuration reloaded']));
+  } finally {
+    expect(await child.stop()).toBe(0);
+  }
+});

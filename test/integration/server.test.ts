@@ -1,0 +1,52 @@
+/** The exporter's own endpoints: health, readiness, wrong paths and methods, oversized queries. */
+import { request } from 'undici';
+import { startExporter } from '../helpers/exporter';
+import type { RunningExporter } from '../helpers/exporter';
+
+let ex: RunningExporter;
+beforeAll(async () => {
+  ex = await startExporter('targets: []\n');
+});
+afterAll(async () => {
+  await ex.close();
+});
+
+async function call(path: string, method: 'GET' | 'POST' | 'PUT' | 'DELETE' = 'GET') {
+  const res = await request(`${ex.url}${path}`, { method });
+  return { status: res.statusCode, text: await res.body.text(), type: String(res.headers['content-type']) };
+}
+
+test.each([
+  ['/-/healthy', 200, 'Healthy'],
+  ['/-/ready', 200, 'Ready'],
+  ['/nope', 404, 'not found: /nope'],
+  ['/probe', 400, 'missing parameter "target"'],
+  [`/probe?target=${'x'.repeat(3000)}`, 414, 'query string longer than 2048 characters'],
+])('GET %s -> %i', async (path, status, text) => {
+  const res = await call(path);
+  expect(res.status).toBe(status);
+  expect(res.text).toContain(text);
+});
+
+test.each([
+  ['/metrics', 'POST'],
+  ['/-/reload', 'GET'],
+  ['/config', 'DELETE'],
+] as const)('%s with %s -> 405', async (path, method) => {
+  const res = await call(path, method);
+  expect(res.status).toBe(405);
+  expect(res.text).toContain(`method ${method} not allowed on ${path}`);
+});
+
+test('/metrics with no targets serves the exporter\'s own metrics in the text format', async () => {
+  const res = await call('/metrics');
+  expect(res.status).toBe(200);
+  expect(res.type).toContain('text/plain; version=0.0.4');
+  expect(res.text).toContain('backup_exporter_build_info{version="0.0.0-test"');
+  expect(res.text).toContain('backup_exporter_config_last_reload_successful 1');
+});
+
+test('the landing page says when no targets are configured', async () => {
+  const res = await call('/');
+  expect(res.text).toContain('No targets configured.');
+});

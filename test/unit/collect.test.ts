@@ -1,0 +1,32 @@
+import { asCollectError, collectionBudgetMs, inLookback } from '../../src/collect';
+import { CollectError } from '../../src/http/errors';
+import type { Job } from '../../src/model';
+
+describe('collectionBudgetMs: scrape timeout header minus 0.5 s, capped by the target timeout', () => {
+  test.each([
+    [undefined, 10_000, 10_000],
+    ['', 10_000, 10_000],
+    ['abc', 10_000, 10_000],
+    ['-3', 10_000, 10_000],
+    ['10', 30_000, 9_500],
+    ['2.5', 30_000, 2_000],
+    ['60', 30_000, 30_000],
+    ['0.2', 30_000, 100],
+  ])('header %p, target timeout %p ms -> %p ms', (header, timeout, expected) => {
+    expect(collectionBudgetMs(header, timeout)).toBe(expected);
+  });
+});
+
+test('inLookback drops jobs that started before the window and keeps jobs without a start', () => {
+  const job = (id: string, startedAt?: number): Job => ({ kind: 'restore', id, resource: 'r', state: 'succeeded', status: 'X', startedAt });
+  const kept = inLookback({ jobs: [job('old', 99), job('edge', 100), job('new', 200), job('none')], restorePoints: [] }, 100);
+  expect(kept.jobs.map((j) => j.id)).toEqual(['edge', 'new', 'none']);
+});
+
+test('asCollectError: CollectErrors pass, a passed deadline is a timeout, anything else an unusable answer', () => {
+  const auth = new CollectError('auth', 'no');
+  expect(asCollectError(auth, true)).toBe(auth);
+  expect(asCollectError(new TypeError('x is undefined'), true).reason).toBe('timeout');
+  const other = asCollectError(new TypeError('x is undefined'), false);
+  expect([other.reason, other.message]).toEqual(['invalid_response', 'unusable answer: x is undefined']);
+});
