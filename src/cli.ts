@@ -1,4 +1,5 @@
 /** Command-line flags, Prometheus style (`--config.file=x` or `--config.file x`). */
+import { parseListenAddress } from './listen-address';
 
 export interface Flags {
   configFile: string;
@@ -59,15 +60,10 @@ export function parseFlags(argv: readonly string[]): Flags {
     }
   }
   if (!LOG_LEVELS.includes(flags.logLevel)) throw new UsageError(`--log.level must be one of ${LOG_LEVELS.join(', ')}`);
-  parseListenAddress(flags.listenAddress);
+  try {
+    parseListenAddress(flags.listenAddress);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   return flags;
-}
-
-/** `:9877`, `127.0.0.1:9877`, `[::1]:9877`, `localhost:9877`; an empty host means every interface. */
-export function parseListenAddress(address: string): { host?: string; port: number } {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(address);
-  const port = match ? Number(match[3]) : NaN;
-  if (!match || port > 65535) throw new UsageError(`invalid listen address ${JSON.stringify(address)}: want [host]:port, e.g. :9877 or 127.0.0.1:9877`);
-  const host = match[1] ?? match[2];
-  return host ? { host, port } : { port };
 }

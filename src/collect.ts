@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { TargetConfig } from './config/schema';
 import { HttpClient } from './http/client';
-import type { RequestScope } from './http/client';
+import type { RequestAuth, RequestScope } from './http/client';
 import { CollectError } from './http/errors';
 import type { ExporterMetrics, TargetSnapshot } from './metrics';
 import { JobHistory } from './metrics';
@@ -43,6 +43,8 @@ export class TargetRuntime {
   readonly history: JobHistory;
   private readonly provider: ProviderInstance;
   private readonly http: HttpClient;
+  /** Every HTTP client of this target (its own and a provider's extra ones), closed together. */
+  private readonly clients: HttpClient[] = [];
   private readonly log: Logger;
   private inflight?: Promise<CollectResult>;
   private last?: CollectResult;
@@ -57,17 +59,22 @@ export class TargetRuntime {
   ) {
     this.definition = providerFor(config.provider);
     this.log = log.child({ target: config.name, provider: config.provider });
-    this.provider = this.definition.create(config, this.log);
-    this.history = new JobHistory(this.definition.kinds);
     const labels = { target: config.name, provider: config.provider };
-    this.http = new HttpClient({
-      baseUrl: config.url,
-      maxConcurrency: config.max_concurrency,
-      tls: config.tls,
-      auth: this.provider.auth,
-      userAgent: `backup-exporter/${version}`,
-      observe: (code, seconds) => metrics.upstreamDuration.observe({ ...labels, code }, seconds),
-    });
+    const client = (baseUrl: string, auth?: RequestAuth) => {
+      const created = new HttpClient({
+        baseUrl,
+        maxConcurrency: config.max_concurrency,
+        tls: config.tls,
+        auth,
+        userAgent: `backup-exporter/${version}`,
+        observe: (code, seconds) => metrics.upstreamDuration.observe({ ...labels, code }, seconds),
+      });
+      this.clients.push(created);
+      return created;
+    };
+    this.provider = this.definition.create(config, { log: this.log, client: (baseUrl) => client(baseUrl) });
+    this.history = new JobHistory(this.definition.kinds);
+    this.http = client(config.url, this.provider.auth);
     metrics.initTarget(config.name, config.provider);
   }
 
@@ -94,7 +101,7 @@ export class TargetRuntime {
   }
 
   async close(): Promise<void> {
-    await this.http.close();
+    await Promise.all(this.clients.map((c) => c.close()));
   }
 
   /** A scrape that joined a collection started with a longer deadline still answers within its own. */

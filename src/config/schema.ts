@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { PROVIDER_NAMES, type ProviderName } from '../model';
+import { parseListenAddress } from '../listen-address';
 import { DURATION_PATTERN, parseDuration } from './duration';
 
 // ---------------------------------------------------------------------------------------------
@@ -344,11 +345,20 @@ export type SimulatorProvider = (typeof SIMULATOR_PROVIDERS)[number];
 /** `host:port`, `[ipv6]:port` or `:port` (the simulator then listens on 127.0.0.1); port 0 picks a free one. */
 export const LISTEN_PATTERN = '^(?:\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9_.-]*):[0-9]{1,5}$';
 
+function isListenAddress(text: string): boolean {
+  try {
+    parseListenAddress(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const simulatorSchema = z
   .strictObject({
     listen: z
       .string()
-      .refine((s) => new RegExp(LISTEN_PATTERN).test(s) && Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, {
+      .refine((s) => isListenAddress(s), {
         message: 'expected host:port, e.g. "127.0.0.1:19101" or "[::1]:19101" (port 0..65535)',
       })
       .meta({ pattern: patternOrEnv(LISTEN_PATTERN) })

@@ -31,8 +31,11 @@ export interface OutgoingRequest {
 export interface RequestAuth {
   /** Headers for one attempt of a request. */
   headers(req: OutgoingRequest, scope: RequestScope): Promise<Record<string, string>> | Record<string, string>;
-  /** Called on a 401: 'retry' sends the request once more with fresh headers, 'fail' gives up with reason auth. */
-  onUnauthorized(res: HttpResponse, scope: RequestScope): Promise<'retry' | 'fail'> | 'retry' | 'fail';
+  /**
+   * Called on a 401 to `req` (the attempt as sent, headers included); `attempt` counts the 401s this
+   * request has had. 'retry' sends it once more with fresh headers, 'fail' gives up with reason auth.
+   */
+  onUnauthorized(res: HttpResponse, req: OutgoingRequest, attempt: number, scope: RequestScope): Promise<'retry' | 'fail'> | 'retry' | 'fail';
 }
 
 export interface RequestOptions {
@@ -104,10 +107,10 @@ export class HttpClient {
     let authRetries = 0;
     // Bounded: at most MAX_RETRIES status retries plus two authentication rounds (a challenge, then a stale nonce).
     for (;;) {
-      const response = await this.attempt(method, path, options, scope);
+      const { response, outgoing } = await this.attempt(method, path, options, scope);
       if (response.status === 401 && this.options.auth && authRetries < 2) {
         authRetries++;
-        if ((await this.options.auth.onUnauthorized(response, scope)) === 'retry') continue;
+        if ((await this.options.auth.onUnauthorized(response, outgoing, authRetries, scope)) === 'retry') continue;
       }
       if (RETRYABLE_STATUSES.has(response.status) && retries < MAX_RETRIES) {
         const wait = retryDelayMs(response, retries);
@@ -130,7 +133,12 @@ export class HttpClient {
     return parseJsonBody(response, `${options.method ?? 'GET'} ${options.path}`) as T;
   }
 
-  private async attempt(method: string, path: string, options: RequestOptions, scope: RequestScope): Promise<HttpResponse> {
+  private async attempt(
+    method: string,
+    path: string,
+    options: RequestOptions,
+    scope: RequestScope,
+  ): Promise<{ response: HttpResponse; outgoing: OutgoingRequest }> {
     try {
       await this.semaphore.acquire(scope.signal);
     } catch {
@@ -138,13 +146,13 @@ export class HttpClient {
     }
     const started = performance.now();
     let code = 'error';
+    const outgoing: OutgoingRequest = {
+      method,
+      path,
+      headers: { accept: 'application/json', 'user-agent': this.options.userAgent ?? 'backup-exporter', ...options.headers },
+      body: options.body,
+    };
     try {
-      const outgoing: OutgoingRequest = {
-        method,
-        path,
-        headers: { accept: 'application/json', 'user-agent': this.options.userAgent ?? 'backup-exporter', ...options.headers },
-        body: options.body,
-      };
       if (this.options.auth) Object.assign(outgoing.headers, await this.options.auth.headers(outgoing, scope));
       scope.requests++;
       const res = await this.pool.request({
@@ -156,7 +164,7 @@ export class HttpClient {
       });
       code = String(res.statusCode);
       const body = await readCapped(res.body, res.headers['content-length'], this.maxResponseBytes);
-      return { status: res.statusCode, headers: res.headers, body };
+      return { response: { status: res.statusCode, headers: res.headers, body }, outgoing };
     } catch (err) {
       const classified = classifyError(err, scope.signal.aborted);
       if (code === 'error') code = classified.reason;

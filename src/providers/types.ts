@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { TargetConfig } from '../config/schema';
-import type { HttpResponse, RequestAuth, RequestOptions } from '../http/client';
+import type { HttpClient, HttpResponse, RequestAuth, RequestOptions } from '../http/client';
 import type { Collected, JobKind, ProviderName } from '../model';
 
 /** HTTP bound to one collection: every call carries the collection's deadline and is counted. */
@@ -31,11 +31,22 @@ export interface ProviderInstance {
   collect(ctx: CollectContext): Promise<Collected>;
 }
 
+/** What a provider gets when it is bound to a target. */
+export interface ProviderEnvironment {
+  log: Logger;
+  /**
+   * An HTTP client for another origin than the target's url (a token endpoint), with the target's
+   * TLS settings, concurrency limit and request metrics; closed together with the target.
+   * Its requests take the collection's scope (deadline, request count) from the caller.
+   */
+  client(baseUrl: string): HttpClient;
+}
+
 export interface ProviderDefinition {
   name: ProviderName;
   /** The job kinds this product reports; backup_jobs is emitted for each of them, zeros included. */
   kinds: readonly JobKind[];
   /** Whether the product reports restore points (backup_restore_points and friends). */
   restorePoints: boolean;
-  create(target: TargetConfig, log: Logger): ProviderInstance;
+  create(target: TargetConfig, env: ProviderEnvironment): ProviderInstance;
 }

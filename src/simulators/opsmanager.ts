@@ -24,7 +24,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import express from 'express';
-import { createSimulator, pageWindow, sendJson, type Faults, type Simulator } from './framework';
+import { createSimulator, pageWindow, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
 import {
   formatDigestChallenge,
   parseDigestAuthorization,
@@ -897,4 +897,22 @@ function oneRestoreJob(req: express.Request, world: World, s: Settings, forced: 
     throw apiError(404, 'RESTORE_JOB_NOT_FOUND', `No restore job with ID ${id} exists in group ${param(req, 'groupId')}.`, [id]);
   }
   return restoreJobJson(world, sched, s, jobFacts(world, sched, s, forced, found.n, found.m, now), found.n, now, originOf(req));
+}
+
+export const DEMO_OPSMANAGER_PUBLIC_KEY = 'demo-public-key';
+export const DEMO_OPSMANAGER_PRIVATE_KEY = 'demo-private-key';
+
+/** The demo's Ops Manager: new restores every two minutes, each running about 45 s. */
+export function startDemo(listen: { host: string; port: number }): Promise<RunningSimulator> {
+  const sim = createOpsManagerSimulator({
+    publicKey: DEMO_OPSMANAGER_PUBLIC_KEY,
+    privateKey: DEMO_OPSMANAGER_PRIVATE_KEY,
+    projects: 2,
+    clustersPerProject: 3,
+    shardedEvery: 3,
+    jobsPerCluster: 20,
+    jobIntervalMs: 2 * 60_000,
+    jobDurationMs: 45_000,
+  });
+  return startSimulator(sim.app, listen);
 }

@@ -1,0 +1,77 @@
+/**
+ * Bearer-style tokens (BlueXP access tokens, Huawei IAM tokens): cached until shortly before they
+ * expire, one refresh shared by every request that needs it, and on a 401 exactly one refresh and
+ * retry of the request.
+ */
+import type { RequestAuth, RequestScope } from './client';
+import { CollectError } from './errors';
+
+export interface Token {
+  value: string;
+  /** Epoch milliseconds after which the product no longer accepts the token. */
+  expiresAt: number;
+}
+
+/** Tokens are renewed this long before they expire, so that none expires in flight. */
+export const TOKEN_EARLY_RENEWAL_MS = 60_000;
+
+export class TokenCache {
+  private current?: Token;
+  private refreshing?: Promise<Token>;
+
+  constructor(
+    private readonly fetchToken: (scope: RequestScope) => Promise<Token>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** A valid token: the cached one, or the result of the one refresh in flight. */
+  async get(scope: RequestScope): Promise<string> {
+    const cached = this.current;
+    if (cached && this.now() < cached.expiresAt - Math.min(TOKEN_EARLY_RENEWAL_MS, (cached.expiresAt - this.now()) / 2 + 1)) {
+      return cached.value;
+    }
+    return (await this.refresh(scope)).value;
+  }
+
+  /** Forgets `value` if it is still the cached token (a 401 said the product no longer takes it). */
+  invalidate(value: string | undefined): void {
+    if (value !== undefined && this.current?.value === value) this.current = undefined;
+  }
+
+  private refresh(scope: RequestScope): Promise<Token> {
+    this.refreshing ??= this.fetchToken(scope)
+      .then((token) => {
+        this.current = token;
+        return token;
+      })
+      .catch((err: unknown) => {
+        // The token endpoint answers bad credentials with 400 (invalid_grant) as often as with 401/403.
+        if (err instanceof CollectError && err.reason === 'http_4xx') throw new CollectError('auth', `token request refused: ${err.message}`);
+        throw err;
+      })
+      .finally(() => {
+        this.refreshing = undefined;
+      });
+    return this.refreshing;
+  }
+}
+
+/**
+ * RequestAuth from a token cache: `headers(token)` builds the request's headers. A 401 drops the
+ * token the request carried and retries once with a fresh one; a second 401 is an auth failure.
+ */
+export function tokenAuth(cache: TokenCache, headers: (token: string) => Record<string, string>): RequestAuth {
+  const tokenSent = new WeakMap<object, string>();
+  return {
+    async headers(req, scope) {
+      const token = await cache.get(scope);
+      tokenSent.set(req, token);
+      return headers(token);
+    },
+    onUnauthorized(_res, req, attempt) {
+      if (attempt > 1) return 'fail';
+      cache.invalidate(tokenSent.get(req));
+      return 'retry';
+    },
+  };
+}
