@@ -244,14 +244,21 @@ function readReferencedFiles(doc: unknown, baseDir: string, skip: ReadonlySet<st
     if (!isRecord(target)) return;
     if (isRecord(target.tls)) read(['targets', index, 'tls', 'ca_file'], target.tls.ca_file, 'ca');
     for (const provider of SUPPORTED_PROVIDERS) {
-      const block = target[provider];
-      if (!isRecord(block)) continue;
-      for (const secret of Object.keys(PROVIDER_BLOCKS[provider].secrets)) {
-        read(['targets', index, provider, `${secret}_file`], block[`${secret}_file`], 'secret');
+      for (const secretPath of PROVIDER_BLOCKS[provider].secretPaths) {
+        const parent = childAt(target[provider], secretPath.slice(0, -1));
+        const fileKey = `${secretPath[secretPath.length - 1]}_file`;
+        if (parent) read(['targets', index, provider, ...secretPath.slice(0, -1), fileKey], parent[fileKey], 'secret');
       }
     }
   });
   return files;
+}
+
+/** The object at `path` below `value`, if every step is an object. */
+export function childAt(value: unknown, path: readonly string[]): Record<string, unknown> | undefined {
+  let current = value;
+  for (const key of path) current = isRecord(current) ? current[key] : undefined;
+  return isRecord(current) ? current : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -281,14 +288,16 @@ function resolveTarget(target: ParsedConfig['targets'][number], index: number, g
   for (const provider of SUPPORTED_PROVIDERS) {
     const block = target[provider];
     if (block === undefined) continue;
-    const out: Record<string, unknown> = { ...block };
-    for (const secret of Object.keys(PROVIDER_BLOCKS[provider].secrets)) {
+    const out = structuredClone(block) as Record<string, unknown>;
+    for (const secretPath of PROVIDER_BLOCKS[provider].secretPaths) {
+      const parent = childAt(out, secretPath.slice(0, -1));
+      const secret = secretPath[secretPath.length - 1];
       const fileKey = `${secret}_file`;
-      if (out[fileKey] === undefined) continue;
-      const read = files.get(formatPath(['targets', index, provider, fileKey]));
+      if (!parent || parent[fileKey] === undefined) continue;
+      const read = files.get(formatPath(['targets', index, provider, ...secretPath.slice(0, -1), fileKey]));
       if (read === undefined) throw new Error('internal: secret file not read');
-      out[fileKey] = read.file;
-      out[secret] = read.content;
+      parent[fileKey] = read.file;
+      parent[secret] = read.content;
     }
     (resolved as unknown as Record<SupportedProvider, unknown>)[provider] = out;
   }

@@ -1,10 +1,11 @@
 /**
  * A copy of the configuration that is safe to show (the /config page): every secret value replaced
  * by "<secret>", CA file contents dropped. Which fields are secret comes from the schema's provider
- * block definitions (SECRET_FIELDS), not from a list kept here.
+ * block definitions (SECRET_PATHS), not from a list kept here.
  */
 import type { Config } from './schema';
-import { SECRET_FIELDS, SUPPORTED_PROVIDERS } from './schema';
+import { childAt } from './load';
+import { SECRET_PATHS, SUPPORTED_PROVIDERS } from './schema';
 
 export const REDACTED = '<secret>';
 
@@ -13,10 +14,10 @@ export function redactConfig(config: Config): unknown {
   for (const target of copy.targets) {
     if (target.tls) delete target.tls.ca;
     for (const provider of SUPPORTED_PROVIDERS) {
-      const block = target[provider] as Record<string, unknown> | undefined;
-      if (block === undefined) continue;
-      for (const secret of SECRET_FIELDS[provider]) {
-        if (block[secret] !== undefined) block[secret] = REDACTED;
+      for (const secretPath of SECRET_PATHS[provider]) {
+        const parent = childAt(target[provider], secretPath.slice(0, -1));
+        const secret = secretPath[secretPath.length - 1];
+        if (parent && parent[secret] !== undefined) parent[secret] = REDACTED;
       }
     }
   }

@@ -143,10 +143,18 @@ type SecretShape<K extends string> = { [P in K]: z.ZodOptional<z.ZodString> } & 
  * Builds the schema of a provider block. Each secret gets a `<name>_file` twin (read at load time);
  * the block rejects both being set, and a required secret rejects neither being set.
  */
-export function defineProviderBlock<S extends z.ZodRawShape, const Sec extends Record<string, SecretSpec>>(def: {
+export function defineProviderBlock<
+  S extends z.ZodRawShape,
+  const Sec extends Record<string, SecretSpec>,
+  N extends Record<string, AnyProviderBlock> = Record<never, AnyProviderBlock>,
+>(def: {
   description: string;
   fields: S;
   secrets: Sec;
+  /** Sub-blocks with secrets of their own (e.g. cbr.iam); optional fields of this block. */
+  nested?: N;
+  /** Rules across fields (e.g. "one of two ways to authenticate"); report with ctx.addIssue. */
+  refine?: (block: Record<string, unknown>, ctx: z.RefinementCtx) => void;
 }) {
   const secretShape: Record<string, z.ZodOptional<z.ZodString>> = {};
   const oneOfs: object[] = [];
@@ -171,8 +179,13 @@ export function defineProviderBlock<S extends z.ZodRawShape, const Sec extends R
         : { not: { required: [name, file] } },
     );
   }
+  const nestedShape = Object.fromEntries(Object.entries(def.nested ?? {}).map(([key, block]) => [key, block.schema.optional()])) as {
+    [K in keyof N]: z.ZodOptional<N[K]['schema']>;
+  };
   const schema = z
-    .strictObject({ ...def.fields, ...secretShape } as S & SecretShape<Extract<keyof Sec, string>>)
+    .strictObject({ ...def.fields, ...nestedShape, ...secretShape } as S & { [K in keyof N]: z.ZodOptional<N[K]['schema']> } & SecretShape<
+        Extract<keyof Sec, string>
+      >)
     .superRefine((parsed, ctx) => {
       if (!isRecord(parsed)) return;
       const value = parsed as Record<string, unknown>;
@@ -186,14 +199,55 @@ export function defineProviderBlock<S extends z.ZodRawShape, const Sec extends R
           ctx.addIssue({ code: 'custom', path: [name], message: `required (or ${file})` });
         }
       }
+      def.refine?.(value, ctx);
     }, ALWAYS)
     .meta({ description: def.description, ...(oneOfs.length > 0 ? { allOf: oneOfs } : {}) });
-  return { schema, secrets: def.secrets };
+  const nestedPaths = Object.entries(def.nested ?? {}).flatMap(([key, block]) => block.secretPaths.map((path) => [key, ...path]));
+  const secretPaths: ReadonlyArray<readonly string[]> = [...Object.keys(def.secrets).map((name) => [name]), ...nestedPaths];
+  return { schema, secrets: def.secrets, secretPaths };
 }
 
 interface AnyProviderBlock {
   schema: z.ZodType;
   secrets: Record<string, SecretSpec>;
+  /** Where the block's secrets are, its own and its sub-blocks' (e.g. ["iam", "password"]). */
+  secretPaths: ReadonlyArray<readonly string[]>;
+}
+
+/** At most one of the groups of fields may be set, and with `required`, exactly one. */
+function oneOf(groups: Array<{ name: string; fields: string[] }>, required: boolean) {
+  return (block: Record<string, unknown>, ctx: z.RefinementCtx) => {
+    const present = groups.filter((g) => g.fields.some((f) => block[f] !== undefined));
+    const names = groups.map((g) => g.name).join(' or ');
+    if (present.length > 1) ctx.addIssue({ code: 'custom', path: [], message: `set either ${names}, not both` });
+    else if (required && present.length === 0) ctx.addIssue({ code: 'custom', path: [], message: `one of ${names} is required` });
+  };
+}
+
+const nonEmpty = (description: string) => z.string().min(1).describe(description);
+
+/** An http(s) URL field of a provider block (token endpoints); never echoed in messages. */
+function httpUrl(description: string) {
+  return z
+    .string()
+    .refine((text) => {
+      try {
+        const url = new URL(text);
+        return (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === '';
+      } catch {
+        return false;
+      }
+    }, 'must be an http:// or https:// URL without user info')
+    .describe(description);
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const opsManagerBlock = defineProviderBlock({
@@ -211,24 +265,124 @@ const opsManagerBlock = defineProviderBlock({
   },
 });
 
+/** Documented defaults of the NetApp BlueXP (Console) authentication service. */
+export const BLUEXP_DEFAULTS = {
+  token_url: 'https://netapp-cloud-account.auth0.com/oauth/token',
+  audience: 'https://api.cloud.netapp.com',
+  /** The client id of the BlueXP Console, the same for every customer (refresh-token grant). */
+  refresh_client_id: 'Mu0V1ywgYteI6w1MbD15fKfVIUrNXGWC',
+} as const;
+
+const blueXpBlock = defineProviderBlock({
+  description:
+    'NetApp BlueXP backup and recovery: account, Connector (agent) and credentials. Give refresh_token (refresh-token grant) or client_id with client_secret (client-credentials grant of a service account).',
+  fields: {
+    account_id: nonEmpty('BlueXP account id (account-xxxxxxxx).'),
+    agent_id: nonEmpty('Connector (agent) id, sent as x-agent-id; with or without its "clients" suffix.'),
+    token_url: httpUrl('Token endpoint of the BlueXP authentication service.').prefault(BLUEXP_DEFAULTS.token_url),
+    audience: nonEmpty('Audience of the token request.').prefault(BLUEXP_DEFAULTS.audience),
+    client_id: nonEmpty(
+      `Client id of the token request: a service account's client id with client_secret; with refresh_token it defaults to the BlueXP Console's (${BLUEXP_DEFAULTS.refresh_client_id}).`,
+    ).optional(),
+  },
+  secrets: {
+    refresh_token: { required: false, description: 'Refresh token of a BlueXP user (refresh-token grant).' },
+    client_secret: { required: false, description: 'Client secret of a BlueXP service account (client-credentials grant; needs client_id).' },
+  },
+  refine(block, ctx) {
+    oneOf(
+      [
+        { name: 'refresh_token (or refresh_token_file)', fields: ['refresh_token', 'refresh_token_file'] },
+        { name: 'client_secret (or client_secret_file)', fields: ['client_secret', 'client_secret_file'] },
+      ],
+      true,
+    )(block, ctx);
+    if ((block.client_secret !== undefined || block.client_secret_file !== undefined) && block.client_id === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['client_id'], message: 'required with client_secret' });
+    }
+  },
+});
+
+const ahsayBlock = defineProviderBlock({
+  description: 'AhsayCBS: a system user with the API or Read-Only API role, and which backup users to read.',
+  fields: {
+    username: nonEmpty('AhsayCBS system user (SysUser) with the Admin, API or Read-Only API role.'),
+    users: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe('Login names of the backup users to read. Omit to read every user (ListUsers).'),
+    timezone: z
+      .string()
+      .refine(isTimeZone, 'not an IANA time zone (e.g. "Asia/Hong_Kong", "UTC")')
+      .prefault('UTC')
+      .describe("IANA time zone of the AhsayCBS server: its job times carry no zone."),
+    days: integer(1, 31)
+      .prefault(2)
+      .describe('How many calendar days to read, today (in the server time zone) included.'),
+  },
+  secrets: {
+    password: { required: true, description: 'Password of the system user (SysPwd).' },
+  },
+});
+
+const cbrIamBlock = defineProviderBlock({
+  description: 'IAM user whose token authenticates the requests (password method, project scope).',
+  fields: {
+    url: httpUrl('IAM endpoint, e.g. https://iam.ap-southeast-1.myhuaweicloud.com (the path /v3/auth/tokens is added).'),
+    domain: nonEmpty('Account (domain) name of the IAM user.'),
+    user: nonEmpty('IAM user name.'),
+    project: nonEmpty('Project name the token is scoped to, e.g. ap-southeast-1.'),
+  },
+  secrets: {
+    password: { required: true, description: 'Password of the IAM user.' },
+  },
+});
+
+const cbrBlock = defineProviderBlock({
+  description: 'Huawei Cloud Backup and Recovery (CBR): project and credentials, either an IAM user (iam) or an access key pair (access_key, secret_key).',
+  fields: {
+    project_id: nonEmpty('Project id whose backups and tasks are read.'),
+    access_key: nonEmpty('Access key id (AK) for request signing (SDK-HMAC-SHA256).').optional(),
+  },
+  nested: { iam: cbrIamBlock },
+  secrets: {
+    secret_key: { required: false, description: 'Secret access key (SK) for request signing.' },
+  },
+  refine(block, ctx) {
+    oneOf(
+      [
+        { name: 'iam', fields: ['iam'] },
+        { name: 'access_key with secret_key', fields: ['access_key', 'secret_key', 'secret_key_file'] },
+      ],
+      true,
+    )(block, ctx);
+    const signing = block.access_key !== undefined || block.secret_key !== undefined || block.secret_key_file !== undefined;
+    if (signing && block.access_key === undefined) ctx.addIssue({ code: 'custom', path: ['access_key'], message: 'required with secret_key' });
+    if (signing && block.secret_key === undefined && block.secret_key_file === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['secret_key'], message: 'required with access_key (or secret_key_file)' });
+    }
+  },
+});
+
 /**
  * One block schema per supported provider; a target's block is named after its provider.
  * To support another provider of PROVIDER_NAMES, add its block here.
  */
 export const PROVIDER_BLOCKS = {
   opsmanager: opsManagerBlock,
+  bluexp: blueXpBlock,
+  ahsay: ahsayBlock,
+  cbr: cbrBlock,
 } as const satisfies { [P in ProviderName]?: AnyProviderBlock };
 
 export type SupportedProvider = keyof typeof PROVIDER_BLOCKS;
 export const SUPPORTED_PROVIDERS = Object.keys(PROVIDER_BLOCKS) as SupportedProvider[];
 
-/** Secret field names per provider block, taken from the block definitions (used by redaction). */
-export const SECRET_FIELDS: { readonly [P in SupportedProvider]: readonly string[] } = Object.fromEntries(
-  SUPPORTED_PROVIDERS.map((p) => [p, Object.keys(PROVIDER_BLOCKS[p].secrets)]),
-) as { [P in SupportedProvider]: string[] };
-
-/** Every secret field name of any provider block. */
-export const SECRET_FIELD_NAMES: ReadonlySet<string> = new Set(Object.values(SECRET_FIELDS).flat());
+/** Where the secrets of each provider block are (paths inside the block), from the block definitions. */
+export const SECRET_PATHS: { readonly [P in SupportedProvider]: ReadonlyArray<readonly string[]> } = Object.fromEntries(
+  SUPPORTED_PROVIDERS.map((p) => [p, PROVIDER_BLOCKS[p].secretPaths]),
+) as { [P in SupportedProvider]: ReadonlyArray<readonly string[]> };
 
 // ---------------------------------------------------------------------------------------------
 // Targets
@@ -339,7 +493,7 @@ export const targetSchema = z
 // Simulators
 
 /** Providers that have a built-in simulator. */
-export const SIMULATOR_PROVIDERS = ['opsmanager'] as const satisfies readonly ProviderName[];
+export const SIMULATOR_PROVIDERS = ['opsmanager', 'bluexp', 'ahsay', 'cbr'] as const satisfies readonly ProviderName[];
 export type SimulatorProvider = (typeof SIMULATOR_PROVIDERS)[number];
 
 /** `host:port`, `[ipv6]:port` or `:port` (the simulator then listens on 127.0.0.1); port 0 picks a free one. */

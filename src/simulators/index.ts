@@ -12,7 +12,7 @@ export { DEMO_OPSMANAGER_PRIVATE_KEY, DEMO_OPSMANAGER_PUBLIC_KEY } from './opsma
 
 type DemoStarter = (listen: { host: string; port: number }) => Promise<RunningSimulator>;
 
-const DEMOS: Record<keyof SimulatorsConfig, DemoStarter> = {
+const DEMOS: Partial<Record<keyof SimulatorsConfig, DemoStarter>> = {
   opsmanager: startOpsManagerDemo,
 };
 
@@ -35,7 +35,10 @@ export async function startSimulators(config: SimulatorsConfig): Promise<Running
   };
   try {
     for (const [name, settings] of Object.entries(config) as Array<[keyof SimulatorsConfig, { listen: string } | undefined]>) {
-      if (settings) running.push([name, await DEMOS[name](parseListen(settings.listen))]);
+      const start = DEMOS[name];
+      if (!settings) continue;
+      if (!start) throw new Error(`simulators.${name}: this build has no ${name} simulator`);
+      running.push([name, await start(parseListen(settings.listen))]);
     }
   } catch (err) {
     // A half-started demo would leave ports bound behind a failed start.

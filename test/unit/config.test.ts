@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError, loadConfigFile, parseConfig, type Config, type TargetConfig } from '../../src/config/load';
 import { redactConfig } from '../../src/config/redact';
-import { GLOBAL_DEFAULTS, SECRET_FIELDS } from '../../src/config/schema';
+import { GLOBAL_DEFAULTS, SECRET_PATHS } from '../../src/config/schema';
 import { configJsonSchema, configJsonSchemaText, JSON_SCHEMA_FILE } from '../../src/config/write-json-schema';
 import { parseDuration } from '../../src/config/duration';
 
@@ -178,28 +178,65 @@ describe('bad configs: every problem, each as "<path>: <message>"', () => {
     [
       'unknown provider',
       targets(target('a').replace('provider: opsmanager', 'provider: netbackup')),
-      ['targets[0].provider: unknown provider "netbackup" (expected one of: opsmanager)'],
+      ['targets[0].provider: unknown provider "netbackup" (expected one of: opsmanager, bluexp, ahsay, cbr)'],
     ],
     [
       'provider not a string',
       targets(target('a').replace('provider: opsmanager', 'provider: 7')),
-      ['targets[0].provider: expected a provider name (one of: opsmanager)'],
+      ['targets[0].provider: expected a provider name (one of: opsmanager, bluexp, ahsay, cbr)'],
     ],
     [
-      'provider without a block schema yet, and its block',
+      'bluexp: incomplete block',
       targets(target('a', 'bluexp: { client_id: x }', '').replace('provider: opsmanager', 'provider: bluexp')),
       [
-        'targets[0].provider: provider "bluexp" is not supported yet (supported: opsmanager)',
-        'targets[0]: unknown key "bluexp" (provider "bluexp" is not supported yet)',
+        'targets[0].bluexp.account_id: required',
+        'targets[0].bluexp.agent_id: required',
+        'targets[0].bluexp: one of refresh_token (or refresh_token_file) or client_secret (or client_secret_file) is required',
+      ],
+    ],
+    [
+      'bluexp: both grants, and a client secret without client id',
+      targets(
+        target('a', 'bluexp: { account_id: account-1, agent_id: c1clients, refresh_token: r, client_secret: s }', '').replace(
+          'provider: opsmanager',
+          'provider: bluexp',
+        ),
+      ),
+      [
+        'targets[0].bluexp: set either refresh_token (or refresh_token_file) or client_secret (or client_secret_file), not both',
+        'targets[0].bluexp.client_id: required with client_secret',
+      ],
+    ],
+    [
+      'ahsay: bad time zone and days',
+      targets(
+        target('a', 'ahsay: { username: api, password: p, timezone: Mars/Olympus, days: 0 }', '').replace('provider: opsmanager', 'provider: ahsay'),
+      ),
+      ['targets[0].ahsay.timezone: not an IANA time zone (e.g. "Asia/Hong_Kong", "UTC")', 'targets[0].ahsay.days: must be >= 1'],
+    ],
+    [
+      'cbr: neither iam nor a key pair',
+      targets(target('a', 'cbr: { project_id: p1 }', '').replace('provider: opsmanager', 'provider: cbr')),
+      ['targets[0].cbr: one of iam or access_key with secret_key is required'],
+    ],
+    [
+      'cbr: both, an access key without its secret, and an iam block without its password',
+      targets(
+        target('a', 'cbr: { project_id: p1, access_key: AK, iam: { url: "https://iam.example.com", domain: d, user: u, project: p } }', '').replace(
+          'provider: opsmanager',
+          'provider: cbr',
+        ),
+      ),
+      [
+        'targets[0].cbr: set either iam or access_key with secret_key, not both',
+        'targets[0].cbr.secret_key: required with access_key (or secret_key_file)',
+        'targets[0].cbr.iam.password: required (or password_file)',
       ],
     ],
     [
       'block of another provider',
       targets(target('a').replace('provider: opsmanager', 'provider: cbr')),
-      [
-        'targets[0].provider: provider "cbr" is not supported yet (supported: opsmanager)',
-        'targets[0].opsmanager: not allowed for provider "cbr" (only a "cbr" block is)',
-      ],
+      ['targets[0].cbr: required for provider "cbr"', 'targets[0].opsmanager: not allowed for provider "cbr" (only a "cbr" block is)'],
     ],
     ['missing provider block', targets(target('a', '', '')), ['targets[0].opsmanager: required for provider "opsmanager"']],
     [
@@ -566,7 +603,12 @@ describe('good configs', () => {
 
 describe('secrets', () => {
   test('the secret field list comes from the schema', () => {
-    expect(SECRET_FIELDS).toEqual({ opsmanager: ['private_key'] });
+    expect(SECRET_PATHS).toEqual({
+      opsmanager: [['private_key']],
+      bluexp: [['refresh_token'], ['client_secret']],
+      ahsay: [['password']],
+      cbr: [['secret_key'], ['iam', 'password']],
+    });
   });
 
   test('redactConfig replaces every secret value and drops CA contents', () => {
@@ -644,7 +686,7 @@ describe('JSON Schema', () => {
     expect(global.properties.max_concurrency).toMatchObject({ type: 'integer', minimum: 1, maximum: 256, default: 8 });
     const item = schema.properties.targets.items;
     expect(item.required).toEqual(['name', 'provider', 'url']);
-    expect(item.properties.provider.enum).toEqual(['opsmanager']);
+    expect(item.properties.provider.enum).toEqual(['opsmanager', 'bluexp', 'ahsay', 'cbr']);
     expect(item.properties.timeout.type).toBe('string');
     const namePattern = new RegExp(item.properties.name.pattern, 'u');
     expect(['ops-prod', 'a.b:c_d', '${NAME}', 'ops prod', ''].map((n) => namePattern.test(n))).toEqual([true, true, true, false, false]);
@@ -654,9 +696,11 @@ describe('JSON Schema', () => {
     const block = item.properties.opsmanager;
     expect(block.additionalProperties).toBe(false);
     expect(block.allOf).toEqual([{ oneOf: [{ required: ['private_key'] }, { required: ['private_key_file'] }] }]);
-    expect(item.allOf).toEqual([
-      { if: { properties: { provider: { const: 'opsmanager' } }, required: ['provider'] }, then: { required: ['opsmanager'] } },
-    ]);
+    expect(item.allOf[0]).toEqual({
+      if: { properties: { provider: { const: 'opsmanager' } }, required: ['provider'] },
+      then: { required: ['opsmanager'], properties: { bluexp: false, ahsay: false, cbr: false } },
+    });
+    expect(item.allOf).toHaveLength(4);
     // every property carries a description for editors
     const undocumented: string[] = [];
     const walk = (node: any, at: string) => {
@@ -691,3 +735,40 @@ const typeShape: Config = {
   ],
 };
 void typeShape;
+
+describe('the other providers\' blocks', () => {
+  test('bluexp: defaults for token_url and audience', () => {
+    const config = parse(
+      'targets:\n  - name: b\n    provider: bluexp\n    url: https://cloudmanager.cloud.netapp.com\n    bluexp: { account_id: account-1, agent_id: abcclients, refresh_token: rt }\n',
+    );
+    expect(config.targets[0].bluexp).toEqual({
+      account_id: 'account-1',
+      agent_id: 'abcclients',
+      refresh_token: 'rt',
+      token_url: 'https://netapp-cloud-account.auth0.com/oauth/token',
+      audience: 'https://api.cloud.netapp.com',
+    });
+  });
+
+  test('ahsay: time zone and days default to UTC and 2', () => {
+    const config = parse('targets:\n  - name: a\n    provider: ahsay\n    url: https://cbs.example.com\n    ahsay: { username: api, password: pw }\n');
+    expect(config.targets[0].ahsay).toEqual({ username: 'api', password: 'pw', timezone: 'UTC', days: 2 });
+  });
+
+  test('cbr: a nested secret file (iam.password_file) is read, and redacted on /config', () => {
+    fs.writeFileSync(path.join(dir, 'iam.pw'), 'iam-secret-42\n');
+    const config = parse(
+      'targets:\n  - name: c\n    provider: cbr\n    url: https://cbr.ap-southeast-1.myhuaweicloud.com\n    cbr:\n      project_id: p1\n      iam: { url: "https://iam.example.com", domain: d, user: u, project: ap-southeast-1, password_file: iam.pw }\n',
+    );
+    expect(config.targets[0].cbr?.iam).toEqual({
+      url: 'https://iam.example.com',
+      domain: 'd',
+      user: 'u',
+      project: 'ap-southeast-1',
+      password: 'iam-secret-42',
+      password_file: path.join(dir, 'iam.pw'),
+    });
+    expect(JSON.stringify(redactConfig(config))).not.toContain('iam-secret-42');
+    expect(JSON.stringify(redactConfig(config))).toContain('"password":"<secret>"');
+  });
+});
