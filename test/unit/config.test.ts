@@ -88,9 +88,9 @@ describe('bad configs: every problem, each as "<path>: <message>"', () => {
       ['simulators.opsmanager: unknown key "port"'],
     ],
     [
-      'simulator for a provider without one',
-      'simulators:\n  cbr: { listen: "127.0.0.1:1" }\n',
-      ['simulators: unknown key "cbr" (there is no "cbr" simulator yet)'],
+      'simulator for something that is not a provider',
+      'simulators:\n  netbackup: { listen: "127.0.0.1:1" }\n',
+      ['simulators: unknown key "netbackup"'],
     ],
     [
       'missing public_key',
