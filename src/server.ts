@@ -59,6 +59,14 @@ export function createApp(exporter: Exporter, log: Logger, isReady: () => boolea
     }
   });
 
+  // Prometheus http_sd_configs: one entry per target, for the multi-target /probe pattern and for
+  // sharding targets across exporter replicas with hashmod.
+  app.get('/sd', (_req, res) => {
+    res.json(
+      exporter.targets.map((t) => ({ targets: [t.config.name], labels: { target: t.config.name, provider: t.config.provider } })),
+    );
+  });
+
   app.get('/-/healthy', (_req, res) => {
     res.type('text/plain').send('Healthy\n');
   });
@@ -86,7 +94,7 @@ export function createApp(exporter: Exporter, log: Logger, isReady: () => boolea
     res.type('html').send(landingPage(exporter));
   });
 
-  const known = new Set(['/', '/metrics', '/probe', '/-/healthy', '/-/ready', '/-/reload', '/config']);
+  const known = new Set(['/', '/metrics', '/probe', '/sd', '/-/healthy', '/-/ready', '/-/reload', '/config']);
   app.use((req, res) => {
     if (known.has(req.path)) {
       res.status(405).type('text/plain').send(`method ${req.method} not allowed on ${req.path}\n`);
@@ -137,7 +145,7 @@ function landingPage(exporter: Exporter): string {
 <html lang="en"><head><meta charset="utf-8"><title>Backup Exporter</title>
 <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}</style></head>
 <body><h1>Backup Exporter</h1><p>Version ${escapeHtml(exporter.version)}</p>
-<ul><li><a href="/metrics">Metrics</a> (the exporter and all targets)</li><li><a href="/config">Configuration</a> (secrets redacted)</li><li><a href="/-/healthy">Health</a></li></ul>
+<ul><li><a href="/metrics">Metrics</a> (the exporter and all targets)</li><li><a href="/sd">Service discovery</a> (Prometheus http_sd)</li><li><a href="/config">Configuration</a> (secrets redacted)</li><li><a href="/-/healthy">Health</a></li></ul>
 <h2>Targets</h2>
 <table><tr><th>Target</th><th>Provider</th><th>URL</th><th>Last result</th><th>Collected at</th><th></th></tr>
 ${rows || '<tr><td colspan="6">No targets configured.</td></tr>'}

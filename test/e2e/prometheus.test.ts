@@ -66,7 +66,31 @@ scrape_configs:
         target_label: instance
       - target_label: __address__
         replacement: 127.0.0.1:${exporterPort}
+${[0, 1]
+  .map(
+    (shard) => `  - job_name: backup-sd-shard-${shard}
+    metrics_path: /probe
+    honor_labels: true
+    http_sd_configs:
+      - url: http://127.0.0.1:${exporterPort}/sd
+        refresh_interval: 5s
+    relabel_configs:
+      - source_labels: [__address__]
+        modulus: 2
+        target_label: __tmp_shard
+        action: hashmod
+      - source_labels: [__tmp_shard]
+        regex: '${shard}'
+        action: keep
+      - source_labels: [__address__]
+        target_label: __param_target
+      - source_labels: [__param_target]
+        target_label: instance
+      - target_label: __address__
+        replacement: 127.0.0.1:${exporterPort}
 `,
+  )
+  .join('')}`,
   );
   const exporter = startProcess(process.execPath, [MAIN, `--config.file=${join(dir, 'exporter.yml')}`, `--web.listen-address=127.0.0.1:${exporterPort}`]);
   children.push(exporter);
@@ -96,8 +120,29 @@ scrape_configs:
   expect(value('backup-targets', 'ops-wrong-key')).toBe('0');
 
   // Prometheus' own view: every scrape succeeded, even the one of a target with bad credentials.
-  const scrapes = await query(promUrl, 'up');
+  const scrapes = await query(promUrl, 'up{job=~"backup-exporter|backup-targets"}');
   expect(scrapes.map((s) => s.value[1])).toEqual(['1', '1', '1']);
+
+  // Targets discovered through /sd, sharded over two jobs (as two replicas would be): each target is
+  // scraped by exactly one shard, and together they cover every target, without exported_* labels.
+  const sharded = await waitFor(
+    'both targets through the /sd shards',
+    async () => {
+      const result = await query(promUrl, 'backup_up{job=~"backup-sd-shard-.*"}');
+      return result.length === 2 ? result : undefined;
+    },
+    30_000,
+    500,
+  );
+  // A few more scrape intervals: still one series per target (no shard took both).
+  await new Promise((r) => setTimeout(r, 3000));
+  expect((await query(promUrl, 'backup_up{job=~"backup-sd-shard-.*"}')).length).toBe(2);
+  expect(sharded.map((s) => s.metric.target).sort()).toEqual(['ops-e2e', 'ops-wrong-key']);
+  for (const sample of sharded) {
+    expect(sample.metric.instance).toBe(sample.metric.target);
+    expect(sample.metric.provider).toBe('opsmanager');
+    expect(Object.keys(sample.metric).filter((k) => k.startsWith('exported_'))).toEqual([]);
+  }
 
   const states = await query(promUrl, 'backup_jobs{job="backup-targets", target="ops-e2e"}');
   expect(states.map((s) => s.metric.state).sort()).toEqual(['cancelled', 'failed', 'pending', 'running', 'succeeded', 'unknown', 'warning']);

@@ -50,3 +50,19 @@ test('the landing page says when no targets are configured', async () => {
   const res = await call('/');
   expect(res.text).toContain('No targets configured.');
 });
+
+test('/sd answers in the http_sd format, one entry per target', async () => {
+  const sd = await startExporter(
+    'targets:\n  - name: a\n    provider: opsmanager\n    url: http://127.0.0.1:1\n    opsmanager: { public_key: k, private_key: p }\n  - name: b\n    provider: opsmanager\n    url: http://127.0.0.1:1\n    opsmanager: { public_key: k, private_key: p }\n',
+  );
+  try {
+    const res = await request(`${sd.url}/sd`);
+    expect(res.headers['content-type']).toContain('application/json');
+    expect(await res.body.json()).toEqual([
+      { targets: ['a'], labels: { target: 'a', provider: 'opsmanager' } },
+      { targets: ['b'], labels: { target: 'b', provider: 'opsmanager' } },
+    ]);
+  } finally {
+    await sd.close();
+  }
+});
