@@ -3,6 +3,7 @@ import { parseListenAddress } from './listen-address';
 
 export interface Flags {
   configFile: string;
+  webConfigFile?: string;
   configCheck: boolean;
   listenAddress: string;
   logLevel: string;
@@ -15,6 +16,8 @@ export const USAGE = `usage: backup-exporter [flags]
   --config.file=PATH          configuration file (default exporter.yml)
   --config.check              validate the configuration file, print the result and exit 0 (valid) or 1
   --web.listen-address=ADDR   address to serve on, [host]:port (default :9877)
+  --web.config.file=PATH      TLS and basic authentication for the exporter's endpoint, in the
+                              Prometheus exporter toolkit's web configuration format
   --log.level=LEVEL           debug, info, warn or error (default info)
   --version                   print the version and exit
   --help                      print this text and exit
@@ -23,6 +26,7 @@ export const USAGE = `usage: backup-exporter [flags]
 const VALUE_FLAGS: Record<string, keyof Flags> = {
   'config.file': 'configFile',
   'web.listen-address': 'listenAddress',
+  'web.config.file': 'webConfigFile',
   'log.level': 'logLevel',
 };
 const BOOLEAN_FLAGS: Record<string, keyof Flags> = {

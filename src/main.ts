@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /** Entry point: flags, configuration, the demo simulators, the HTTP server and signals. */
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import type { Server } from 'node:http';
+import https from 'node:https';
 import { join } from 'node:path';
 import pino from 'pino';
 import { parseFlags, USAGE, UsageError } from './cli';
@@ -13,6 +15,8 @@ import { parseListenAddress } from './listen-address';
 import { createExporterMetrics } from './metrics';
 import { createApp } from './server';
 import { startSimulators } from './simulators';
+import { loadWebConfig } from './web-config';
+import type { WebConfig } from './web-config';
 
 /** Longest a graceful stop waits for scrapes in flight. */
 const STOP_GRACE_MS = 10_000;
@@ -48,34 +52,53 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${flags.configFile}: valid (${config.targets.length} target${config.targets.length === 1 ? '' : 's'})\n`);
     return 0;
   }
-  await serve(flags, config);
+  let webConfig: WebConfig | undefined;
+  try {
+    webConfig = flags.webConfigFile ? loadWebConfig(flags.webConfigFile) : undefined;
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 1;
+  }
+  await serve(flags, config, webConfig);
   return -1;
 }
 
-async function serve(flags: Flags, config: Config): Promise<void> {
+async function serve(flags: Flags, config: Config, initialWebConfig: WebConfig | undefined): Promise<void> {
+  let webConfig = initialWebConfig;
   const log = pino({ level: flags.logLevel, base: { app: 'backup-exporter' } });
   const simulators = await startSimulators(config.simulators);
   const metrics = createExporterMetrics(VERSION);
   const exporter = new Exporter(flags.configFile, config, metrics, log, VERSION);
   let ready = false;
-  const app = createApp(exporter, log, () => ready);
+  const app = createApp(exporter, log, () => ready, () => webConfig);
   const { host, port } = parseListenAddress(flags.listenAddress);
-  const server = await new Promise<Server>((resolve, reject) => {
+  const server: Server = webConfig?.tls ? https.createServer(tlsOptions(webConfig.tls), app) : http.createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
     // Without a host Node listens on every interface, IPv6 and IPv4 where the machine has both.
-    const s = host === undefined ? app.listen(port, () => resolve(s)) : app.listen(port, host, () => resolve(s));
-    s.once('error', reject);
+    if (host === undefined) server.listen(port, resolve);
+    else server.listen(port, host, resolve);
   }).catch((err: Error): never => {
     log.fatal({ err: err.message, address: flags.listenAddress }, 'cannot listen');
     process.exit(1);
   });
   ready = true;
   log.info(
-    { version: VERSION, address: flags.listenAddress, config: flags.configFile, targets: config.targets.length, simulators: simulators.urls },
+    {
+      version: VERSION,
+      address: flags.listenAddress,
+      tls: Boolean(webConfig?.tls),
+      basic_auth: (webConfig?.users.size ?? 0) > 0,
+      config: flags.configFile,
+      targets: config.targets.length,
+      simulators: simulators.urls,
+    },
     'backup-exporter started',
   );
 
   process.on('SIGHUP', () => {
     void exporter.reload();
+    if (flags.webConfigFile) webConfig = reloadWebConfig(flags.webConfigFile, webConfig, server, log);
   });
   let stopping = false;
   const stop = (signal: string) => {
@@ -97,6 +120,31 @@ async function serve(flags: Flags, config: Config): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+function tlsOptions(tls: NonNullable<WebConfig['tls']>): https.ServerOptions {
+  const { cert, key, ca, requestCert, rejectUnauthorized, minVersion, maxVersion } = tls;
+  return { cert, key, ca, requestCert, rejectUnauthorized, minVersion, maxVersion };
+}
+
+/**
+ * Re-reads the web configuration on SIGHUP: new users and headers apply to the next request, new
+ * certificates to the next connection. TLS cannot be switched on or off without a restart.
+ */
+function reloadWebConfig(file: string, previous: WebConfig | undefined, server: Server, log: pino.Logger): WebConfig | undefined {
+  try {
+    const next = loadWebConfig(file);
+    if (Boolean(next.tls) !== Boolean(previous?.tls)) {
+      log.error({ file }, 'web configuration reload: switching TLS on or off needs a restart; keeping the running web configuration');
+      return previous;
+    }
+    if (next.tls) (server as https.Server).setSecureContext(tlsOptions(next.tls));
+    log.info({ file }, 'web configuration reloaded');
+    return next;
+  } catch (err) {
+    log.error({ file, err: (err as Error).message }, 'web configuration reload failed; keeping the running web configuration');
+    return previous;
+  }
 }
 
 main(process.argv.slice(2)).then(

@@ -6,14 +6,17 @@ import YAML from 'yaml';
 import { redactConfig } from './config/redact';
 import type { Exporter } from './exporter';
 import { CONTENT_TYPE } from './metrics';
+import { webProtection } from './web-config';
+import type { WebConfig } from './web-config';
 
 const SCRAPE_TIMEOUT_HEADER = 'x-prometheus-scrape-timeout-seconds';
 const MAX_QUERY_LENGTH = 2048;
 
-export function createApp(exporter: Exporter, log: Logger, isReady: () => boolean): express.Express {
+export function createApp(exporter: Exporter, log: Logger, isReady: () => boolean, webConfig: () => WebConfig | undefined = () => undefined): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.use(webProtection(webConfig));
 
   app.use((req, res, next) => {
     const query = req.originalUrl.split('?')[1] ?? '';
