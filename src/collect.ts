@@ -2,15 +2,15 @@
  * Collection of one target: the deadline, singleflight (concurrent scrapes share one collection),
  * the min_interval cache, the lookback window, error classification and logging of failures.
  */
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { TargetConfig } from './config/schema';
 import { HttpClient } from './http/client';
 import type { RequestAuth, RequestScope } from './http/client';
 import { CollectError } from './http/errors';
 import type { ExporterMetrics, TargetSnapshot } from './metrics';
-import { JobHistory } from './metrics';
+import { JobHistory, SummaryBuilder, summarize } from './metrics';
 import { UnknownStatusLog } from './model';
-import type { Collected } from './model';
 import { providerFor } from './providers';
 import type { ProviderDefinition, ProviderInstance, ScopedHttp } from './providers/types';
 
@@ -124,6 +124,8 @@ export class TargetRuntime {
   private async run(budgetMs: number): Promise<CollectResult> {
     const startedAt = Date.now();
     const controller = new AbortController();
+    // Every request in flight listens on this signal; hundreds at once are expected, not a leak.
+    setMaxListeners(0, controller.signal);
     const timer = setTimeout(() => controller.abort(new CollectError('timeout', 'deadline exceeded')), budgetMs);
     const scope: RequestScope = { signal: controller.signal, deadline: startedAt + budgetMs, requests: 0 };
     let result: CollectResult;
@@ -139,9 +141,8 @@ export class TargetRuntime {
           }
         },
       });
-      const snapshot = this.successSnapshot(startedAt, scope.requests, inLookback(collected, (startedAt - this.config.lookback) / 1000));
-      this.history.record(snapshot.jobs);
-      result = { snapshot, cached: false };
+      const summary = await summarize(collected, new SummaryBuilder(this.config.max_jobs, (startedAt - this.config.lookback) / 1000, this.history));
+      result = { snapshot: { ...this.baseSnapshot(startedAt, scope.requests), ok: true, summary }, cached: false };
       if (this.lastLoggedFailure) this.log.info({ requests: scope.requests }, 'target recovered');
       this.lastLoggedFailure = undefined;
     } catch (err) {
@@ -174,12 +175,8 @@ export class TargetRuntime {
     };
   }
 
-  private successSnapshot(startedAt: number, requests: number, collected: Collected): TargetSnapshot {
-    return { ...this.baseSnapshot(startedAt, requests), ok: true, jobs: collected.jobs, restorePoints: collected.restorePoints };
-  }
-
   private failedSnapshot(startedAt: number, requests: number): TargetSnapshot {
-    return { ...this.baseSnapshot(startedAt, requests), ok: false, jobs: [], restorePoints: [] };
+    return { ...this.baseSnapshot(startedAt, requests), ok: false };
   }
 
   private baseSnapshot(startedAt: number, requests: number) {
@@ -191,17 +188,8 @@ export class TargetRuntime {
       timestamp: startedAt / 1000,
       durationSeconds: (Date.now() - startedAt) / 1000,
       upstreamRequests: requests,
-      maxJobs: this.config.max_jobs,
     };
   }
-}
-
-/** Drops jobs that started before the lookback window; jobs without a start time are kept. */
-export function inLookback(collected: Collected, lookbackStart: number): Collected {
-  return {
-    jobs: collected.jobs.filter((job) => job.startedAt === undefined || job.startedAt >= lookbackStart),
-    restorePoints: collected.restorePoints,
-  };
 }
 
 /**

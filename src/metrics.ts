@@ -9,7 +9,7 @@
 import client from 'prom-client';
 import { ERROR_REASONS } from './http/errors';
 import { JOB_STATES, RESTORE_POINT_STATES, TERMINAL_JOB_STATES } from './model';
-import type { Job, JobKind, JobState, ProviderName, RestorePoint } from './model';
+import type { Collected, Job, JobKind, JobState, ProviderName, RestorePoint } from './model';
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -153,19 +153,18 @@ export class JobHistory {
     }
   }
 
-  record(jobs: readonly Job[]): void {
-    for (const job of jobs) {
-      if (!TERMINAL_JOB_STATES.has(job.state)) continue;
-      const id = `${job.kind}\u0000${job.resource}\u0000${job.id}`;
-      if (this.seen.has(id)) continue;
-      this.remember(id);
-      const key = seriesKey(job.kind, job.state);
-      this.finished.set(key, (this.finished.get(key) ?? 0) + 1);
-      if (job.startedAt !== undefined && job.endedAt !== undefined && job.endedAt >= job.startedAt) {
-        const histogram = this.durations.get(key) ?? emptyHistogram();
-        observe(histogram, job.endedAt - job.startedAt);
-        this.durations.set(key, histogram);
-      }
+  /** Counts `job` if it is the first sighting of it in a terminal state. */
+  record(job: Job): void {
+    if (!TERMINAL_JOB_STATES.has(job.state)) return;
+    const id = `${job.kind}\u0000${job.resource}\u0000${job.id}`;
+    if (this.seen.has(id)) return;
+    this.remember(id);
+    const key = seriesKey(job.kind, job.state);
+    this.finished.set(key, (this.finished.get(key) ?? 0) + 1);
+    if (job.startedAt !== undefined && job.endedAt !== undefined && job.endedAt >= job.startedAt) {
+      const histogram = this.durations.get(key) ?? emptyHistogram();
+      observe(histogram, job.endedAt - job.startedAt);
+      this.durations.set(key, histogram);
     }
   }
 
@@ -193,6 +192,151 @@ function observe(histogram: DurationHistogram, seconds: number): void {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Summaries: what the metrics need of one collection, computed once when it arrives (one pass,
+// in slices that leave the event loop free), so that rendering costs the series served, not the
+// jobs seen, and a cached or shared result is rendered cheaply for every scrape.
+
+export interface Summary {
+  /** Jobs inside the lookback window. */
+  jobCount: number;
+  /** kind\0state -> jobs. */
+  counts: Map<string, number>;
+  /** The newest max_jobs jobs, newest first. */
+  newest: Job[];
+  /** kind\0resource -> end (or start) of the newest succeeded / failed job. */
+  lastSuccess: Map<string, number>;
+  lastFailure: Map<string, number>;
+  /** vault -> state -> restore points. */
+  restorePoints: Map<string, Map<string, number>>;
+  /** vault\0resource -> creation of the newest available restore point. */
+  lastRestorePoint: Map<string, number>;
+}
+
+/** Items summarised between two yields to the event loop. */
+const SUMMARY_SLICE = 5_000;
+
+export class SummaryBuilder {
+  private readonly summary: Summary = {
+    jobCount: 0,
+    counts: new Map(),
+    newest: [],
+    lastSuccess: new Map(),
+    lastFailure: new Map(),
+    restorePoints: new Map(),
+    lastRestorePoint: new Map(),
+  };
+  private readonly newest: NewestJobs;
+
+  constructor(
+    maxJobs: number,
+    /** Unix seconds; jobs that started earlier are left out. */
+    private readonly lookbackStart = -Infinity,
+    private readonly history?: JobHistory,
+  ) {
+    this.newest = new NewestJobs(maxJobs);
+  }
+
+  addJob(job: Job): void {
+    if (job.startedAt !== undefined && job.startedAt < this.lookbackStart) return;
+    const s = this.summary;
+    s.jobCount++;
+    const key = seriesKey(job.kind, job.state);
+    s.counts.set(key, (s.counts.get(key) ?? 0) + 1);
+    this.newest.add(job);
+    const newestOf = job.state === 'succeeded' ? s.lastSuccess : job.state === 'failed' ? s.lastFailure : undefined;
+    const time = job.endedAt ?? job.startedAt;
+    if (newestOf && time !== undefined) {
+      const resourceKey = `${job.kind}\u0000${job.resource}`;
+      if (time > (newestOf.get(resourceKey) ?? -Infinity)) newestOf.set(resourceKey, time);
+    }
+    this.history?.record(job);
+  }
+
+  addRestorePoint(point: RestorePoint): void {
+    const s = this.summary;
+    let states = s.restorePoints.get(point.vault);
+    if (!states) s.restorePoints.set(point.vault, (states = new Map()));
+    states.set(point.state, (states.get(point.state) ?? 0) + 1);
+    if (point.state !== 'available') return;
+    const key = `${point.vault}\u0000${point.resource}`;
+    if (point.createdAt > (s.lastRestorePoint.get(key) ?? -Infinity)) s.lastRestorePoint.set(key, point.createdAt);
+  }
+
+  result(): Summary {
+    return { ...this.summary, newest: this.newest.result() };
+  }
+}
+
+/** Summarises a collection in slices, yielding to the event loop between them. */
+export async function summarize(collected: Collected, builder: SummaryBuilder): Promise<Summary> {
+  const yieldNow = () => new Promise<void>((resolve) => setImmediate(resolve));
+  for (let i = 0; i < collected.jobs.length; i++) {
+    if (i > 0 && i % SUMMARY_SLICE === 0) await yieldNow();
+    builder.addJob(collected.jobs[i]);
+  }
+  for (let i = 0; i < collected.restorePoints.length; i++) {
+    if (i > 0 && i % SUMMARY_SLICE === 0) await yieldNow();
+    builder.addRestorePoint(collected.restorePoints[i]);
+  }
+  return builder.result();
+}
+
+/** The summary of a whole collection at once (tests, small inputs). */
+export function summarizeNow(collected: Collected, maxJobs: number, lookbackStart = -Infinity): Summary {
+  const builder = new SummaryBuilder(maxJobs, lookbackStart);
+  for (const job of collected.jobs) builder.addJob(job);
+  for (const point of collected.restorePoints) builder.addRestorePoint(point);
+  return builder.result();
+}
+
+const startOf = (job: Job) => job.startedAt ?? -Infinity;
+
+/**
+ * The newest `limit` jobs by start time; jobs without a start time come last. A min-heap of
+ * `limit` entries: one pass over 100,000 jobs instead of sorting them all.
+ */
+export class NewestJobs {
+  private readonly heap: Job[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  add(job: Job): void {
+    const heap = this.heap;
+    if (heap.length < this.limit) {
+      heap.push(job);
+      for (let i = heap.length - 1; i > 0 && startOf(heap[(i - 1) >> 1]) > startOf(heap[i]); i = (i - 1) >> 1) this.swap(i, (i - 1) >> 1);
+    } else if (this.limit > 0 && startOf(job) > startOf(heap[0])) {
+      heap[0] = job;
+      for (let i = 0; ; ) {
+        const left = 2 * i + 1;
+        const right = left + 1;
+        let smallest = i;
+        if (left < heap.length && startOf(heap[left]) < startOf(heap[smallest])) smallest = left;
+        if (right < heap.length && startOf(heap[right]) < startOf(heap[smallest])) smallest = right;
+        if (smallest === i) break;
+        this.swap(i, smallest);
+        i = smallest;
+      }
+    }
+  }
+
+  /** Newest first. */
+  result(): Job[] {
+    return [...this.heap].sort((a, b) => startOf(b) - startOf(a));
+  }
+
+  private swap(i: number, j: number): void {
+    [this.heap[i], this.heap[j]] = [this.heap[j], this.heap[i]];
+  }
+}
+
+export function newestJobs(jobs: readonly Job[], limit: number): Job[] {
+  const newest = new NewestJobs(limit);
+  for (const job of jobs) newest.add(job);
+  return newest.result();
+}
+
+// ---------------------------------------------------------------------------------------------
 // Rendering snapshots into the text exposition format.
 
 export interface TargetSnapshot {
@@ -205,10 +349,8 @@ export interface TargetSnapshot {
   timestamp: number;
   durationSeconds: number;
   upstreamRequests: number;
-  /** Jobs inside the lookback window (all of them; per-job series take the newest maxJobs). */
-  jobs: Job[];
-  restorePoints: RestorePoint[];
-  maxJobs: number;
+  /** What the metrics need of the collected jobs and restore points; absent when the collection failed. */
+  summary?: Summary;
 }
 
 type Labels = ReadonlyArray<readonly [string, string]>;
@@ -249,24 +391,21 @@ export function renderTargets(entries: ReadonlyArray<{ snapshot: TargetSnapshot;
     exposition.add(m.collectDuration, base, s.durationSeconds);
     exposition.add(m.collectTimestamp, base, s.timestamp);
     exposition.add(m.upstreamRequests, base, s.upstreamRequests);
-    if (s.ok) renderJobs(exposition, base, s);
-    if (s.ok && s.restorePointsSupported) renderRestorePoints(exposition, base, s.restorePoints);
+    if (s.ok && s.summary) renderJobs(exposition, base, s.kinds, s.summary);
+    if (s.ok && s.summary && s.restorePointsSupported) renderRestorePoints(exposition, base, s.summary);
     if (history) renderHistory(exposition, base, history);
   }
   return exposition.toString();
 }
 
-function renderJobs(exposition: Exposition, base: Labels, s: TargetSnapshot): void {
+function renderJobs(exposition: Exposition, base: Labels, kinds: readonly JobKind[], summary: Summary): void {
   const m = TARGET_METRICS;
-  const counts = new Map<string, number>();
-  for (const job of s.jobs) counts.set(seriesKey(job.kind, job.state), (counts.get(seriesKey(job.kind, job.state)) ?? 0) + 1);
-  for (const kind of s.kinds) {
+  for (const kind of kinds) {
     for (const state of JOB_STATES) {
-      exposition.add(m.jobs, [...base, ['kind', kind], ['state', state]], counts.get(seriesKey(kind, state)) ?? 0);
+      exposition.add(m.jobs, [...base, ['kind', kind], ['state', state]], summary.counts.get(seriesKey(kind, state)) ?? 0);
     }
   }
-
-  for (const job of newestJobs(s.jobs, s.maxJobs)) {
+  for (const job of summary.newest) {
     const jobLabels: Labels = [...base, ['kind', job.kind], ['job_id', job.id], ['resource', job.resource]];
     exposition.add(m.jobState, [...jobLabels, ['state', job.state], ['status', job.status]], 1);
     if (job.startedAt !== undefined) exposition.add(m.jobStart, jobLabels, job.startedAt);
@@ -276,53 +415,23 @@ function renderJobs(exposition: Exposition, base: Labels, s: TargetSnapshot): vo
       exposition.add(m.deliveryExpiry, [...base, ['job_id', job.id], ['resource', job.resource]], job.deliveryExpiresAt);
     }
   }
-
-  for (const [metric, state] of [
-    [m.lastSuccess, 'succeeded'],
-    [m.lastFailure, 'failed'],
+  for (const [metric, newest] of [
+    [m.lastSuccess, summary.lastSuccess],
+    [m.lastFailure, summary.lastFailure],
   ] as const) {
-    for (const [key, time] of newestPerResource(s.jobs, state)) {
+    for (const [key, time] of newest) {
       const [kind, resource] = key.split('\u0000');
       exposition.add(metric, [...base, ['kind', kind], ['resource', resource]], time);
     }
   }
 }
 
-/** The newest `limit` jobs by start time; jobs without a start time come last. */
-export function newestJobs(jobs: readonly Job[], limit: number): Job[] {
-  if (jobs.length <= limit) return [...jobs];
-  return [...jobs].sort((a, b) => (b.startedAt ?? -Infinity) - (a.startedAt ?? -Infinity)).slice(0, limit);
-}
-
-/** Newest end (or start, where no end is known) of jobs in `state`, per kind and resource. */
-export function newestPerResource(jobs: readonly Job[], state: JobState): Map<string, number> {
-  const newest = new Map<string, number>();
-  for (const job of jobs) {
-    if (job.state !== state) continue;
-    const time = job.endedAt ?? job.startedAt;
-    if (time === undefined) continue;
-    const key = `${job.kind}\u0000${job.resource}`;
-    if (time > (newest.get(key) ?? -Infinity)) newest.set(key, time);
-  }
-  return newest;
-}
-
-function renderRestorePoints(exposition: Exposition, base: Labels, points: readonly RestorePoint[]): void {
+function renderRestorePoints(exposition: Exposition, base: Labels, summary: Summary): void {
   const m = TARGET_METRICS;
-  const perVault = new Map<string, Map<string, number>>();
-  const newest = new Map<string, number>();
-  for (const point of points) {
-    const states = perVault.get(point.vault) ?? new Map<string, number>();
-    states.set(point.state, (states.get(point.state) ?? 0) + 1);
-    perVault.set(point.vault, states);
-    if (point.state !== 'available') continue;
-    const key = `${point.vault}\u0000${point.resource}`;
-    if (point.createdAt > (newest.get(key) ?? -Infinity)) newest.set(key, point.createdAt);
-  }
-  for (const [vault, states] of perVault) {
+  for (const [vault, states] of summary.restorePoints) {
     for (const state of RESTORE_POINT_STATES) exposition.add(m.restorePoints, [...base, ['vault', vault], ['state', state]], states.get(state) ?? 0);
   }
-  for (const [key, time] of newest) {
+  for (const [key, time] of summary.lastRestorePoint) {
     const [vault, resource] = key.split('\u0000');
     exposition.add(m.lastRestorePoint, [...base, ['vault', vault], ['resource', resource]], time);
   }

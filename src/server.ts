@@ -138,7 +138,7 @@ function landingPage(exporter: Exporter): string {
       const result = !last
         ? 'not collected yet'
         : last.snapshot.ok
-          ? `up, ${last.snapshot.jobs.length} jobs, ${last.snapshot.upstreamRequests} requests in ${last.snapshot.durationSeconds.toFixed(3)} s`
+          ? `up, ${last.snapshot.summary?.jobCount ?? 0} jobs, ${last.snapshot.upstreamRequests} requests in ${last.snapshot.durationSeconds.toFixed(3)} s`
           : `down: ${last.error?.reason ?? 'unknown'}: ${last.error?.message ?? ''}`;
       const when = last ? new Date(last.snapshot.timestamp * 1000).toISOString() : '';
       return `<tr><td>${escapeHtml(name)}</td><td>${escapeHtml(runtime.config.provider)}</td><td>${escapeHtml(displayUrl(runtime.config.url))}</td><td>${escapeHtml(result)}</td><td>${escapeHtml(when)}</td><td><a href="/probe?target=${encodeURIComponent(name)}">probe</a></td></tr>`;

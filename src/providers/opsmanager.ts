@@ -55,22 +55,40 @@ interface RawCluster {
 
 /** Maps one cluster's restore jobs; the jobs of a sharded restore (same batchId) become one job. */
 export function mapRestoreJobs(raw: unknown[], resource: string, sink: MappingSink): Job[] {
-  const single: Job[] = [];
-  const batches = new Map<string, Job[]>();
+  return mergeBatches(mapRestoreJobPage(raw, resource, sink));
+}
+
+/** A mapped job with the batch it belongs to: pages are mapped as they arrive, batches merged at the end. */
+export interface BatchMember {
+  job: Job;
+  batchId?: string;
+}
+
+export function mapRestoreJobPage(raw: unknown[], resource: string, sink: MappingSink): BatchMember[] {
+  const mapped: BatchMember[] = [];
   for (const item of raw) {
     const job = mapRestoreJob(item, resource, sink);
     if (!job) continue;
     const batchId = isObject(item) ? stringField(item, 'batchId') : undefined;
-    if (batchId) {
-      const members = batches.get(batchId) ?? [];
-      members.push(job);
-      batches.set(batchId, members);
-    } else {
-      single.push(job);
-    }
+    mapped.push(batchId ? { job, batchId } : { job });
   }
-  for (const [batchId, members] of batches) single.push(mergeBatch(batchId, members));
-  return single;
+  return mapped;
+}
+
+export function mergeBatches(members: readonly BatchMember[]): Job[] {
+  const jobs: Job[] = [];
+  const batches = new Map<string, Job[]>();
+  for (const { job, batchId } of members) {
+    if (!batchId) {
+      jobs.push(job);
+      continue;
+    }
+    const batch = batches.get(batchId);
+    if (batch) batch.push(job);
+    else batches.set(batchId, [job]);
+  }
+  for (const [batchId, batch] of batches) jobs.push(mergeBatch(batchId, batch));
+  return jobs;
 }
 
 export function mapRestoreJob(item: unknown, resource: string, sink: MappingSink): Job | undefined {
@@ -113,27 +131,32 @@ function mergeBatch(batchId: string, members: Job[]): Job {
   return job;
 }
 
-/** Reads every page of an Ops Manager list: the first page gives totalCount, the rest are fetched at once. */
-export async function readAllPages(ctx: CollectContext, path: string): Promise<unknown[]> {
+/**
+ * Reads every page of an Ops Manager list: the first page gives totalCount, the rest are requested
+ * at once. Each page goes through `mapPage` as soon as it arrives, so the raw answers of a long
+ * list are never all in memory together.
+ */
+export async function readAllPages<T>(ctx: CollectContext, path: string, mapPage: (items: unknown[]) => T[]): Promise<T[]> {
   const first = await readPage(ctx, path, 1);
+  const mapped = mapPage(first.results);
   const total = first.totalCount;
-  if (total === undefined) return readPagesInOrder(ctx, path, first.results);
+  if (total === undefined) return readPagesInOrder(ctx, path, first.results.length, mapped, mapPage);
   const pageCount = Math.min(Math.ceil(total / ITEMS_PER_PAGE), MAX_PAGES);
   const rest = await Promise.all(
-    Array.from({ length: Math.max(0, pageCount - 1) }, (_, i) => readPage(ctx, path, i + 2).then((p) => p.results)),
+    Array.from({ length: Math.max(0, pageCount - 1) }, (_, i) => readPage(ctx, path, i + 2).then((p) => mapPage(p.results))),
   );
-  return first.results.concat(...rest);
+  return mapped.concat(...rest);
 }
 
 /** For answers without totalCount: page on until a short page. */
-async function readPagesInOrder(ctx: CollectContext, path: string, firstResults: unknown[]): Promise<unknown[]> {
-  const all = [...firstResults];
-  let last = firstResults;
-  for (let pageNum = 2; last.length >= ITEMS_PER_PAGE && pageNum <= MAX_PAGES; pageNum++) {
-    last = (await readPage(ctx, path, pageNum)).results;
-    all.push(...last);
+async function readPagesInOrder<T>(ctx: CollectContext, path: string, firstLength: number, mapped: T[], mapPage: (items: unknown[]) => T[]): Promise<T[]> {
+  let lastLength = firstLength;
+  for (let pageNum = 2; lastLength >= ITEMS_PER_PAGE && pageNum <= MAX_PAGES; pageNum++) {
+    const page = (await readPage(ctx, path, pageNum)).results;
+    lastLength = page.length;
+    mapped.push(...mapPage(page));
   }
-  return all;
+  return mapped;
 }
 
 async function readPage(ctx: CollectContext, path: string, pageNum: number): Promise<{ results: unknown[]; totalCount?: number }> {
@@ -155,23 +178,26 @@ async function listProjects(ctx: CollectContext, configured: string[] | undefine
       }),
     );
   }
-  return (await readAllPages(ctx, `${API}/groups`)).flatMap((item) => {
-    const id = isObject(item) ? stringField(item, 'id') : undefined;
-    if (!id || !isObject(item)) {
-      ctx.log.warn({ item: typeof item }, 'Ops Manager project without an id skipped');
-      return [];
-    }
-    return [{ id, name: stringField(item, 'name') ?? id }];
-  });
+  return readAllPages(ctx, `${API}/groups`, (items) =>
+    items.flatMap((item) => {
+      const id = isObject(item) ? stringField(item, 'id') : undefined;
+      if (!id || !isObject(item)) {
+        ctx.log.warn({ item: typeof item }, 'Ops Manager project without an id skipped');
+        return [];
+      }
+      return [{ id, name: stringField(item, 'name') ?? id }];
+    }),
+  );
 }
 
 async function listClusters(ctx: CollectContext, project: RawProject): Promise<RawCluster[]> {
-  const items = await readAllPages(ctx, `${API}/groups/${encodeURIComponent(project.id)}/clusters`);
-  return items.flatMap((item) => {
-    const id = isObject(item) ? stringField(item, 'id') : undefined;
-    if (!id || !isObject(item) || isPartOfShardedCluster(item)) return [];
-    return [{ id, name: `${project.name}/${stringField(item, 'clusterName') ?? id}` }];
-  });
+  return readAllPages(ctx, `${API}/groups/${encodeURIComponent(project.id)}/clusters`, (items) =>
+    items.flatMap((item) => {
+      const id = isObject(item) ? stringField(item, 'id') : undefined;
+      if (!id || !isObject(item) || isPartOfShardedCluster(item)) return [];
+      return [{ id, name: `${project.name}/${stringField(item, 'clusterName') ?? id}` }];
+    }),
+  );
 }
 
 /**
@@ -203,7 +229,7 @@ export const opsmanager: ProviderDefinition = {
           clusters.flatMap(({ project, list }) =>
             list.map(async (cluster) => {
               const path = `${API}/groups/${encodeURIComponent(project.id)}/clusters/${encodeURIComponent(cluster.id)}/restoreJobs`;
-              return mapRestoreJobs(await readAllPages(ctx, path), cluster.name, sink);
+              return mergeBatches(await readAllPages(ctx, path, (items) => mapRestoreJobPage(items, cluster.name, sink)));
             }),
           ),
         );

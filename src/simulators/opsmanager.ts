@@ -377,6 +377,7 @@ interface JobFacts {
   request: RequestFacts;
   /** Member-level draws: [duration, outcome, downloaded, download delay, snapshot age, increment]. */
   r: number[];
+  known: StaticFacts;
 }
 
 /** What one restore request decided; shared by every job of a sharded batch. */
@@ -407,14 +408,55 @@ function outcomeOf(r: number): JobStatus {
   return r < 0.95 ? 'BROKEN' : 'KILLED';
 }
 
-function jobFacts(world: World, sched: Schedule, s: Settings, forced: ForcedFailures, n: number, m: number, now: number): JobFacts {
+/** What never changes about one job (ids, draws, derived strings): hashed once, not on every page. */
+interface StaticFacts {
+  id: string;
+  created: number;
+  r: number[];
+  request: RequestFacts;
+  snapshotAt: number;
+  snapshotId: string;
+  createdIso: string;
+  snapshotIso: string;
+  sha1: string;
+}
+
+/** Jobs whose static facts are remembered; enough for the largest benchmark (200 clusters x 500 jobs). */
+const MAX_REMEMBERED_JOBS = 250_000;
+const staticFactsMemo = new WeakMap<World, Map<string, StaticFacts>>();
+
+function staticFacts(world: World, sched: Schedule, s: Settings, n: number, m: number): StaticFacts {
+  let memo = staticFactsMemo.get(world);
+  if (!memo) staticFactsMemo.set(world, (memo = new Map()));
+  const key = `${sched.cluster.id}:${n}:${m}`;
+  const known = memo.get(key);
+  if (known) return known;
   const id = jobId(world, sched, s, n, m);
   const created = slotTime(sched, s, n);
   const r = draws(world.seed, 'job', id);
-  const finishes = created + Math.round(s.jobDurationMs * (0.7 + 0.6 * r[0]!));
-  const outcome = forced.has(sched.cluster.id, n) ? 'BROKEN' : outcomeOf(r[1]!);
+  const snapshotAt = created - (1 + Math.floor(r[4]! * 23)) * HOUR_MS;
+  const facts: StaticFacts = {
+    id,
+    created,
+    r,
+    request: requestFacts(world, sched, n),
+    snapshotAt,
+    snapshotId: objectId(world.seed, snapshotAt, 'snapshot', sched.members[m]!.id, n),
+    createdIso: isoSeconds(created),
+    snapshotIso: isoSeconds(snapshotAt),
+    sha1: createHash('sha1').update(`${world.seed}:${id}`).digest('hex'),
+  };
+  if (memo.size >= MAX_REMEMBERED_JOBS) memo.delete(memo.keys().next().value!);
+  memo.set(key, facts);
+  return facts;
+}
+
+function jobFacts(world: World, sched: Schedule, s: Settings, forced: ForcedFailures, n: number, m: number, now: number): JobFacts {
+  const known = staticFacts(world, sched, s, n, m);
+  const finishes = known.created + Math.round(s.jobDurationMs * (0.7 + 0.6 * known.r[0]!));
+  const outcome = forced.has(sched.cluster.id, n) ? 'BROKEN' : outcomeOf(known.r[1]!);
   const status = now < finishes ? 'IN_PROGRESS' : outcome;
-  return { id, created, finishes, status, member: sched.members[m]!, request: requestFacts(world, sched, n), r };
+  return { id: known.id, created: known.created, finishes, status, member: sched.members[m]!, request: known.request, r: known.r, known };
 }
 
 interface Link {
@@ -423,11 +465,11 @@ interface Link {
 }
 
 function restoreJobJson(world: World, sched: Schedule, s: Settings, f: JobFacts, n: number, now: number, origin: string): Record<string, unknown> {
-  const snapshotAt = f.created - (1 + Math.floor(f.r[4]! * 23)) * HOUR_MS;
+  const snapshotAt = f.known.snapshotAt;
   const job: Record<string, unknown> = {};
   if (sched.members.length > 1) job.batchId = batchIdOf(world, sched, s, n);
   job.clusterId = f.member.id;
-  job.created = isoSeconds(f.created);
+  job.created = f.known.createdIso;
   job.delivery = deliveryJson(f, snapshotAt, now, origin);
   job.encryptionEnabled = f.request.encrypted;
   job.groupId = sched.cluster.groupId;
@@ -437,9 +479,9 @@ function restoreJobJson(world: World, sched: Schedule, s: Settings, f: JobFacts,
   job.links = [selfLink(`${origin}${OPS_MANAGER_API_BASE}/groups/${sched.cluster.groupId}/clusters/${sched.cluster.id}/restoreJobs/${f.id}`)];
   if (f.request.encrypted) job.masterKeyUUID = f.request.masterKeyUUID;
   job.pointInTime = f.request.pointInTime;
-  job.snapshotId = objectId(world.seed, snapshotAt, 'snapshot', f.member.id, n);
+  job.snapshotId = f.known.snapshotId;
   job.statusName = f.status;
-  job.timestamp = { date: isoSeconds(snapshotAt), increment: 1 + Math.floor(f.r[5]! * 5) };
+  job.timestamp = { date: f.known.snapshotIso, increment: 1 + Math.floor(f.r[5]! * 5) };
   return job;
 }
 
@@ -484,8 +526,7 @@ function deliveryJson(f: JobFacts, snapshotAt: number, now: number, origin: stri
 function hashesJson(world: World, f: JobFacts, snapshotAt: number, now: number): unknown[] | undefined {
   const at = downloadedAt(f);
   if (at === undefined || now < at || at >= expiresAt(f)) return undefined;
-  const hash = createHash('sha1').update(`${world.seed}:${f.id}`).digest('hex');
-  return [{ fileName: archiveName(f, snapshotAt), hash, typeName: 'SHA1' }];
+  return [{ fileName: archiveName(f, snapshotAt), hash: f.known.sha1, typeName: 'SHA1' }];
 }
 
 // ---------------------------------------------------------------------------------------------

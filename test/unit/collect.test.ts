@@ -1,6 +1,5 @@
-import { asCollectError, collectionBudgetMs, inLookback } from '../../src/collect';
+import { asCollectError, collectionBudgetMs } from '../../src/collect';
 import { CollectError } from '../../src/http/errors';
-import type { Job } from '../../src/model';
 
 describe('collectionBudgetMs: scrape timeout header minus 0.5 s, capped by the target timeout', () => {
   test.each([
@@ -15,12 +14,6 @@ describe('collectionBudgetMs: scrape timeout header minus 0.5 s, capped by the t
   ])('header %p, target timeout %p ms -> %p ms', (header, timeout, expected) => {
     expect(collectionBudgetMs(header, timeout)).toBe(expected);
   });
-});
-
-test('inLookback drops jobs that started before the window and keeps jobs without a start', () => {
-  const job = (id: string, startedAt?: number): Job => ({ kind: 'restore', id, resource: 'r', state: 'succeeded', status: 'X', startedAt });
-  const kept = inLookback({ jobs: [job('old', 99), job('edge', 100), job('new', 200), job('none')], restorePoints: [] }, 100);
-  expect(kept.jobs.map((j) => j.id)).toEqual(['edge', 'new', 'none']);
 });
 
 test('asCollectError: CollectErrors pass, a passed deadline is a timeout, anything else an unusable answer', () => {

@@ -1,13 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { JOB_DURATION_BUCKETS, JobHistory, TARGET_METRICS, createExporterMetrics, newestJobs, renderTargets } from '../../src/metrics';
+import { JOB_DURATION_BUCKETS, JobHistory, SummaryBuilder, TARGET_METRICS, createExporterMetrics, newestJobs, renderTargets, summarize, summarizeNow } from '../../src/metrics';
 import type { TargetSnapshot } from '../../src/metrics';
-import type { Job } from '../../src/model';
+import type { Job, RestorePoint } from '../../src/model';
 import { promtoolCheckMetrics } from '../helpers/promtool';
 
 const job = (over: Partial<Job>): Job => ({ kind: 'restore', id: 'j', resource: 'r', state: 'succeeded', status: 'FINISHED', ...over });
 
-function snapshot(over: Partial<TargetSnapshot> = {}): TargetSnapshot {
+interface SnapshotInput extends Partial<TargetSnapshot> {
+  jobs?: Job[];
+  restorePoints?: RestorePoint[];
+  maxJobs?: number;
+}
+
+function snapshot({ jobs = [], restorePoints = [], maxJobs = 100, ...over }: SnapshotInput = {}): TargetSnapshot {
   return {
     target: 'ops',
     provider: 'opsmanager',
@@ -17,9 +23,7 @@ function snapshot(over: Partial<TargetSnapshot> = {}): TargetSnapshot {
     timestamp: 1700000000,
     durationSeconds: 0.25,
     upstreamRequests: 7,
-    jobs: [],
-    restorePoints: [],
-    maxJobs: 100,
+    summary: summarizeNow({ jobs, restorePoints }, maxJobs),
     ...over,
   };
 }
@@ -121,7 +125,7 @@ describe('renderTargets', () => {
       job({ id: 'a', startedAt: 100, endedAt: 400, bytes: 1 }),
       job({ id: 'b', kind: 'backup', state: 'failed', status: 'FAILED', startedAt: 50, endedAt: 5000 }),
     ];
-    history.record(jobs);
+    jobs.forEach((j) => history.record(j));
     const own = createExporterMetrics('0.0.0-test');
     own.initTarget('ops', 'opsmanager');
     own.upstreamDuration.observe({ target: 'ops', provider: 'opsmanager', code: '200' }, 0.1);
@@ -146,10 +150,10 @@ describe('renderTargets', () => {
 describe('JobHistory', () => {
   test('counts each job once, when first seen in a terminal state, and observes durations once', () => {
     const history = new JobHistory(['restore']);
-    history.record([job({ id: 'a', state: 'running', status: 'IN_PROGRESS', startedAt: 0 })]);
+    [job({ id: 'a', state: 'running', status: 'IN_PROGRESS', startedAt: 0 })].forEach((j) => history.record(j));
     expect(history.finished.get('restore\u0000succeeded')).toBe(0);
-    history.record([job({ id: 'a', startedAt: 0, endedAt: 120 }), job({ id: 'b', state: 'failed', status: 'BROKEN' })]);
-    history.record([job({ id: 'a', startedAt: 0, endedAt: 120 }), job({ id: 'b', state: 'failed', status: 'BROKEN' })]);
+    [job({ id: 'a', startedAt: 0, endedAt: 120 }), job({ id: 'b', state: 'failed', status: 'BROKEN' })].forEach((j) => history.record(j));
+    [job({ id: 'a', startedAt: 0, endedAt: 120 }), job({ id: 'b', state: 'failed', status: 'BROKEN' })].forEach((j) => history.record(j));
     expect(history.finished.get('restore\u0000succeeded')).toBe(1);
     expect(history.finished.get('restore\u0000failed')).toBe(1);
     const histogram = history.durations.get('restore\u0000succeeded');
@@ -161,9 +165,9 @@ describe('JobHistory', () => {
 
   test('remembers a bounded number of ids', () => {
     const history = new JobHistory(['restore'], 10);
-    history.record(Array.from({ length: 50 }, (_, i) => job({ id: String(i) })));
+    Array.from({ length: 50 }, (_, i) => job({ id: String(i) })).forEach((j) => history.record(j));
     // The first ids were forgotten: seeing them again counts them again, memory stays bounded.
-    history.record([job({ id: '0' })]);
+    [job({ id: '0' })].forEach((j) => history.record(j));
     expect(history.finished.get('restore\u0000succeeded')).toBe(51);
   });
 });
@@ -176,4 +180,32 @@ test('docs/metrics.md documents every metric the exporter serves', async () => {
     ...(await own.registry.getMetricsAsJSON()).map((m) => m.name).filter((n) => n.startsWith('backup_')),
   ];
   for (const name of names) expect(docs).toContain(`\`${name}\``);
+});
+
+test('newestJobs agrees with a full sort, for any limit', () => {
+  const jobs = Array.from({ length: 500 }, (_, i) => job({ id: String(i), startedAt: i % 7 === 0 ? undefined : (i * 7919) % 1000 }));
+  const sorted = [...jobs].sort((a, b) => (b.startedAt ?? -Infinity) - (a.startedAt ?? -Infinity));
+  for (const limit of [0, 1, 2, 10, 99, 499, 500, 501]) {
+    expect(newestJobs(jobs, limit).map((j) => j.startedAt)).toEqual(sorted.slice(0, limit).map((j) => j.startedAt));
+  }
+});
+
+describe('summaries', () => {
+  test('jobs that started before the lookback window are left out; jobs without a start are kept', () => {
+    const summary = summarizeNow(
+      { jobs: [job({ id: 'old', startedAt: 99 }), job({ id: 'edge', startedAt: 100 }), job({ id: 'new', startedAt: 200 }), job({ id: 'none' })], restorePoints: [] },
+      10,
+      100,
+    );
+    expect(summary.jobCount).toBe(3);
+    expect(summary.newest.map((j) => j.id)).toEqual(['new', 'edge', 'none']);
+  });
+
+  test('the sliced summary equals the one-pass summary, and records history once per job', async () => {
+    const jobs = Array.from({ length: 12_345 }, (_, i) => job({ id: String(i), resource: `r${i % 17}`, state: i % 5 === 0 ? 'failed' : 'succeeded', startedAt: i }));
+    const history = new JobHistory(['restore']);
+    const sliced = await summarize({ jobs, restorePoints: [] }, new SummaryBuilder(50, -Infinity, history));
+    expect(sliced).toEqual(summarizeNow({ jobs, restorePoints: [] }, 50));
+    expect(history.finished.get('restore\u0000failed')).toBe(2469);
+  });
 });

@@ -1,0 +1,178 @@
+#!/usr/bin/env node
+// The benchmark harness: starts product simulators of a chosen size and latency in this process,
+// runs the exporter (dist/) in a child process, scrapes it repeatedly, and prints one row per
+// workload: scrape time (median, p95), the critical-path upstream latency, their ratio, exporter CPU
+// per scrape, peak RSS, upstream requests per scrape, series served and the longest event-loop delay.
+//
+//   npm run bench                      every workload, table printed
+//   npm run bench -- --write           ... and written into docs/performance.md
+//   npm run bench -- --only b,d --repeat 5
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { workloads } from './workloads.mjs';
+
+const require = createRequire(import.meta.url);
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { request } = require('undici');
+
+const args = process.argv.slice(2);
+const flag = (name) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+const only = flag('only')?.split(',');
+const repeat = Number(flag('repeat') ?? 10);
+const write = args.includes('--write');
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The exporter as a child process with the probe preloaded; sample() asks it for its own figures. */
+async function startExporter(configYaml) {
+  const dir = mkdtempSync(join(os.tmpdir(), 'backup-exporter-bench-'));
+  writeFileSync(join(dir, 'exporter.yml'), configYaml);
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [...(process.env.BENCH_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []), '--require', join(ROOT, 'bench', 'probe.cjs'), join(ROOT, 'dist', 'main.js'), `--config.file=${join(dir, 'exporter.yml')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=error'],
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  );
+  let nextId = 0;
+  const sample = (reset = false) =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      const timer = setTimeout(() => reject(new Error('exporter did not answer the probe')), 10_000);
+      const onMessage = (m) => {
+        if (m?.bench === 'sample' && m.id === id) {
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          resolve(m);
+        }
+      };
+      child.on('message', onMessage);
+      child.send({ bench: 'sample', id, reset });
+    });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      const res = await request(`${url}/-/ready`);
+      await res.body.dump();
+      if (res.statusCode === 200) break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    url,
+    sample,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', resolve);
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      }),
+  };
+}
+
+async function scrape(url, timeoutSeconds) {
+  const started = performance.now();
+  const res = await request(url, { headers: { 'x-prometheus-scrape-timeout-seconds': String(timeoutSeconds) }, headersTimeout: 0, bodyTimeout: 0 });
+  const text = await res.body.text();
+  const ms = performance.now() - started;
+  if (res.statusCode !== 200) throw new Error(`${url}: HTTP ${res.statusCode}`);
+  const lines = text.split('\n').filter((l) => l && !l.startsWith('#'));
+  const sum = (name) => lines.filter((l) => l.startsWith(`${name}{`)).reduce((s, l) => s + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  return { ms, series: lines.length, upstream: sum('backup_collect_upstream_requests'), down: lines.filter((l) => l.startsWith('backup_up{') && l.endsWith(' 0')).length };
+}
+
+const quantile = (values, q) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+};
+
+async function runWorkload(workload) {
+  const setup = await workload.setup();
+  const exporter = await startExporter(setup.config);
+  try {
+    const rows = [];
+    for (const phase of workload.phases(setup, exporter.url)) {
+      const times = [];
+      const cpu = [];
+      const delays = [];
+      let last;
+      const runs = phase.runs ?? repeat;
+      for (let i = 0; i < runs; i++) {
+        await phase.before?.();
+        const before = await exporter.sample(true);
+        const results = await phase.scrape();
+        const after = await exporter.sample();
+        times.push(Math.max(...results.map((r) => r.ms)));
+        cpu.push((after.cpuMicros - before.cpuMicros) / 1000);
+        delays.push(after.maxDelayMs);
+        last = { results, after, upstreamSeen: await phase.upstreamSeen?.() };
+      }
+      if (last.results.some((r) => r.down > 0)) throw new Error(`${workload.id} ${phase.name}: a target was down`);
+      const critical = phase.criticalPathMs;
+      const p50 = quantile(times, 0.5);
+      rows.push({
+        workload: `${workload.id}${phase.name ? ` (${phase.name})` : ''}`,
+        description: workload.description,
+        scrapes: runs,
+        p50,
+        p95: quantile(times, 0.95),
+        critical,
+        ratio: p50 / critical,
+        cpuMs: quantile(cpu, 0.5),
+        maxRssMb: last.after.maxRssBytes / 1024 / 1024,
+        upstream: last.upstreamSeen ?? last.results.reduce((s, r) => s + r.upstream, 0),
+        series: last.results[0].series,
+        maxDelayMs: Math.max(...delays),
+      });
+    }
+    return rows;
+  } finally {
+    await exporter.stop();
+    await setup.close();
+  }
+}
+
+const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
+function table(rows) {
+  const head = '| workload | scrapes | scrape p50 ms | scrape p95 ms | critical path ms | p50 / critical | exporter CPU ms / scrape | peak RSS MB | upstream requests / scrape | series | max event-loop delay ms |';
+  const rule = '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+  const body = rows.map(
+    (r) =>
+      `| ${r.workload} | ${r.scrapes} | ${fmt(r.p50)} | ${fmt(r.p95)} | ${fmt(r.critical)} | ${fmt(r.ratio, 2)} | ${fmt(r.cpuMs)} | ${fmt(r.maxRssMb)} | ${r.upstream} | ${r.series} | ${fmt(r.maxDelayMs)} |`,
+  );
+  return [head, rule, ...body].join('\n');
+}
+
+const selected = workloads.filter((w) => !only || only.includes(w.id));
+const rows = [];
+for (const workload of selected) {
+  process.stderr.write(`workload ${workload.id}: ${workload.description} ...\n`);
+  rows.push(...(await runWorkload(workload)));
+}
+const output = table(rows);
+process.stdout.write(`${output}\n`);
+
+if (write) {
+  const file = join(ROOT, 'docs', 'performance.md');
+  const doc = readFileSync(file, 'utf8');
+  const cpus = os.cpus();
+  const machine = `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node.js ${process.version}, ${os.platform()} ${os.release()}`;
+  const block = `<!-- bench:start -->\nMeasured ${new Date().toISOString().slice(0, 10)} on ${machine} with \`npm run bench -- --write${only ? ` --only=${only.join(',')}` : ''}${flag('repeat') ? ` --repeat=${repeat}` : ''}\`:\n\n${output}\n<!-- bench:end -->`;
+  writeFileSync(file, doc.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, block));
+  process.stderr.write(`written to ${file}\n`);
+}
+process.exit(0);
