@@ -114,3 +114,27 @@ test('SIGHUP reloads: a bad file keeps the running targets and sets the reload m
     expect(await child.stop()).toBe(0);
   }
 });
+
+test('SIGTERM lets a scrape in flight finish, then exits 0', async () => {
+  const { createOpsManagerSimulator } = await import('../../src/simulators/opsmanager');
+  const { startSimulator } = await import('../../src/simulators/framework');
+  const sim = createOpsManagerSimulator({ publicKey: 'k', privateKey: 'p', projects: 1, clustersPerProject: 1, faults: { latencyMs: 400 } });
+  const server = await startSimulator(sim.app);
+  const port = await freePort();
+  const file = configFile('graceful.yml', `targets:\n  - name: slow\n    provider: opsmanager\n    url: ${server.url}\n    opsmanager: { public_key: k, private_key: p }\n`);
+  const child = startProcess(process.execPath, [MAIN, `--config.file=${file}`, `--web.listen-address=127.0.0.1:${port}`]);
+  try {
+    await waitFor('the exporter to listen', async () => (child.output().includes('backup-exporter started') ? true : undefined), 15_000, 100);
+    const scrape = request(`http://127.0.0.1:${port}/probe?target=slow`).then(async (r) => ({ status: r.statusCode, text: await r.body.text() }));
+    await new Promise((r) => setTimeout(r, 300));
+    child.process.kill('SIGTERM');
+    const answer = await scrape;
+    expect(answer.status).toBe(200);
+    expect(samples(answer.text).get('backup_up{target="slow",provider="opsmanager"}')).toBe(1);
+    expect(await child.exited).toBe(0);
+    expect(child.output()).toContain('"msg":"stopped"');
+  } finally {
+    await child.stop();
+    await server.close();
+  }
+});
