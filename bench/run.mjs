@@ -6,18 +6,15 @@
 //
 //   npm run bench                      every workload, table printed
 //   npm run bench -- --write           ... and written into docs/performance.md
-//   npm run bench -- --only b,d --repeat 5
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+//   npm run bench -- --only=b,d --repeat=5
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { ROOT, startExporter } from './exporter.mjs';
 import { workloads } from './workloads.mjs';
 
 const require = createRequire(import.meta.url);
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { request } = require('undici');
 
 const args = process.argv.slice(2);
@@ -25,64 +22,6 @@ const flag = (name) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[
 const only = flag('only')?.split(',');
 const repeat = Number(flag('repeat') ?? 10);
 const write = args.includes('--write');
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** The exporter as a child process with the probe preloaded; sample() asks it for its own figures. */
-async function startExporter(configYaml) {
-  const dir = mkdtempSync(join(os.tmpdir(), 'backup-exporter-bench-'));
-  writeFileSync(join(dir, 'exporter.yml'), configYaml);
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [...(process.env.BENCH_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []), '--require', join(ROOT, 'bench', 'probe.cjs'), join(ROOT, 'dist', 'main.js'), `--config.file=${join(dir, 'exporter.yml')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=error'],
-    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
-  );
-  let nextId = 0;
-  const sample = (reset = false) =>
-    new Promise((resolve, reject) => {
-      const id = nextId++;
-      const timer = setTimeout(() => reject(new Error('exporter did not answer the probe')), 10_000);
-      const onMessage = (m) => {
-        if (m?.bench === 'sample' && m.id === id) {
-          clearTimeout(timer);
-          child.off('message', onMessage);
-          resolve(m);
-        }
-      };
-      child.on('message', onMessage);
-      child.send({ bench: 'sample', id, reset });
-    });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    try {
-      const res = await request(`${url}/-/ready`);
-      await res.body.dump();
-      if (res.statusCode === 200) break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  return {
-    url,
-    sample,
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', resolve);
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-      }),
-  };
-}
 
 async function scrape(url, timeoutSeconds) {
   const started = performance.now();
