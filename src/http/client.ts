@@ -220,9 +220,11 @@ export function retryDelayMs(response: Pick<HttpResponse, 'headers'>, retriesSoF
   const header = response.headers['retry-after'];
   const value = Array.isArray(header) ? header[0] : header;
   if (value !== undefined && value.trim() !== '') {
-    const seconds = Number(value);
-    if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-    const date = Date.parse(value);
+    const ms = Math.round(Number(value) * 1000);
+    // "1e308" seconds is a number, but not a wait anyone can honour.
+    if (Number.isFinite(ms) && ms >= 0) return ms;
+    // Otherwise an HTTP-date (Wed, 21 Oct 2015 07:28:00 GMT); "-5" is neither.
+    const date = /[a-z]/i.test(value) ? Date.parse(value) : NaN;
     if (Number.isFinite(date)) return Math.max(0, date - now);
     return undefined;
   }

@@ -221,6 +221,8 @@ describe('retryDelayMs', () => {
     ['0', 0],
     ['Thu, 01 Jan 2026 00:00:03 GMT', 3000],
     ['soon', undefined],
+    ['1e308', undefined],
+    ['-5', undefined],
   ])('Retry-After %p -> %p ms', (header, expected) => {
     expect(retryDelayMs({ headers: { 'retry-after': header } }, 0, now)).toBe(expected);
   });

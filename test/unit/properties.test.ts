@@ -1,0 +1,229 @@
+/**
+ * Property tests: any JSON value a product may answer goes through every provider and parser
+ * without a throw other than a CollectError, and never yields a NaN or Infinity sample.
+ */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import pino from 'pino';
+import type { TargetConfig } from '../../src/config/schema';
+import { parseDuration } from '../../src/config/duration';
+import { parseDigestChallenge, parseDigestAuthorization } from '../../src/http/digest';
+import { HttpClient, productMessage, retryDelayMs } from '../../src/http/client';
+import { CollectError } from '../../src/http/errors';
+import { JobHistory, renderTargets, summarizeNow } from '../../src/metrics';
+import { JOB_KINDS, JOB_STATES } from '../../src/model';
+import type { Collected, Job } from '../../src/model';
+import { PROVIDERS } from '../../src/providers';
+import type { CollectContext, ProviderDefinition } from '../../src/providers/types';
+import { parseIsoTimestamp } from '../../src/providers/util';
+
+const RUNS = { numRuns: 200 };
+const silent = pino({ level: 'silent' });
+
+/** A JSON value as a product might send it: nested objects and arrays, odd numbers and strings. */
+const anyJson = fc.jsonValue({ maxDepth: 4 });
+/** Every place in a JSON value, as a path of keys and indexes. */
+function pathsOf(value: unknown, at: Array<string | number> = [], out: Array<Array<string | number>> = []): Array<Array<string | number>> {
+  out.push(at);
+  if (Array.isArray(value)) value.forEach((v, i) => pathsOf(v, [...at, i], out));
+  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) pathsOf(v, [...at, k], out);
+  return out;
+}
+
+/** `value` with the subtree at `path` replaced (or the whole value, for the empty path). */
+function replaced(value: unknown, path: Array<string | number>, by: unknown): unknown {
+  if (path.length === 0) return by;
+  const copy: Record<string | number, unknown> = Array.isArray(value) ? [...value] : { ...(value as object) };
+  copy[path[0]] = replaced(copy[path[0]], path.slice(1), by);
+  return copy;
+}
+
+/**
+ * A provider's real answers (its fixture files) with a few subtrees replaced by anything: reaches
+ * the deep paths of a mapper that random JSON alone would almost never hit.
+ */
+function mutatedFixtures(provider: string): fc.Arbitrary<unknown> {
+  const dir = join(__dirname, '..', 'fixtures', provider);
+  const fixtures = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as unknown)
+    : [];
+  if (fixtures.length === 0) return anyJson;
+  return fc
+    .tuple(fc.constantFrom(...fixtures), fc.array(fc.tuple(fc.nat(), fc.oneof(anyJson, fc.constant(undefined))), { maxLength: 4 }))
+    .map(([fixture, changes]) => changes.reduce<unknown>((value, [n, by]) => {
+      const paths = pathsOf(value);
+      return replaced(value, paths[n % paths.length], by);
+    }, fixture));
+}
+
+/** Every sample value of an exposition is a finite number. */
+function expectFiniteSamples(text: string): void {
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    expect([line, Number.isFinite(value)]).toEqual([line, true]);
+  }
+}
+
+/** Requests one collection may make here; stands in for the deadline that ends a real collection. */
+const REQUEST_BUDGET = 300;
+
+/** A collection context whose every request answers with the next generated value. */
+function contextAnswering(answers: unknown[]): CollectContext {
+  let i = 0;
+  const next = async () => {
+    if (i >= REQUEST_BUDGET) throw new CollectError('timeout', 'request budget of the property test spent');
+    return answers[i++ % Math.max(1, answers.length)];
+  };
+  return {
+    http: {
+      json: next as CollectContext['http']['json'],
+      request: async () => ({ status: 200, headers: {}, body: Buffer.from(JSON.stringify((await next()) ?? null)) }),
+    },
+    now: 1_800_000_000,
+    lookbackStart: 0,
+    log: silent,
+    unknownStatus: () => undefined,
+  };
+}
+
+/** Minimal valid target settings per provider, so that create() succeeds. */
+const TARGETS: Record<string, Partial<TargetConfig>> = {
+  opsmanager: { opsmanager: { public_key: 'k', private_key: 'p' } },
+  bluexp: {
+    bluexp: { account_id: 'account-1', agent_id: 'agentclients', token_url: 'http://127.0.0.1:1/oauth/token', audience: 'https://api.cloud.netapp.com', refresh_token: 'r' },
+  },
+  ahsay: { ahsay: { username: 'u', password: 'p', timezone: 'Asia/Hong_Kong', days: 2 } },
+  cbr: { cbr: { project_id: 'p', access_key: 'AK', secret_key: 'SK' } },
+};
+
+const afterRun: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  await Promise.all(afterRun.map((close) => close()));
+});
+
+describe.each(Object.entries(PROVIDERS) as Array<[string, ProviderDefinition]>)('provider %s with any answer', (name, definition) => {
+  test('resolves with finite values or rejects with a CollectError, never anything else', async () => {
+    const target = {
+      name: 't',
+      provider: name,
+      url: 'http://127.0.0.1:1',
+      timeout: 1000,
+      lookback: 86_400_000,
+      max_jobs: 10,
+      min_interval: 0,
+      max_concurrency: 2,
+      ...TARGETS[name],
+    } as TargetConfig;
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.oneof(anyJson, mutatedFixtures(name), mutatedFixtures(name)), { minLength: 1, maxLength: 6 }), async (answers) => {
+        // Extra clients (token endpoints) are never reached: requests go through the fake ctx.http.
+        const clients: HttpClient[] = [];
+        const client = (baseUrl: string) => {
+          const created = new HttpClient({ baseUrl, maxConcurrency: 1 });
+          clients.push(created);
+          return created;
+        };
+        const instance = definition.create(target, { log: silent, client });
+        afterRun.push(...clients.map((c) => () => c.close()));
+        let collected: Collected;
+        try {
+          collected = await instance.collect(contextAnswering(answers));
+        } catch (err) {
+          if (!(err instanceof CollectError)) throw err;
+          return;
+        }
+        const history = new JobHistory(definition.kinds);
+        for (const job of collected.jobs) history.record(job);
+        const text = renderTargets([
+          {
+            snapshot: {
+              target: 't',
+              provider: definition.name,
+              kinds: definition.kinds,
+              restorePointsSupported: definition.restorePoints,
+              ok: true,
+              timestamp: 1,
+              durationSeconds: 0,
+              upstreamRequests: answers.length,
+              summary: summarizeNow(collected, 10),
+            },
+            history,
+          },
+        ]);
+        expectFiniteSamples(text);
+      }),
+      RUNS,
+    );
+  });
+});
+
+test('the renderer never writes NaN or Infinity, whatever the numbers in a job', () => {
+  const num = fc.oneof(fc.double(), fc.constant(Number.NaN), fc.constant(Infinity), fc.constant(-Infinity), fc.integer());
+  const job = fc.record({
+    kind: fc.constantFrom(...JOB_KINDS),
+    id: fc.string(),
+    resource: fc.string(),
+    state: fc.constantFrom(...JOB_STATES),
+    status: fc.string(),
+    startedAt: fc.option(num, { nil: undefined }),
+    endedAt: fc.option(num, { nil: undefined }),
+    bytes: fc.option(num, { nil: undefined }),
+    deliveryExpiresAt: fc.option(num, { nil: undefined }),
+  }) as fc.Arbitrary<Job>;
+  fc.assert(
+    fc.property(fc.array(job, { maxLength: 30 }), (jobs) => {
+      const history = new JobHistory(['backup', 'restore']);
+      jobs.forEach((j) => history.record(j));
+      const snapshot = {
+        target: 't',
+        provider: 'opsmanager' as const,
+        kinds: JOB_KINDS,
+        restorePointsSupported: false,
+        ok: true,
+        timestamp: 1,
+        durationSeconds: 0,
+        upstreamRequests: 1,
+        summary: summarizeNow({ jobs, restorePoints: [] }, 10),
+      };
+      expectFiniteSamples(renderTargets([{ snapshot, history }]));
+    }),
+    RUNS,
+  );
+});
+
+describe('parsers never throw on any input', () => {
+  test.each([
+    ['parseIsoTimestamp', (v: unknown) => parseIsoTimestamp(v)],
+    ['parseDigestChallenge', (v: unknown) => parseDigestChallenge(typeof v === 'string' ? v : JSON.stringify(v))],
+    ['parseDigestAuthorization', (v: unknown) => parseDigestAuthorization(typeof v === 'string' ? v : JSON.stringify(v))],
+    ['productMessage', (v: unknown) => productMessage(Buffer.from(JSON.stringify(v) ?? ''))],
+    ['retryDelayMs', (v: unknown) => retryDelayMs({ headers: { 'retry-after': typeof v === 'string' ? v : JSON.stringify(v) } }, 0)],
+  ])('%s', (_name, parse) => {
+    fc.assert(
+      fc.property(fc.oneof(anyJson, fc.string(), fc.string({ unit: 'binary' })), (value) => {
+        const result = parse(value);
+        if (typeof result === 'number') expect(Number.isFinite(result)).toBe(true);
+      }),
+      RUNS,
+    );
+  });
+
+  test('parseDuration: a finite whole number of milliseconds, or an Error that says why', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.stringMatching(/^(\d{1,4}(ms|s|m|h|d|w|y)){1,4}$/)), (text) => {
+        try {
+          const ms = parseDuration(text);
+          expect(Number.isSafeInteger(ms) && ms >= 0).toBe(true);
+        } catch (err) {
+          expect(err).toBeInstanceOf(Error);
+          expect((err as Error).message).toMatch(/^invalid duration/);
+        }
+      }),
+      RUNS,
+    );
+  });
+});
