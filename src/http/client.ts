@@ -163,7 +163,11 @@ export class HttpClient {
         signal: scope.signal,
       });
       code = String(res.statusCode);
-      const body = await readCapped(res.body, res.headers['content-length'], this.maxResponseBytes);
+      const body = await readCapped(res.body, res.headers['content-length'], this.maxResponseBytes).catch((err: unknown) => {
+        // The answer began and then broke off: the product's fault, not the network's, unless the deadline ended it.
+        if (err instanceof CollectError || scope.signal.aborted) throw err;
+        throw new CollectError('invalid_response', `${method} ${path.split('?')[0]}: answer cut short: ${(err as Error).message}`);
+      });
       return { response: { status: res.statusCode, headers: res.headers, body }, outgoing };
     } catch (err) {
       const classified = classifyError(err, scope.signal.aborted);

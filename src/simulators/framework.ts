@@ -8,6 +8,7 @@
  */
 import express from 'express';
 import http from 'node:http';
+import https from 'node:https';
 import type { Socket } from 'node:net';
 
 export interface Faults {
@@ -326,10 +327,11 @@ function sendTrickled(res: express.Response, body: Buffer, trickleMs: number): v
 
 export async function startSimulator(
   app: express.Express,
-  listen: { host?: string; port?: number } = {},
+  listen: { host?: string; port?: number; tls?: { key: string; cert: string } } = {},
 ): Promise<RunningSimulator> {
   const host = listen.host ?? '127.0.0.1';
-  const server = http.createServer(app);
+  // TLS lets tests present a certificate the exporter must (or must not) trust.
+  const server: http.Server = listen.tls ? https.createServer(listen.tls, app) : http.createServer(app);
   const sockets = trackSockets(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -340,7 +342,7 @@ export async function startSimulator(
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : (listen.port ?? 0);
-  return { url: `http://${formatHost(host)}:${port}`, server, close: closer(server, sockets) };
+  return { url: `${listen.tls ? 'https' : 'http'}://${formatHost(host)}:${port}`, server, close: closer(server, sockets) };
 }
 
 function trackSockets(server: http.Server): Set<Socket> {

@@ -244,3 +244,20 @@ test('buildPath appends a query only when there is one', () => {
   expect(buildPath('/a', { x: undefined })).toBe('/a');
   expect(buildPath('/a?b=1', { c: true })).toBe('/a?b=1&c=true');
 });
+
+test('an answer cut short (declared length not reached) is invalid_response', async () => {
+  const server = await startServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+    res.write('{"results": [');
+    setTimeout(() => res.destroy(), 20);
+  });
+  const client = new HttpClient({ baseUrl: server.url, maxConcurrency: 1 });
+  const scope = scopeFor(3000);
+  try {
+    await expect(client.json({ path: '/x' }, scope)).rejects.toMatchObject({ reason: 'invalid_response', message: expect.stringMatching(/^GET \/x: answer cut short/) });
+  } finally {
+    scope.done();
+    await client.close();
+    await server.close();
+  }
+});
