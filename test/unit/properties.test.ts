@@ -34,7 +34,7 @@ function pathsOf(value: unknown, at: Array<string | number> = [], out: Array<Arr
 /** `value` with the subtree at `path` replaced (or the whole value, for the empty path). */
 function replaced(value: unknown, path: Array<string | number>, by: unknown): unknown {
   if (path.length === 0) return by;
-  const copy: Record<string | number, unknown> = Array.isArray(value) ? [...value] : { ...(value as object) };
+  const copy = (Array.isArray(value) ? [...value] : { ...(value as object) }) as Record<string | number, unknown>;
   copy[path[0]] = replaced(copy[path[0]], path.slice(1), by);
   return copy;
 }
