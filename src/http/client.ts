@@ -252,6 +252,9 @@ export function productMessage(body: Buffer): string | undefined {
     const value = (parsed as Record<string, unknown>)[field];
     if (typeof value === 'string' && value.trim()) return truncate(value.trim(), 300);
   }
+  // Huawei IAM nests it: {"error": {"code": 401, "message": "...", "title": "Unauthorized"}}.
+  const nested = (parsed as { error?: unknown }).error;
+  if (nested && typeof nested === 'object' && !Array.isArray(nested)) return productMessage(Buffer.from(JSON.stringify(nested)));
   return undefined;
 }
 

@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { HttpClient, buildPath, retryDelayMs } from '../../src/http/client';
+import { HttpClient, buildPath, productMessage, retryDelayMs } from '../../src/http/client';
 import { CollectError } from '../../src/http/errors';
 import { scopeFor } from '../helpers/scope';
 import { selfSignedCertificate, startServer } from '../helpers/servers';
@@ -260,4 +260,15 @@ test('an answer cut short (declared length not reached) is invalid_response', as
     await client.close();
     await server.close();
   }
+});
+
+test.each([
+  ['{"detail":"You are not authorized for this resource.","error":401}', 'You are not authorized for this resource.'],
+  ['{"error_code":"BackupService.6500","error_msg":"Vault not found"}', 'Vault not found'],
+  ['{"error":{"code":401,"message":"The username or password is wrong.","title":"Unauthorized"}}', 'The username or password is wrong.'],
+  ['{"Status":"Error","Message":"Invalid SysUser or SysPwd"}', 'Invalid SysUser or SysPwd'],
+  ['not json', undefined],
+  ['[]', undefined],
+])('productMessage(%s) -> %p', (body, expected) => {
+  expect(productMessage(Buffer.from(body))).toBe(expected);
 });
