@@ -1,0 +1,520 @@
+/**
+ * AhsayCBS: backup and restore jobs of every backup user (or of the configured ones), day by day.
+ *
+ * API calls of one collection, all `POST <url>/obs/api/json/<Name>.do` with a JSON body that carries
+ * SysUser and SysPwd: `2/ListUsers.do` once (only without `users`), then for each user and each of
+ * the `days` calendar days (in the server's time zone) `ListBackupJobStatus.do` and
+ * `ListRestoreJobStatus.do`, all at once within the target's max_concurrency.
+ *
+ * Users x days x 2 requests make this the costly provider, so days that are over and hold no job
+ * that may still change are remembered per target and not asked for again (see FinishedDays).
+ *
+ * AhsayCBS writes times as `yyyy-MM-dd HH:mm:ss` in the server's zone without saying which; the
+ * conversion below uses Intl only and follows java.time for the hours a DST change makes odd.
+ */
+import { CollectError } from '../http/errors';
+import type { ErrorReason } from '../http/errors';
+import { truncate } from '../http/client';
+import type { Job, JobKind, StateTable } from '../model';
+import { TERMINAL_JOB_STATES, mapStatus } from '../model';
+import type { CollectContext, ProviderDefinition } from './types';
+import { isObject, stringField } from './util';
+
+export const API_BASE = '/obs/api/json';
+export const LIST_USERS_PATH = `${API_BASE}/2/ListUsers.do`;
+export const JOB_LIST_PATHS: Readonly<Record<JobKind, string>> = {
+  backup: `${API_BASE}/ListBackupJobStatus.do`,
+  restore: `${API_BASE}/ListRestoreJobStatus.do`,
+};
+/** The request field that names the day of a job list. */
+export const DATE_FIELDS: Readonly<Record<JobKind, string>> = { backup: 'BackupDate', restore: 'RestoreDate' };
+
+export const AHSAY_RESTORE_STATES: StateTable = {
+  RESTORE_STOP_SUCCESS: 'succeeded',
+  RESTORE_STOP_SUCCESS_WITH_WARNING: 'warning',
+  RESTORE_STOP_SUCCESS_WITH_ERROR: 'warning',
+  RESTORE_STOP_BY_USER: 'cancelled',
+  RESTORE_STOP_BY_ERROR: 'failed',
+};
+
+export const AHSAY_BACKUP_STATES: StateTable = {
+  BS_STOP_SUCCESS: 'succeeded',
+  BS_STOP_SUCCESS_WITH_WARNING: 'warning',
+  BS_STOP_SUCCESS_WITH_ERROR: 'warning',
+  BS_STOP_BY_USER: 'cancelled',
+  BS_STOP_BY_SYSTEM_ERROR: 'failed',
+  BS_STOP_BY_SCHEDULER: 'cancelled',
+  BS_STOP_BY_QUOTA_EXCEEDED: 'failed',
+  BS_STOP_MISSED_BACKUP: 'failed',
+  BS_STILL_RUNNING: 'running',
+  BS_BACKUP_NOT_FINISHED: 'failed',
+};
+
+export const STATE_TABLES: Readonly<Record<JobKind, StateTable>> = { backup: AHSAY_BACKUP_STATES, restore: AHSAY_RESTORE_STATES };
+
+/**
+ * Where each kind keeps its status word. The reference table of ListRestoreJobStatus names
+ * RestoreJobStatus while its own example answers with Status; both are read, the specific one first.
+ */
+const STATUS_FIELDS: Readonly<Record<JobKind, readonly string[]>> = {
+  backup: ['BackupJobStatus', 'Status'],
+  restore: ['RestoreJobStatus', 'Status'],
+};
+const SIZE_FIELDS: Readonly<Record<JobKind, string>> = { backup: 'UploadSize', restore: 'RestoreSize' };
+
+/**
+ * Messages of `"Status":"Error"` answers that mean the system user cannot use the API: wrong name
+ * or password (also what a system user without an API role gets), an expired password, a refusal.
+ */
+const AUTH_MESSAGE = /incorrect system username\/password|password has expired|not authori[sz]ed|access denied|permission denied/i;
+
+/** Remembered day lists per target: 2,000 users x 2 kinds x 31 days fit; beyond, the oldest go. */
+export const MAX_CACHED_DAYS = 200_000;
+/** Jobs kept in remembered days per target (a few hundred bytes each). */
+export const MAX_CACHED_JOBS = 200_000;
+/** Problems with single answers logged per collection; the rest are counted in one line. */
+const MAX_LOGGED_PROBLEMS = 20;
+/** Problems remembered per target as already logged. */
+const MAX_REMEMBERED_PROBLEMS = 10_000;
+
+export interface MappingSink {
+  unknownStatus(status: string): void;
+  problem(message: string): void;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Local times of the server's zone
+
+export interface LocalDateTime {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+}
+
+/** `yyyy-MM-dd HH:mm:ss` (what the API sends) or `yyyy-MM-dd-HH-mm-ss` (what one reference table says). */
+const LOCAL_TIME = /^(\d{4})-(\d{2})-(\d{2})[ -](\d{2})[:-](\d{2})[:-](\d{2})$/;
+
+/** The fields of an AhsayCBS time, or undefined for anything that is not a real calendar time. */
+export function parseLocalDateTime(text: unknown): LocalDateTime | undefined {
+  if (typeof text !== 'string') return undefined;
+  const m = LOCAL_TIME.exec(text.trim());
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  return { year, month, day, hour, minute, second };
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function daysInMonth(year: number, month: number): number {
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatterFor(zone: string): Intl.DateTimeFormat {
+  let formatter = formatters.get(zone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    formatters.set(zone, formatter);
+  }
+  return formatter;
+}
+
+/** Seconds `zone` is ahead of UTC at the instant `epochSeconds` (whole seconds), straight from Intl. */
+function exactOffset(zone: string, epochSeconds: number): number {
+  const at = Math.floor(epochSeconds);
+  const parts: Record<string, number> = {};
+  for (const part of formatterFor(zone).formatToParts(new Date(at * 1000))) {
+    if (part.type !== 'literal') parts[part.type] = Number(part.value);
+  }
+  const wall = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour! % 24, parts.minute!, parts.second!) / 1000;
+  return wall - at;
+}
+
+/** 15 minutes: zone offsets change on such boundaries in every zone in use today. */
+const OFFSET_BUCKET_SECONDS = 900;
+const MAX_OFFSET_BUCKETS = 20_000;
+const offsetBuckets = new Map<string, Map<number, number>>();
+
+/**
+ * Seconds `zone` is ahead of UTC at `epochSeconds`. Intl is slow next to the thousands of times one
+ * collection reads, so the offset is remembered per 15-minute bucket, but only for buckets whose
+ * both ends have the same offset (no change inside); a bucket with a change is always asked exactly.
+ */
+export function zoneOffsetSeconds(zone: string, epochSeconds: number): number {
+  const bucket = Math.floor(epochSeconds / OFFSET_BUCKET_SECONDS);
+  let buckets = offsetBuckets.get(zone);
+  if (!buckets) offsetBuckets.set(zone, (buckets = new Map()));
+  const known = buckets.get(bucket);
+  if (known !== undefined) return known;
+  const start = exactOffset(zone, bucket * OFFSET_BUCKET_SECONDS);
+  const end = exactOffset(zone, (bucket + 1) * OFFSET_BUCKET_SECONDS - 1);
+  if (start !== end) return exactOffset(zone, epochSeconds);
+  if (buckets.size >= MAX_OFFSET_BUCKETS) buckets.clear();
+  buckets.set(bucket, start);
+  return start;
+}
+
+const DAY_SECONDS = 86_400;
+
+/**
+ * Unix seconds of a wall-clock time in `zone`. Like java.time (and Temporal's "compatible"), a time
+ * that occurs twice when the clocks go back is the earlier one, and a time the clocks skip when they
+ * go forward is moved forward by the length of the gap. The offsets a day before and after are the
+ * only candidates: no zone changes its offset twice within two days.
+ */
+export function localToEpochSeconds(local: LocalDateTime, zone: string): number {
+  const wall = Date.UTC(local.year, local.month - 1, local.day, local.hour, local.minute, local.second) / 1000;
+  const before = zoneOffsetSeconds(zone, wall - DAY_SECONDS);
+  const after = zoneOffsetSeconds(zone, wall + DAY_SECONDS);
+  const valid = [...new Set([before, after])]
+    .map((offset) => ({ offset, at: wall - offset }))
+    .filter(({ offset, at }) => zoneOffsetSeconds(zone, at) === offset)
+    .map(({ at }) => at);
+  return valid.length > 0 ? Math.min(...valid) : wall - before;
+}
+
+/** Unix seconds of an AhsayCBS time written in `zone`; undefined when it is not a time. */
+export function parseAhsayTime(text: unknown, zone: string): number | undefined {
+  const local = parseLocalDateTime(text);
+  return local ? localToEpochSeconds(local, zone) : undefined;
+}
+
+/** The calendar date (yyyy-MM-dd) in `zone` at `epochSeconds`. */
+export function localDate(epochSeconds: number, zone: string): string {
+  const wall = Math.floor(epochSeconds) + zoneOffsetSeconds(zone, epochSeconds);
+  return new Date(wall * 1000).toISOString().slice(0, 10);
+}
+
+/** The `days` calendar dates to read, newest (today in `zone`) first. */
+export function datesToRead(nowSeconds: number, zone: string, days: number): string[] {
+  const [year, month, day] = localDate(nowSeconds, zone).split('-').map(Number) as [number, number, number];
+  return Array.from({ length: Math.max(1, days) }, (_, i) => new Date(Date.UTC(year, month - 1, day - i)).toISOString().slice(0, 10));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mapping answers to jobs
+
+/** Bytes from a size that comes as a number or as a string of digits; undefined for anything else. */
+export function parseSize(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
+  if (typeof value !== 'string' || !/^\s*\d+(\.\d+)?\s*$/.test(value)) return undefined;
+  const size = Number(value);
+  return Number.isFinite(size) ? size : undefined;
+}
+
+export interface DayContext {
+  kind: JobKind;
+  /** The backup user the list was asked for. */
+  login: string;
+  /** The day asked for (yyyy-MM-dd), for messages. */
+  date: string;
+  /** IANA zone the server writes its times in. */
+  zone: string;
+}
+
+function firstString(item: Record<string, unknown>, keys: readonly string[]): string | undefined {
+  for (const key of keys) {
+    const value = stringField(item, key);
+    if (value !== undefined) return value;
+  }
+  return undefined;
+}
+
+/**
+ * One record of ListBackupJobStatus / ListRestoreJobStatus as a Job. The record's ID is the start
+ * time of the run (yyyy-MM-dd-HH-mm-ss), unique only within a backup set and destination, so the
+ * job id joins user, backup set, destination and ID. The resource is `<user>/<backup set name>`:
+ * backup set names repeat across users (every user may have a "default-backup-set-name-1").
+ */
+export function mapJob(item: unknown, day: DayContext, sink: MappingSink): Job | undefined {
+  const where = `${day.kind} job of ${day.login} on ${day.date}`;
+  if (!isObject(item)) {
+    sink.problem(`${where} is not an object`);
+    return undefined;
+  }
+  const runId = stringField(item, 'ID');
+  if (!runId) {
+    sink.problem(`${where} has no ID`);
+    return undefined;
+  }
+  const setId = stringField(item, 'BackupSetID');
+  const destination = stringField(item, 'DestinationID');
+  const id = [day.login, setId ?? '-', ...(destination ? [destination] : []), runId].join('/');
+  const setName = typeof item.BackupSetName === 'string' && item.BackupSetName !== '' ? item.BackupSetName : setId;
+  const status = firstString(item, STATUS_FIELDS[day.kind]) ?? '';
+  const state = mapStatus(STATE_TABLES[day.kind], status);
+  if (state === 'unknown') sink.unknownStatus(status || '(none)');
+  const job: Job = { kind: day.kind, id, resource: `${day.login}/${setName ?? '(no backup set)'}`, state, status: status || 'UNKNOWN' };
+  const startedAt = readTime(item, 'StartTime', day, id, sink);
+  if (startedAt !== undefined) job.startedAt = startedAt;
+  // A running job has no end yet, whatever the EndTime field holds.
+  if (TERMINAL_JOB_STATES.has(state)) {
+    const endedAt = readTime(item, 'EndTime', day, id, sink);
+    if (endedAt !== undefined) job.endedAt = endedAt;
+  }
+  const sizeField = SIZE_FIELDS[day.kind];
+  const raw = item[sizeField];
+  const bytes = parseSize(raw);
+  if (bytes !== undefined) job.bytes = bytes;
+  else if (raw !== undefined && raw !== null && raw !== '') sink.problem(`${day.kind} job ${id}: ${sizeField} ${JSON.stringify(raw)} is not a size`);
+  return job;
+}
+
+function readTime(item: Record<string, unknown>, field: string, day: DayContext, id: string, sink: MappingSink): number | undefined {
+  const raw = item[field];
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  const at = parseAhsayTime(raw, day.zone);
+  if (at === undefined) sink.problem(`${day.kind} job ${id}: ${field} ${JSON.stringify(raw)} is not a time (yyyy-MM-dd HH:mm:ss); left out`);
+  return at;
+}
+
+/** The reason for a `"Status":"Error"` answer, from its message. */
+export function reasonForProductError(message: string | undefined): ErrorReason {
+  return message !== undefined && AUTH_MESSAGE.test(message) ? 'auth' : 'invalid_response';
+}
+
+/**
+ * Checks the envelope every answer has: `"Status":"OK"`, or `"Status":"Error"` with the product's
+ * Message (and ExptType), which AhsayCBS sends with HTTP 200. Throws for anything but OK.
+ */
+export function checkStatus(body: unknown, where: string): Record<string, unknown> {
+  if (!isObject(body)) throw new CollectError('invalid_response', `${where}: answer is not a JSON object`);
+  if (body.Status === 'OK') return body;
+  if (body.Status === 'Error') {
+    const message = typeof body.Message === 'string' && body.Message.trim() ? truncate(body.Message.trim(), 300) : undefined;
+    const type = typeof body.ExptType === 'string' ? ` (${truncate(body.ExptType, 100)})` : '';
+    throw new CollectError(reasonForProductError(message), `${where}: AhsayCBS error: ${message ?? '(no message)'}${type}`);
+  }
+  throw new CollectError('invalid_response', `${where}: answer has no "Status":"OK"`);
+}
+
+/** The jobs of one day-list answer. A missing Data is no jobs; a single object is one. */
+export function jobsFromAnswer(body: unknown, day: DayContext, sink: MappingSink): Job[] {
+  const where = `${JOB_LIST_PATHS[day.kind].split('/').pop()} for ${day.login} on ${day.date}`;
+  const ok = checkStatus(body, where);
+  const data = ok.Data;
+  if (data === undefined || data === null) return [];
+  const items = Array.isArray(data) ? data : isObject(data) ? [data] : undefined;
+  if (!items) throw new CollectError('invalid_response', `${where}: "Data" is not a list`);
+  const jobs: Job[] = [];
+  for (const item of items) {
+    const job = mapJob(item, day, sink);
+    if (job) jobs.push(job);
+  }
+  return jobs;
+}
+
+export interface BackupUser {
+  login: string;
+  /** The sub-admin that owns the user, passed on as Owner. */
+  owner?: string;
+}
+
+/** The users of a ListUsers (v2) answer: key `User`, entries with LoginName (plain names accepted). */
+export function usersFromAnswer(body: unknown, sink: MappingSink): BackupUser[] {
+  const ok = checkStatus(body, '2/ListUsers.do');
+  if (!Array.isArray(ok.User)) throw new CollectError('invalid_response', '2/ListUsers.do: answer has no "User" list');
+  const users = new Map<string, BackupUser>();
+  for (const entry of ok.User) {
+    const login = typeof entry === 'string' ? entry || undefined : isObject(entry) ? stringField(entry, 'LoginName') : undefined;
+    if (!login) {
+      sink.problem('2/ListUsers.do: a user without LoginName skipped');
+      continue;
+    }
+    const owner = isObject(entry) ? stringField(entry, 'Owner') : undefined;
+    users.set(login, owner ? { login, owner } : { login });
+  }
+  return [...users.values()];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Days that are over
+
+/** A day's list is final when the day was already over when it was read and none of its jobs can change. */
+export function isFinalDay(jobs: readonly Job[], date: string, today: string): boolean {
+  return date < today && jobs.every((job) => TERMINAL_JOB_STATES.has(job.state));
+}
+
+interface CachedDay {
+  login: string;
+  kind: JobKind;
+  date: string;
+  jobs: readonly Job[];
+}
+
+/**
+ * Final day lists of one target, keyed by user, kind and date, bounded in days and in jobs: days
+ * that left the window and users no longer listed are dropped on every collection, and past the
+ * caps the oldest entries go (they are read again when needed).
+ */
+export class FinishedDays {
+  private readonly days = new Map<string, CachedDay>();
+  private jobs = 0;
+
+  constructor(
+    private readonly maxDays = MAX_CACHED_DAYS,
+    private readonly maxJobs = MAX_CACHED_JOBS,
+  ) {}
+
+  get size(): number {
+    return this.days.size;
+  }
+
+  get jobCount(): number {
+    return this.jobs;
+  }
+
+  get(login: string, kind: JobKind, date: string): readonly Job[] | undefined {
+    return this.days.get(key(login, kind, date))?.jobs;
+  }
+
+  put(login: string, kind: JobKind, date: string, jobs: readonly Job[]): void {
+    if (jobs.length > this.maxJobs) return;
+    const k = key(login, kind, date);
+    this.remove(k);
+    this.days.set(k, { login, kind, date, jobs });
+    this.jobs += jobs.length;
+    // A Map iterates in insertion order: the first entries are the oldest.
+    for (const oldest of this.days.keys()) {
+      if (this.days.size <= this.maxDays && this.jobs <= this.maxJobs) break;
+      this.remove(oldest);
+    }
+  }
+
+  /** Keeps only days of `dates` and users of `logins`. */
+  retain(logins: ReadonlySet<string>, dates: ReadonlySet<string>): void {
+    for (const [k, day] of this.days) if (!logins.has(day.login) || !dates.has(day.date)) this.remove(k);
+  }
+
+  private remove(k: string): void {
+    const day = this.days.get(k);
+    if (!day) return;
+    this.days.delete(k);
+    this.jobs -= day.jobs.length;
+  }
+}
+
+function key(login: string, kind: JobKind, date: string): string {
+  return `${date}\u0000${kind}\u0000${login}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Collection
+
+interface Credentials {
+  SysUser: string;
+  SysPwd: string;
+}
+
+async function post(ctx: CollectContext, path: string, body: Record<string, unknown>): Promise<unknown> {
+  return ctx.http.json({ method: 'POST', path, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+async function listUsers(ctx: CollectContext, credentials: Credentials, sink: MappingSink): Promise<BackupUser[]> {
+  // LoginNameOnly keeps the answer small: the full user records carry quotas, contacts and settings.
+  return usersFromAnswer(await post(ctx, LIST_USERS_PATH, { ...credentials, LoginNameOnly: true }), sink);
+}
+
+async function readDay(ctx: CollectContext, credentials: Credentials, user: BackupUser, day: DayContext, sink: MappingSink): Promise<Job[]> {
+  const body: Record<string, unknown> = { ...credentials, LoginName: user.login, [DATE_FIELDS[day.kind]]: day.date };
+  if (user.owner) body.Owner = user.owner;
+  return jobsFromAnswer(await post(ctx, JOB_LIST_PATHS[day.kind], body), day, sink);
+}
+
+/**
+ * Runs `work` over `items` with at most `limit` in flight, results in order. The HttpClient's
+ * semaphore would bound them anyway, but each request waiting there holds a listener on the
+ * collection's abort signal, and thousands of listeners on one EventTarget cost quadratic time.
+ */
+export async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    // After a failure the collection is lost: start nothing more.
+    while (next < items.length && !failed) {
+      const index = next++;
+      try {
+        results[index] = await work(items[index]!);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return results;
+}
+
+/**
+ * Logs each problem once per target (today's lists are read on every scrape, with the same typos),
+ * and at most MAX_LOGGED_PROBLEMS new ones per collection, the rest as a count, so a bad day cannot
+ * flood the log.
+ */
+function collectionSink(ctx: CollectContext, logged: Set<string>): MappingSink & { flush(): void } {
+  let fresh = 0;
+  return {
+    unknownStatus: (status) => ctx.unknownStatus(status),
+    problem(message) {
+      if (logged.has(message)) return;
+      if (logged.size >= MAX_REMEMBERED_PROBLEMS) logged.clear();
+      logged.add(message);
+      fresh++;
+      if (fresh <= MAX_LOGGED_PROBLEMS) ctx.log.warn({ problem: message }, 'AhsayCBS answer partly unusable');
+    },
+    flush() {
+      if (fresh > MAX_LOGGED_PROBLEMS) {
+        ctx.log.warn({ problems: fresh, logged: MAX_LOGGED_PROBLEMS }, 'AhsayCBS answers had more problems than were logged');
+      }
+    },
+  };
+}
+
+export const ahsay: ProviderDefinition = {
+  name: 'ahsay',
+  kinds: ['backup', 'restore'],
+  restorePoints: false,
+  create(target) {
+    const settings = target.ahsay;
+    if (!settings) throw new Error(`target ${target.name}: ahsay block missing`);
+    const credentials: Credentials = { SysUser: settings.username, SysPwd: settings.password };
+    const configured = settings.users ? [...new Set(settings.users)].map((login) => ({ login })) : undefined;
+    const finished = new FinishedDays();
+    const loggedProblems = new Set<string>();
+    return {
+      async collect(ctx) {
+        const sink = collectionSink(ctx, loggedProblems);
+        const dates = datesToRead(ctx.now, settings.timezone, settings.days);
+        const today = dates[0]!;
+        const users = configured ?? (await listUsers(ctx, credentials, sink));
+        finished.retain(new Set(users.map((u) => u.login)), new Set(dates));
+        const days = users.flatMap((user) => (['backup', 'restore'] as const).flatMap((kind) => dates.map((date) => ({ user, kind, date }))));
+        const lists = await mapLimited(days, target.max_concurrency, async ({ user, kind, date }): Promise<readonly Job[]> => {
+          const cached = finished.get(user.login, kind, date);
+          if (cached) return cached;
+          const jobs = await readDay(ctx, credentials, user, { kind, login: user.login, date, zone: settings.timezone }, sink);
+          if (isFinalDay(jobs, date, today)) finished.put(user.login, kind, date, jobs);
+          return jobs;
+        });
+        sink.flush();
+        return { jobs: lists.flat(), restorePoints: [] };
+      },
+    };
+  },
+};

@@ -1,0 +1,199 @@
+/**
+ * The exporter against the AhsayCBS simulator over real HTTP on 127.0.0.1: counts per state, Hong
+ * Kong times as Unix timestamps, sizes, the day cache (a warm scrape reads only today), error
+ * answers with HTTP 200, and promtool-clean output.
+ */
+import { request } from 'undici';
+import { AHSAY_BACKUP_STATES, AHSAY_RESTORE_STATES } from '../../src/providers/ahsay';
+import { createAhsaySimulator } from '../../src/simulators/ahsay';
+import type { AhsaySimulator, AhsaySimulatorOptions } from '../../src/simulators/ahsay';
+import { startSimulator } from '../../src/simulators/framework';
+import type { RunningSimulator } from '../../src/simulators/framework';
+import { samples, series, startExporter } from '../helpers/exporter';
+import type { RunningExporter } from '../helpers/exporter';
+import { promtoolCheckMetrics } from '../helpers/promtool';
+
+const SYS_USER = 'it-api';
+const SYS_PWD = 'it-api-secret-7d41c0';
+const ZONE = 'Asia/Hong_Kong';
+
+interface Running {
+  sim: AhsaySimulator;
+  server: RunningSimulator;
+}
+
+const started: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((s) => s.close()));
+});
+
+/** A simulator whose clock stands still at the moment the test starts, so that expectations cannot drift. */
+async function simulator(options: Partial<AhsaySimulatorOptions> = {}): Promise<Running> {
+  const frozen = Date.now();
+  const sim = createAhsaySimulator({ sysUser: SYS_USER, sysPwd: SYS_PWD, users: 5, timezone: ZONE, clock: () => frozen, ...options });
+  const server = await startSimulator(sim.app);
+  started.push(server);
+  return { sim, server };
+}
+
+async function exporter(yaml: string): Promise<RunningExporter> {
+  const running = await startExporter(yaml);
+  started.push(running);
+  return running;
+}
+
+function target(name: string, url: string, block = '', password = SYS_PWD, extra = ''): string {
+  return `  - name: ${name}
+    provider: ahsay
+    url: ${url}
+${extra}    ahsay:
+      username: ${SYS_USER}
+      password: ${password}
+      timezone: ${ZONE}
+${block}`;
+}
+
+async function get(url: string): Promise<{ status: number; text: string }> {
+  const res = await request(url);
+  return { status: res.statusCode, text: await res.body.text() };
+}
+
+/** Today and yesterday in Hong Kong. */
+function hongKongDates(): [string, string] {
+  const today = new Intl.DateTimeFormat('sv-SE', { timeZone: ZONE }).format(new Date());
+  return [today, new Date(Date.parse(`${today}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10)];
+}
+
+/** Hong Kong has been UTC+8 all year since 1979: the expected Unix time, worked out without the provider's code. */
+const hongKongSeconds = (text: string) => Date.parse(`${text.replace(' ', 'T')}+08:00`) / 1000;
+
+function expectedCounts(sim: AhsaySimulator, logins: string[], dates: string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  const add = (kind: string, state: string) => counts.set(`${kind}/${state}`, (counts.get(`${kind}/${state}`) ?? 0) + 1);
+  for (const login of logins) {
+    for (const date of dates) {
+      for (const r of sim.backupRecords(login, date)) add('backup', AHSAY_BACKUP_STATES[r.BackupJobStatus as string] ?? 'unknown');
+      for (const r of sim.restoreRecords(login, date)) add('restore', AHSAY_RESTORE_STATES[(r.RestoreJobStatus ?? r.Status) as string] ?? 'unknown');
+    }
+  }
+  return counts;
+}
+
+describe('exporter with the AhsayCBS simulator', () => {
+  test('users from ListUsers; counts per kind and state match the simulator; every state present; promtool-clean', async () => {
+    const cbs = await simulator({ restoreChance: 0.6 });
+    const ex = await exporter(`targets:\n${target('cbs', cbs.server.url)}`);
+    const { status, text } = await get(`${ex.url}/metrics`);
+    expect(status).toBe(200);
+    const s = samples(text);
+    expect(s.get('backup_up{target="cbs",provider="ahsay"}')).toBe(1);
+    const logins = Array.from({ length: 5 }, (_, i) => cbs.sim.user(i).login);
+    const expected = expectedCounts(cbs.sim, logins, hongKongDates());
+    const jobs = series(text, 'backup_jobs', { target: 'cbs' });
+    expect(jobs).toHaveLength(14);
+    for (const [key, value] of jobs) {
+      const kind = /kind="(\w+)"/.exec(key)?.[1];
+      const state = /state="(\w+)"/.exec(key)?.[1];
+      expect([kind, state, value]).toEqual([kind, state, expected.get(`${kind}/${state}`) ?? 0]);
+    }
+    expect(expected.get('backup/succeeded')).toBeGreaterThan(0);
+    // ListUsers, then users x kinds x days.
+    expect(s.get('backup_collect_upstream_requests{target="cbs",provider="ahsay"}')).toBe(1 + 5 * 2 * 2);
+    expect(series(text, 'backup_last_success_timestamp_seconds', { target: 'cbs', kind: 'backup' }).length).toBeGreaterThan(0);
+    expect(promtoolCheckMetrics(text)).toBe('');
+  });
+
+  test('times written in Asia/Hong_Kong come out as the right Unix timestamps; sizes as numbers and strings come out as bytes', async () => {
+    const cbs = await simulator({ users: 1, badTimeRate: 0, sizeAsStringRate: 0.5, restoreChance: 1 });
+    const ex = await exporter(`targets:\n${target('cbs', cbs.server.url, '      users: [obm]\n', SYS_PWD, '    max_jobs: 10000\n')}`);
+    const { text } = await get(`${ex.url}/probe?target=cbs`);
+    let checked = 0;
+    let stringSizes = 0;
+    for (const date of hongKongDates()) {
+      for (const [kind, records] of [
+        ['backup', cbs.sim.backupRecords('obm', date)],
+        ['restore', cbs.sim.restoreRecords('obm', date)],
+      ] as const) {
+        for (const r of records) {
+          const labels = { kind, job_id: `obm/${String(r.BackupSetID)}/${String(r.DestinationID)}/${String(r.ID)}` };
+          expect(series(text, 'backup_job_start_timestamp_seconds', labels).map(([, v]) => v)).toEqual([hongKongSeconds(String(r.StartTime))]);
+          const end = series(text, 'backup_job_end_timestamp_seconds', labels).map(([, v]) => v);
+          expect(end).toEqual(r.EndTime ? [hongKongSeconds(String(r.EndTime))] : []);
+          const size = r.UploadSize ?? r.RestoreSize;
+          if (typeof size === 'string') stringSizes++;
+          expect(series(text, 'backup_job_size_bytes', labels).map(([, v]) => v)).toEqual([Number(size)]);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(5);
+    expect(stringSizes).toBeGreaterThan(0);
+  });
+
+  test('a warm scrape re-reads only today: users x 2 requests with days 2 (and ListUsers once more without users)', async () => {
+    const cbs = await simulator({ users: 4 });
+    const logins = Array.from({ length: 4 }, (_, i) => cbs.sim.user(i).login);
+    const ex = await exporter(`targets:\n${target('listed', cbs.server.url, `      users: [${logins.join(', ')}]\n      days: 2\n`)}${target('all', cbs.server.url)}`);
+    const [today] = hongKongDates();
+    const cold = await get(`${ex.url}/probe?target=listed`);
+    expect(cbs.sim.stats.requests).toBe(4 * 2 * 2);
+    expect(samples(cold.text).get('backup_collect_upstream_requests{target="listed",provider="ahsay"}')).toBe(16);
+    cbs.sim.reset();
+    const warm = await get(`${ex.url}/probe?target=listed`);
+    if (hongKongDates()[0] !== today) return; // midnight in Hong Kong between the scrapes: a new day to read
+    expect(cbs.sim.stats.requests).toBe(4 * 2);
+    expect([...cbs.sim.requestsByDate.keys()]).toEqual([today]);
+    expect(samples(warm.text).get('backup_collect_upstream_requests{target="listed",provider="ahsay"}')).toBe(8);
+    // The same jobs are reported from memory.
+    expect(series(warm.text, 'backup_jobs', { target: 'listed' })).toEqual(series(cold.text, 'backup_jobs', { target: 'listed' }));
+
+    await get(`${ex.url}/probe?target=all`);
+    cbs.sim.reset();
+    await get(`${ex.url}/probe?target=all`);
+    if (hongKongDates()[0] !== today) return;
+    expect(cbs.sim.stats.requests).toBe(1 + 4 * 2);
+  });
+
+  test('wrong credentials: backup_up 0 with reason auth, the product message in the log, the password nowhere', async () => {
+    const cbs = await simulator();
+    const ex = await exporter(`targets:\n${target('bad', cbs.server.url, '', 'wrong-password-3c9e')}${target('good', cbs.server.url)}`);
+    const { text } = await get(`${ex.url}/metrics`);
+    const s = samples(text);
+    expect(s.get('backup_up{target="bad",provider="ahsay"}')).toBe(0);
+    expect(s.get('backup_up{target="good",provider="ahsay"}')).toBe(1);
+    expect(s.get('backup_exporter_collect_errors_total{target="bad",provider="ahsay",reason="auth"}')).toBe(1);
+    const logs = ex.logs.join('\n');
+    expect(ex.logs.some((l) => l.includes('"reason":"auth"') && l.includes('"target":"bad"') && l.includes('Incorrect system username/password'))).toBe(true);
+    const config = await get(`${ex.url}/config`);
+    for (const shown of [text, logs, config.text]) {
+      expect(shown).not.toContain('wrong-password-3c9e');
+      expect(shown).not.toContain(SYS_PWD);
+    }
+    expect(promtoolCheckMetrics(text)).toBe('');
+  });
+
+  test('other error answers are invalid_response; a broken answer is parse; either way one target only', async () => {
+    const cbs = await simulator();
+    const broken = await simulator();
+    broken.sim.faults.malformedJson = true;
+    const ex = await exporter(
+      `targets:\n${target('ghost', cbs.server.url, '      users: [obm, nosuchuser]\n')}${target('broken', broken.server.url)}${target('fine', cbs.server.url)}`,
+    );
+    const s = samples((await get(`${ex.url}/metrics`)).text);
+    expect(s.get('backup_exporter_collect_errors_total{target="ghost",provider="ahsay",reason="invalid_response"}')).toBe(1);
+    expect(s.get('backup_exporter_collect_errors_total{target="broken",provider="ahsay",reason="parse"}')).toBe(1);
+    expect(s.get('backup_up{target="fine",provider="ahsay"}')).toBe(1);
+    expect(ex.logs.some((l) => l.includes('"target":"ghost"') && l.includes("User 'nosuchuser' does not exist"))).toBe(true);
+  });
+
+  test('an unparsable time (11;34:15) leaves that field out and is logged; the target stays up', async () => {
+    const cbs = await simulator({ users: 2, badTimeRate: 1 });
+    const ex = await exporter(`targets:\n${target('typos', cbs.server.url, '', SYS_PWD, '    max_jobs: 10000\n')}`);
+    const { text } = await get(`${ex.url}/probe?target=typos`);
+    expect(samples(text).get('backup_up{target="typos",provider="ahsay"}')).toBe(1);
+    const jobs = series(text, 'backup_job_state', { target: 'typos' }).length;
+    expect(jobs).toBeGreaterThan(0);
+    expect(series(text, 'backup_job_start_timestamp_seconds', { target: 'typos' }).length).toBeLessThan(jobs);
+    expect(ex.logs.some((l) => l.includes('AhsayCBS answer partly unusable') && l.includes(';'))).toBe(true);
+  });
+});

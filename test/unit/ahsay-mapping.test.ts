@@ -1,0 +1,470 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import type { TargetConfig } from '../../src/config/schema';
+import { CollectError } from '../../src/http/errors';
+import type { RequestOptions } from '../../src/http/client';
+import type { Job } from '../../src/model';
+import {
+  AHSAY_BACKUP_STATES,
+  AHSAY_RESTORE_STATES,
+  FinishedDays,
+  ahsay,
+  checkStatus,
+  datesToRead,
+  isFinalDay,
+  jobsFromAnswer,
+  localDate,
+  mapJob,
+  mapLimited,
+  parseAhsayTime,
+  parseLocalDateTime,
+  parseSize,
+  reasonForProductError,
+  usersFromAnswer,
+} from '../../src/providers/ahsay';
+import type { DayContext, MappingSink } from '../../src/providers/ahsay';
+import type { CollectContext } from '../../src/providers/types';
+
+const fixture = (name: string): unknown => JSON.parse(readFileSync(join(__dirname, '../fixtures/ahsay', name), 'utf8'));
+const utc = (y: number, mo: number, d: number, h = 0, mi = 0, s = 0) => Date.UTC(y, mo - 1, d, h, mi, s) / 1000;
+
+function recordingSink(): MappingSink & { unknown: string[]; problems: string[] } {
+  const unknown: string[] = [];
+  const problems: string[] = [];
+  return { unknown, problems, unknownStatus: (s) => unknown.push(s), problem: (p) => problems.push(p) };
+}
+
+const day = (kind: DayContext['kind'], zone = 'UTC', login = 'obm', date = '2024-06-26'): DayContext => ({ kind, login, date, zone });
+
+describe('AhsayCBS times', () => {
+  test.each<[string, string, number | undefined]>([
+    ['2024-06-26 13:25:14', 'UTC', utc(2024, 6, 26, 13, 25, 14)],
+    // Hong Kong: UTC+8 all year, no DST.
+    ['2024-06-26 13:25:14', 'Asia/Hong_Kong', utc(2024, 6, 26, 5, 25, 14)],
+    ['2024-01-01 03:00:00', 'Asia/Hong_Kong', utc(2023, 12, 31, 19, 0, 0)],
+    // Berlin, spring forward on 2024-03-31 at 02:00 CET -> 03:00 CEST.
+    ['2024-03-31 01:59:59', 'Europe/Berlin', utc(2024, 3, 31, 0, 59, 59)],
+    ['2024-03-31 02:30:00', 'Europe/Berlin', utc(2024, 3, 31, 1, 30, 0)], // skipped: moved forward by the gap (03:30 CEST)
+    ['2024-03-31 03:00:00', 'Europe/Berlin', utc(2024, 3, 31, 1, 0, 0)],
+    // Berlin, fall back on 2024-10-27 at 03:00 CEST -> 02:00 CET.
+    ['2024-10-27 01:59:59', 'Europe/Berlin', utc(2024, 10, 26, 23, 59, 59)],
+    ['2024-10-27 02:30:00', 'Europe/Berlin', utc(2024, 10, 27, 0, 30, 0)], // twice: the earlier (CEST)
+    ['2024-10-27 03:00:00', 'Europe/Berlin', utc(2024, 10, 27, 2, 0, 0)],
+    ['2024-07-01 12:00:00', 'Europe/Berlin', utc(2024, 7, 1, 10, 0, 0)],
+    ['2024-03-10 02:30:00', 'America/New_York', utc(2024, 3, 10, 7, 30, 0)],
+    ['2024-11-03 01:30:00', 'America/New_York', utc(2024, 11, 3, 5, 30, 0)],
+    // Lord Howe moves by 30 minutes: 02:00 +11 -> 01:30 +10:30 on 2024-04-07.
+    ['2024-04-07 01:45:00', 'Australia/Lord_Howe', utc(2024, 4, 6, 14, 45, 0)],
+    ['2024-06-26-13-25-13', 'UTC', utc(2024, 6, 26, 13, 25, 13)],
+    ['2024-06-26 11;34:15', 'UTC', undefined],
+    ['2024-02-30 10:00:00', 'UTC', undefined],
+    ['2024-06-26 24:00:00', 'UTC', undefined],
+    ['2024-06-26', 'UTC', undefined],
+    ['2024-06-26T13:25:14', 'UTC', undefined],
+    ['', 'UTC', undefined],
+  ])('%s in %s -> %s', (text, zone, expected) => {
+    expect(parseAhsayTime(text, zone)).toBe(expected);
+  });
+
+  test('non-strings are not times', () => {
+    expect(parseLocalDateTime(1719408314)).toBeUndefined();
+    expect(parseLocalDateTime(null)).toBeUndefined();
+  });
+
+  test('every minute of a DST day in Berlin converts to the instant whose wall clock it is (where it exists)', () => {
+    const format = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Europe/Berlin', dateStyle: 'short', timeStyle: 'medium' });
+    for (const date of ['2024-03-31', '2024-10-27']) {
+      for (let minute = 0; minute < 24 * 60; minute += 7) {
+        const text = `${date} ${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}:00`;
+        const at = parseAhsayTime(text, 'Europe/Berlin')!;
+        const back = format.format(new Date(at * 1000));
+        if (date === '2024-03-31' && text.slice(11, 13) === '02') expect(back).toBe(text.replace(' 02:', ' 03:'));
+        else expect(back).toBe(text);
+      }
+    }
+  });
+
+  test.each<[number, string, number, string[]]>([
+    [utc(2024, 6, 26, 17), 'UTC', 2, ['2024-06-26', '2024-06-25']],
+    [utc(2024, 6, 26, 17), 'Asia/Hong_Kong', 2, ['2024-06-27', '2024-06-26']],
+    [utc(2024, 1, 1, 0, 30), 'UTC', 3, ['2024-01-01', '2023-12-31', '2023-12-30']],
+    [utc(2024, 3, 1, 12), 'Europe/Berlin', 2, ['2024-03-01', '2024-02-29']],
+    [utc(2024, 10, 27, 22, 59, 59), 'Europe/Berlin', 1, ['2024-10-27']],
+    [utc(2024, 10, 27, 23), 'Europe/Berlin', 1, ['2024-10-28']],
+  ])('datesToRead(%s, %s, %s)', (now, zone, days, expected) => {
+    expect(datesToRead(now, zone, days)).toEqual(expected);
+  });
+
+  test('localDate follows the zone', () => {
+    expect(localDate(utc(2024, 6, 26, 16, 0), 'Asia/Hong_Kong')).toBe('2024-06-27');
+    expect(localDate(utc(2024, 6, 26, 15, 59, 59), 'Asia/Hong_Kong')).toBe('2024-06-26');
+  });
+});
+
+describe('AhsayCBS sizes', () => {
+  test.each<[unknown, number | undefined]>([
+    [0, 0],
+    [1048576, 1048576],
+    ['2048', 2048],
+    [' 4096 ', 4096],
+    ['1.5', 1.5],
+    ['12 MB', undefined],
+    [-1, undefined],
+    ['-1', undefined],
+    [Number.NaN, undefined],
+    [Infinity, undefined],
+    [null, undefined],
+    [true, undefined],
+  ])('%p -> %p', (value, expected) => {
+    expect(parseSize(value)).toBe(expected);
+  });
+});
+
+describe('AhsayCBS job mapping', () => {
+  test('the seed page example (ListRestoreJobStatus, verbatim): status in "Status", UserId, RestoreSize 0 as a number', () => {
+    const sink = recordingSink();
+    const jobs = jobsFromAnswer(fixture('seed-003-list-restore-job-status.json'), day('restore'), sink);
+    expect(jobs).toEqual<Job[]>([
+      {
+        kind: 'restore',
+        id: 'obm/1687755057644/1687755083984/2024-06-26-13-25-13',
+        resource: 'obm/default-backup-set-name-1',
+        state: 'succeeded',
+        status: 'RESTORE_STOP_SUCCESS',
+        startedAt: utc(2024, 6, 26, 13, 25, 14),
+        endedAt: utc(2024, 6, 26, 13, 25, 21),
+        bytes: 0,
+      },
+    ]);
+    expect(sink.unknown).toEqual([]);
+    expect(sink.problems).toEqual([]);
+  });
+
+  test('the seed example read in Hong Kong time', () => {
+    const [job] = jobsFromAnswer(fixture('seed-003-list-restore-job-status.json'), day('restore', 'Asia/Hong_Kong'), recordingSink());
+    expect([job?.startedAt, job?.endedAt]).toEqual([utc(2024, 6, 26, 5, 25, 14), utc(2024, 6, 26, 5, 25, 21)]);
+  });
+
+  test('every backup status of the state table (BackupJobStatus); sizes as numbers and strings; no end while running', () => {
+    const sink = recordingSink();
+    const jobs = jobsFromAnswer(fixture('backup-statuses.json'), day('backup'), sink);
+    expect(jobs.map((j) => [j.status, j.state, j.bytes, j.endedAt !== undefined])).toEqual([
+      ['BS_STOP_SUCCESS', 'succeeded', 1048576, true],
+      ['BS_STOP_SUCCESS_WITH_WARNING', 'warning', 2048, true],
+      ['BS_STOP_SUCCESS_WITH_ERROR', 'warning', 0, true],
+      ['BS_STOP_BY_USER', 'cancelled', 0, true],
+      ['BS_STOP_BY_SYSTEM_ERROR', 'failed', 0, true],
+      ['BS_STOP_BY_SCHEDULER', 'cancelled', 0, true],
+      ['BS_STOP_BY_QUOTA_EXCEEDED', 'failed', 0, true],
+      ['BS_STOP_MISSED_BACKUP', 'failed', 0, true],
+      ['BS_STILL_RUNNING', 'running', 524288, false],
+      ['BS_BACKUP_NOT_FINISHED', 'failed', 4096, true],
+    ]);
+    expect(new Set(jobs.map((j) => j.status))).toEqual(new Set(Object.keys(AHSAY_BACKUP_STATES)));
+    expect(jobs.every((j) => j.kind === 'backup' && j.resource === 'obm/Documents')).toBe(true);
+    expect(jobs[0]).toMatchObject({ startedAt: utc(2024, 6, 26, 0, 10), endedAt: utc(2024, 6, 26, 0, 40) });
+    expect(sink.problems).toEqual([]);
+    expect(sink.unknown).toEqual([]);
+  });
+
+  test('every restore status of the state table, with the example (Status, UserId) and the reference (RestoreJobStatus, UserID) field names', () => {
+    const sink = recordingSink();
+    const jobs = jobsFromAnswer(fixture('restore-statuses.json'), day('restore'), sink);
+    expect(jobs.map((j) => [j.status, j.state, j.bytes])).toEqual([
+      ['RESTORE_STOP_SUCCESS', 'succeeded', 1000],
+      ['RESTORE_STOP_SUCCESS_WITH_WARNING', 'warning', 2000],
+      ['RESTORE_STOP_SUCCESS_WITH_ERROR', 'warning', 3000],
+      ['RESTORE_STOP_BY_USER', 'cancelled', 0],
+      ['RESTORE_STOP_BY_ERROR', 'failed', 0],
+    ]);
+    expect(new Set(jobs.map((j) => j.status))).toEqual(new Set(Object.keys(AHSAY_RESTORE_STATES)));
+    expect(sink.problems).toEqual([]);
+  });
+
+  test('odd answers: an unparsable time (11;34:15) is left out and logged, unknown status, bad sizes, odd set fields, no ID, non-objects', () => {
+    const sink = recordingSink();
+    const jobs = jobsFromAnswer(fixture('odd-answers.json'), day('backup'), sink);
+    expect(jobs).toEqual<Job[]>([
+      {
+        kind: 'backup',
+        id: 'obm/1/2/2024-06-26-11-34-15',
+        resource: 'obm/Typo',
+        state: 'succeeded',
+        status: 'BS_STOP_SUCCESS',
+        endedAt: utc(2024, 6, 26, 11, 50),
+      },
+      {
+        kind: 'backup',
+        id: 'obm/1/2024-06-26-12-00-00',
+        resource: 'obm/Typo',
+        state: 'unknown',
+        status: 'BS_MOON_PHASE_WRONG',
+        startedAt: utc(2024, 6, 26, 12),
+      },
+      {
+        kind: 'backup',
+        id: 'obm/1687755057644/2024-06-26-13-00-00',
+        resource: 'obm/1687755057644',
+        state: 'unknown',
+        status: 'UNKNOWN',
+        startedAt: utc(2024, 6, 26, 13),
+      },
+    ]);
+    expect(sink.unknown).toEqual(['BS_MOON_PHASE_WRONG', '(none)']);
+    expect(sink.problems).toEqual([
+      'backup job obm/1/2/2024-06-26-11-34-15: StartTime "2024-06-26 11;34:15" is not a time (yyyy-MM-dd HH:mm:ss); left out',
+      'backup job obm/1/2/2024-06-26-11-34-15: UploadSize "12 MB" is not a size',
+      'backup job obm/1/2024-06-26-12-00-00: UploadSize -1 is not a size',
+      'backup job of obm on 2024-06-26 has no ID',
+      'backup job of obm on 2024-06-26 is not an object',
+      'backup job of obm on 2024-06-26 is not an object',
+    ]);
+  });
+
+  test('an unparsable end time leaves only the end out', () => {
+    const sink = recordingSink();
+    const job = mapJob(
+      { ID: 'x', StartTime: '2024-06-26 11:00:00', EndTime: '2024-06-26 11;34:15', BackupJobStatus: 'BS_STOP_SUCCESS', BackupSetName: 's' },
+      day('backup'),
+      sink,
+    );
+    expect(job).toMatchObject({ startedAt: utc(2024, 6, 26, 11), state: 'succeeded' });
+    expect(job?.endedAt).toBeUndefined();
+    expect(sink.problems).toHaveLength(1);
+  });
+
+  test('an answer without Data is an empty day; a single object is one job', () => {
+    expect(jobsFromAnswer({ Status: 'OK' }, day('backup'), recordingSink())).toEqual([]);
+    const one = jobsFromAnswer({ Status: 'OK', Data: { ID: 'x', BackupJobStatus: 'BS_STOP_SUCCESS' } }, day('backup'), recordingSink());
+    expect(one.map((j) => j.id)).toEqual(['obm/-/x']);
+  });
+});
+
+describe('AhsayCBS errors', () => {
+  test('wrong credentials (HTTP 200, "Status":"Error") are reason auth, with the product message', () => {
+    const thrown = (() => {
+      try {
+        jobsFromAnswer(fixture('error-wrong-credentials.json'), day('backup'), recordingSink());
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    })();
+    expect(thrown).toBeInstanceOf(CollectError);
+    expect((thrown as CollectError).reason).toBe('auth');
+    expect((thrown as CollectError).message).toBe(
+      'ListBackupJobStatus.do for obm on 2024-06-26: AhsayCBS error: Incorrect system username/password (com.ahsay.obs.core.dbs.c)',
+    );
+  });
+
+  test.each<[string, string]>([
+    ['Incorrect system username/password', 'auth'],
+    ['Your password has expired and must be changed. Please update in web console or by UpdateSysUser API', 'auth'],
+    ["User 'nosuchuser' does not exist", 'invalid_response'],
+    ['Unparseable date: "2024/06/26"', 'invalid_response'],
+  ])('"%s" -> %s', (message, reason) => {
+    expect(reasonForProductError(message)).toBe(reason);
+  });
+
+  test.each<[unknown, string]>([
+    [{ Status: 'Error' }, 'where: AhsayCBS error: (no message)'],
+    [{ Status: 'Maybe', Data: [] }, 'where: answer has no "Status":"OK"'],
+    [[], 'where: answer is not a JSON object'],
+    ['OK', 'where: answer is not a JSON object'],
+  ])('envelope %p is invalid_response', (body, message) => {
+    expect(() => checkStatus(body, 'where')).toThrow(new CollectError('invalid_response', message));
+  });
+
+  test('Data that is not a list is invalid_response', () => {
+    expect(() => jobsFromAnswer({ Status: 'OK', Data: 'none' }, day('restore'), recordingSink())).toThrow(/"Data" is not a list/);
+  });
+});
+
+describe('AhsayCBS users (2/ListUsers.do)', () => {
+  test('LoginName from objects or plain names, Owner kept, duplicates and nameless entries dropped', () => {
+    const sink = recordingSink();
+    expect(usersFromAnswer(fixture('list-users-v2.json'), sink)).toEqual([
+      { login: 'obm' },
+      { login: 'finance', owner: 'reseller-east' },
+      { login: 'sales' },
+    ]);
+    expect(sink.problems).toEqual(['2/ListUsers.do: a user without LoginName skipped']);
+  });
+
+  test('an answer without the User list is invalid_response; an error answer keeps its reason', () => {
+    expect(() => usersFromAnswer({ Status: 'OK', Data: [] }, recordingSink())).toThrow(new CollectError('invalid_response', '2/ListUsers.do: answer has no "User" list'));
+    expect(() => usersFromAnswer(fixture('error-wrong-credentials.json'), recordingSink())).toThrow(expect.objectContaining({ reason: 'auth' }));
+  });
+});
+
+describe('finished days', () => {
+  const job = (state: Job['state']): Job => ({ kind: 'backup', id: state, resource: 'r', state, status: 'S' });
+
+  test.each<[Job['state'][], string, boolean]>([
+    [['succeeded', 'failed', 'warning', 'cancelled'], '2024-06-25', true],
+    [[], '2024-06-25', true],
+    [['succeeded', 'running'], '2024-06-25', false],
+    [['unknown'], '2024-06-25', false],
+    [['succeeded'], '2024-06-26', false],
+  ])('%p on %s (today 2024-06-26) final: %p', (states, date, final) => {
+    expect(isFinalDay(states.map(job), date, '2024-06-26')).toBe(final);
+  });
+
+  test('bounded in days and jobs (oldest out first); retain drops other users and dates', () => {
+    const cache = new FinishedDays(3, 5);
+    cache.put('a', 'backup', '2024-06-25', [job('succeeded')]);
+    cache.put('b', 'backup', '2024-06-25', [job('succeeded'), job('failed')]);
+    cache.put('c', 'backup', '2024-06-25', []);
+    cache.put('d', 'backup', '2024-06-25', []);
+    expect(cache.get('a', 'backup', '2024-06-25')).toBeUndefined();
+    expect([cache.size, cache.jobCount]).toEqual([3, 2]);
+    cache.put('e', 'restore', '2024-06-24', [job('succeeded'), job('succeeded'), job('succeeded'), job('succeeded')]);
+    expect(cache.get('b', 'backup', '2024-06-25')).toBeUndefined();
+    expect([cache.size, cache.jobCount]).toEqual([3, 4]);
+    cache.put('f', 'restore', '2024-06-24', Array.from({ length: 6 }, () => job('succeeded')));
+    expect(cache.get('f', 'restore', '2024-06-24')).toBeUndefined();
+    cache.retain(new Set(['c', 'd', 'e']), new Set(['2024-06-25']));
+    expect([cache.size, cache.jobCount]).toEqual([2, 0]);
+    expect(cache.get('c', 'backup', '2024-06-25')).toEqual([]);
+  });
+});
+
+describe('mapLimited', () => {
+  test('keeps the order, never exceeds the limit, starts nothing after a failure', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const started: number[] = [];
+    const work = async (n: number) => {
+      started.push(n);
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((r) => setTimeout(r, n % 3));
+      inFlight--;
+      if (n === 13) throw new Error('13');
+      return n * 2;
+    };
+    expect(await mapLimited([1, 2, 3, 4, 5, 6, 7], 3, work)).toEqual([2, 4, 6, 8, 10, 12, 14]);
+    expect(most).toBe(3);
+    started.length = 0;
+    await expect(mapLimited(Array.from({ length: 40 }, (_, i) => i + 10), 2, work)).rejects.toThrow('13');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(Math.max(...started)).toBeLessThan(17);
+    expect(await mapLimited([], 4, work)).toEqual([]);
+  });
+});
+
+describe('AhsayCBS collect (fake transport)', () => {
+  interface Sent {
+    path: string;
+    body: Record<string, unknown>;
+  }
+
+  function target(ahsayBlock: Record<string, unknown>): TargetConfig {
+    return {
+      name: 't',
+      provider: 'ahsay',
+      url: 'http://127.0.0.1:1',
+      timeout: 10_000,
+      lookback: 7 * 86_400_000,
+      max_jobs: 100,
+      min_interval: 0,
+      max_concurrency: 8,
+      ahsay: { username: 'system', password: 'system1', timezone: 'UTC', days: 2, ...ahsayBlock },
+    } as unknown as TargetConfig;
+  }
+
+  function context(now: number, answer: (sent: Sent) => unknown, sent: Sent[], logs: string[] = []): CollectContext {
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        logs.push(String(chunk));
+        done();
+      },
+    });
+    return {
+      now,
+      lookbackStart: now - 7 * 86_400,
+      log: pino({ level: 'debug' }, sink),
+      unknownStatus: () => undefined,
+      http: {
+        request: () => Promise.reject(new Error('not used')),
+        json: async <T>(options: RequestOptions): Promise<T> => {
+          const one = { path: options.path, body: JSON.parse(options.body ?? '{}') as Record<string, unknown> };
+          sent.push(one);
+          expect(options.method).toBe('POST');
+          expect(options.headers?.['content-type']).toBe('application/json');
+          return answer(one) as T;
+        },
+      },
+    };
+  }
+
+  const finishedJob = (date: string, status = 'BS_STOP_SUCCESS') => ({
+    Status: 'OK',
+    Data: [{ ID: `${date}-01-00-00`, StartTime: `${date} 01:00:00`, EndTime: `${date} 01:30:00`, BackupJobStatus: status, RestoreJobStatus: 'RESTORE_STOP_SUCCESS', BackupSetID: '1', BackupSetName: 's' }],
+  });
+
+  test('request bodies have the shape of the seed example; a warm collection re-reads only today', async () => {
+    const sent: Sent[] = [];
+    const instance = ahsay.create(target({ users: ['obm', 'finance', 'obm'] }), { log: pino({ level: 'silent' }), client: () => undefined as never });
+    const now = utc(2024, 6, 26, 12);
+    const answer = (s: Sent) => finishedJob(String(s.body.BackupDate ?? s.body.RestoreDate));
+    const first = await instance.collect(context(now, answer, sent));
+    expect(first.jobs).toHaveLength(2 * 2 * 2);
+    expect(sent).toHaveLength(2 * 2 * 2);
+    const seedRequest = fixture('seed-003-request.json') as Record<string, unknown>;
+    const restoreOfObmToday = sent.find((s) => s.path === '/obs/api/json/ListRestoreJobStatus.do' && s.body.LoginName === 'obm' && s.body.RestoreDate === '2024-06-26');
+    expect(restoreOfObmToday?.body).toEqual(seedRequest);
+    expect(Object.keys(sent.find((s) => s.path === '/obs/api/json/ListBackupJobStatus.do')!.body).sort()).toEqual(['BackupDate', 'LoginName', 'SysPwd', 'SysUser']);
+
+    sent.length = 0;
+    const second = await instance.collect(context(now + 600, answer, sent));
+    expect(second.jobs).toHaveLength(8);
+    expect(sent).toHaveLength(2 * 2);
+    expect(new Set(sent.map((s) => s.body.BackupDate ?? s.body.RestoreDate))).toEqual(new Set(['2024-06-26']));
+
+    // The next day: yesterday (read only as "today" so far) is read once more, then remembered.
+    sent.length = 0;
+    await instance.collect(context(utc(2024, 6, 27, 0, 5), answer, sent));
+    expect(sent).toHaveLength(2 * 2 * 2);
+    sent.length = 0;
+    await instance.collect(context(utc(2024, 6, 27, 0, 10), answer, sent));
+    expect(new Set(sent.map((s) => s.body.BackupDate ?? s.body.RestoreDate))).toEqual(new Set(['2024-06-27']));
+  });
+
+  test('a past day that still holds a running job is read again; without users, ListUsers (LoginNameOnly) is asked each time and Owner passed on', async () => {
+    const sent: Sent[] = [];
+    const instance = ahsay.create(target({}), { log: pino({ level: 'silent' }), client: () => undefined as never });
+    const answer = (s: Sent) => {
+      if (s.path === '/obs/api/json/2/ListUsers.do') return { Status: 'OK', User: [{ LoginName: 'obm' }, { LoginName: 'finance', Owner: 'reseller-east' }] };
+      const date = String(s.body.BackupDate ?? s.body.RestoreDate);
+      return finishedJob(date, date === '2024-06-25' && s.body.LoginName === 'obm' ? 'BS_STILL_RUNNING' : 'BS_STOP_SUCCESS');
+    };
+    const now = utc(2024, 6, 26, 12);
+    await instance.collect(context(now, answer, sent));
+    expect(sent[0]).toEqual({ path: '/obs/api/json/2/ListUsers.do', body: { SysUser: 'system', SysPwd: 'system1', LoginNameOnly: true } });
+    expect(sent.filter((s) => s.body.LoginName === 'finance').every((s) => s.body.Owner === 'reseller-east')).toBe(true);
+    sent.length = 0;
+    await instance.collect(context(now + 60, answer, sent));
+    const asked = sent.slice(1).map((s) => `${String(s.body.LoginName)} ${String(s.body.BackupDate ?? `r ${String(s.body.RestoreDate)}`)}`).sort();
+    expect(asked).toEqual(['finance 2024-06-26', 'finance r 2024-06-26', 'obm 2024-06-25', 'obm 2024-06-26', 'obm r 2024-06-26']);
+  });
+
+  test('one error answer fails the collection with its reason; problems beyond 20 are counted in one line, each logged once', async () => {
+    const instance = ahsay.create(target({ users: ['obm'] }), { log: pino({ level: 'silent' }), client: () => undefined as never });
+    await expect(instance.collect(context(utc(2024, 6, 26, 12), () => fixture('error-wrong-credentials.json'), []))).rejects.toMatchObject({ reason: 'auth' });
+
+    const logs: string[] = [];
+    const bad = { Status: 'OK', Data: Array.from({ length: 30 }, (_, i) => ({ ID: `j${i}`, StartTime: '2024-06-26 11;34:15', BackupJobStatus: 'BS_STOP_SUCCESS' })) };
+    const many = ahsay.create(target({ users: ['obm'], days: 1 }), { log: pino({ level: 'silent' }), client: () => undefined as never });
+    await many.collect(context(utc(2024, 6, 26, 12), () => bad, [], logs));
+    expect(logs.filter((l) => l.includes('AhsayCBS answer partly unusable'))).toHaveLength(20);
+    expect(logs.some((l) => l.includes('"problems":60') && l.includes('more problems than were logged'))).toBe(true);
+    expect(logs.join('\n')).not.toContain('system1');
+    // The same problems again (today is read on every scrape): not logged twice.
+    logs.length = 0;
+    await many.collect(context(utc(2024, 6, 26, 12, 1), () => bad, [], logs));
+    expect(logs).toEqual([]);
+  });
+});
