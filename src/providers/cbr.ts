@@ -1,0 +1,508 @@
+/**
+ * Huawei Cloud Backup and Recovery (CBR): backup and restore tasks of one project, and its
+ * restore points (backups).
+ *
+ * API calls of one collection (all GET, paged with limit=1000 and offset until a short page):
+ * /v3/{project_id}/operation-logs?operation_type=backup&start_time=<lookback start>,
+ * the same with operation_type=restore, /v3/{project_id}/backups, and a bounded number of
+ * /v3/{project_id}/checkpoints/{id} to name vaults no task named and to explain skipped backups
+ * that carry no error. Authentication: an IAM token (X-Auth-Token) or AK/SK request signing.
+ */
+import type { TargetConfig } from '../config/schema';
+import type { HttpClient, RequestAuth } from '../http/client';
+import { parseJsonBody } from '../http/client';
+import { CollectError } from '../http/errors';
+import { akskAuth } from '../http/huawei-signer';
+import { TokenCache, tokenAuth } from '../http/token';
+import type { Token } from '../http/token';
+import type { Job, JobKind, RestorePoint, RestorePointState, StateTable } from '../model';
+import { mapStatus } from '../model';
+import type { CollectContext, ProviderDefinition, ProviderEnvironment } from './types';
+import { isObject, stringField } from './util';
+
+/** The largest page the API serves. */
+export const PAGE_LIMIT = 1000;
+/** 100 pages of 1,000 tasks per kind inside the lookback window: far beyond a real project, and a bound. */
+export const MAX_TASK_PAGES = 100;
+export const MAX_BACKUP_PAGES = 200;
+/** Checkpoint details read per collection; what they tell is remembered, so later scrapes need fewer. */
+export const MAX_CHECKPOINT_LOOKUPS = 10;
+const MAX_REMEMBERED_CHECKPOINTS = 5000;
+const MAX_REMEMBERED_VAULTS = 10_000;
+/** CBR sizes are in GB of 2^30 bytes: a "40" GB disk is an EVS volume of 40 GiB. */
+export const BYTES_PER_GB = 1024 ** 3;
+/** A token answer without a usable expires_at is trusted this long (IAM tokens live 24 h). */
+const FALLBACK_TOKEN_LIFETIME_MS = 3_600_000;
+
+export const CBR_TASK_STATES: StateTable = {
+  waiting: 'pending',
+  running: 'running',
+  success: 'succeeded',
+  failed: 'failed',
+  timeout: 'failed',
+  skipped: 'cancelled',
+};
+
+/**
+ * Checkpoint states (the checkpoint API), plus the backup list's own words: a backup being restored
+ * from is still a usable restore point, and the waiting_* words are queued versions of the others.
+ */
+export const CBR_RESTORE_POINT_STATES: Readonly<Record<string, RestorePointState>> = {
+  available: 'available',
+  protecting: 'creating',
+  deleting: 'deleting',
+  deleted: 'deleted',
+  error: 'error',
+  'error-deleting': 'error',
+  restoring: 'available',
+  waiting_protect: 'creating',
+  waiting_delete: 'deleting',
+  waiting_restore: 'available',
+};
+
+export interface MappingSink {
+  unknownStatus(status: string): void;
+  problem(message: string): void;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small pure helpers
+
+/**
+ * Unix seconds of a CBR time. Two shapes occur: `2019-05-23T14:35:23.584418` (microseconds, no
+ * zone: UTC) and `2019-05-23T14:35:23.584+00:00` (or `Z`). Fractions are kept to the microsecond.
+ */
+export function parseCbrTime(value: unknown): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/.exec(value.trim());
+  if (!m) return undefined;
+  const [, date, time, fraction, zone] = m;
+  const offset = zone === undefined || zone === 'Z' ? 'Z' : zone.includes(':') ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
+  const ms = Date.parse(`${date}T${time}${offset}`);
+  if (!Number.isFinite(ms)) return undefined;
+  return ms / 1000 + (fraction ? Number(`0.${fraction}`) : 0);
+}
+
+/** The operation-logs start_time parameter: `%YYYY-%mm-%ddT%HH:%MM:%SSZ`, e.g. 2018-01-01T12:00:00Z. */
+export function formatStartTime(unixSeconds: number): string {
+  return new Date(Math.floor(Math.max(0, unixSeconds)) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** Bytes of a size the API gives in GB, as a number or a numeric string; undefined for anything else. */
+export function gbToBytes(value: unknown): number | undefined {
+  const gb = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  if (!Number.isFinite(gb) || gb < 0) return undefined;
+  return Math.round(gb * BYTES_PER_GB);
+}
+
+function objectField(obj: Record<string, unknown>, key: string): Record<string, unknown> | undefined {
+  const value = obj[key];
+  return isObject(value) ? value : undefined;
+}
+
+export function mapRestorePointStatus(status: string | undefined): RestorePointState {
+  if (status === undefined) return 'unknown';
+  return Object.prototype.hasOwnProperty.call(CBR_RESTORE_POINT_STATES, status) ? CBR_RESTORE_POINT_STATES[status]! : 'unknown';
+}
+
+/** `code: message` from error_info; the API sends empty strings for tasks without an error. */
+export function errorText(errorInfo: unknown): string | undefined {
+  if (!isObject(errorInfo)) return undefined;
+  const code = stringField(errorInfo, 'code');
+  const message = stringField(errorInfo, 'message');
+  if (code && message) return `${code}: ${message}`;
+  return code ?? message;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tasks (operation logs)
+
+/** What a task is about: the backed-up resource, or for a restore the resource restored to. */
+export function taskResource(extra: Record<string, unknown> | undefined, kind: JobKind): string | undefined {
+  const resource = extra && objectField(extra, 'resource');
+  const fromResource = resource && (stringField(resource, 'name') ?? stringField(resource, 'id'));
+  if (kind === 'backup') return fromResource;
+  const restore = extra && objectField(extra, 'restore');
+  return (restore && (stringField(restore, 'target_resource_name') ?? stringField(restore, 'target_resource_id'))) ?? fromResource;
+}
+
+export function mapTask(item: unknown, kind: JobKind, sink: MappingSink): Job | undefined {
+  if (!isObject(item)) {
+    sink.problem(`${kind} task is not an object`);
+    return undefined;
+  }
+  const id = stringField(item, 'id');
+  if (!id) {
+    sink.problem(`${kind} task without an id`);
+    return undefined;
+  }
+  const status = stringField(item, 'status');
+  const state = mapStatus(CBR_TASK_STATES, status);
+  if (state === 'unknown') sink.unknownStatus(status ?? '(none)');
+  const extra = objectField(item, 'extra_info');
+  let resource = taskResource(extra, kind);
+  if (!resource) {
+    resource = stringField(item, 'vault_name') ?? 'unknown';
+    sink.problem(`${kind} task ${id} names no resource; reported as ${JSON.stringify(resource)}`);
+  }
+  const job: Job = { kind, id, resource, state, status: status ?? 'unknown' };
+  const startField = item.started_at !== undefined && item.started_at !== null && item.started_at !== '' ? 'started_at' : 'created_at';
+  const startedAt = parseCbrTime(item[startField]);
+  if (startedAt !== undefined) job.startedAt = startedAt;
+  else if (item[startField] !== undefined && item[startField] !== null) {
+    sink.problem(`${kind} task ${id}: ${startField} ${JSON.stringify(item[startField])} is not a time`);
+  }
+  const finished = state === 'succeeded' || state === 'failed' || state === 'cancelled';
+  const endedAt = finished ? parseCbrTime(item.ended_at) : undefined;
+  if (endedAt !== undefined) job.endedAt = endedAt;
+  const error = errorText(item.error_info);
+  if (error) job.error = error;
+  return job;
+}
+
+/** A mapped task with what the checkpoint step needs of the raw one. */
+export interface MappedTask {
+  job: Job;
+  checkpointId?: string;
+  resourceId?: string;
+}
+
+export function mapTaskPage(items: readonly unknown[], kind: JobKind, sink: MappingSink, vaults: VaultNames): MappedTask[] {
+  const out: MappedTask[] = [];
+  for (const item of items) {
+    const job = mapTask(item, kind, sink);
+    if (!job || !isObject(item)) continue;
+    const vaultId = stringField(item, 'vault_id');
+    const vaultName = stringField(item, 'vault_name');
+    if (vaultId && vaultName) vaults.remember(vaultId, vaultName);
+    const mapped: MappedTask = { job };
+    const checkpointId = stringField(item, 'checkpoint_id');
+    if (checkpointId) mapped.checkpointId = checkpointId;
+    const extra = objectField(item, 'extra_info');
+    const resource = extra && objectField(extra, 'resource');
+    const resourceId = resource && stringField(resource, 'id');
+    if (resourceId) mapped.resourceId = resourceId;
+    out.push(mapped);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restore points
+
+/** Vault id -> name, learnt from tasks and checkpoint details; bounded. */
+export class VaultNames {
+  private readonly names = new Map<string, string>();
+  constructor(private readonly limit = MAX_REMEMBERED_VAULTS) {}
+  remember(id: string, name: string): void {
+    if (this.names.get(id) === name) return;
+    if (!this.names.has(id) && this.names.size >= this.limit) this.names.delete(this.names.keys().next().value!);
+    this.names.set(id, name);
+  }
+  get(id: string): string | undefined {
+    return this.names.get(id);
+  }
+}
+
+/** A backup from GET /backups as a restore point; its vault is named if the name is known, else its id. */
+export function mapBackup(item: unknown, vaults: Pick<VaultNames, 'get'>, sink: MappingSink): RestorePoint | undefined {
+  if (!isObject(item)) {
+    sink.problem('backup is not an object');
+    return undefined;
+  }
+  const id = stringField(item, 'id');
+  if (!id) {
+    sink.problem('backup without an id');
+    return undefined;
+  }
+  const createdAt = parseCbrTime(item.created_at);
+  if (createdAt === undefined) {
+    sink.problem(`backup ${id}: created_at ${JSON.stringify(item.created_at)} is not a time; skipped`);
+    return undefined;
+  }
+  const status = stringField(item, 'status');
+  const state = mapRestorePointStatus(status);
+  if (state === 'unknown') sink.unknownStatus(status ?? '(none)');
+  const vaultId = stringField(item, 'vault_id');
+  const point: RestorePoint = {
+    id,
+    resource: stringField(item, 'resource_name') ?? stringField(item, 'resource_id') ?? 'unknown',
+    vault: (vaultId && vaults.get(vaultId)) ?? vaultId ?? 'unknown',
+    state,
+    createdAt,
+  };
+  const bytes = gbToBytes(item.resource_size);
+  if (bytes !== undefined) point.bytes = bytes;
+  return point;
+}
+
+/** What a checkpoint detail tells: its vault, a restore point per resource, and why resources were skipped. */
+export interface CheckpointDetail {
+  id: string;
+  vaultId?: string;
+  vaultName?: string;
+  restorePoints: RestorePoint[];
+  /** Resource id -> `code: reason` for resources the backup skipped. */
+  skipped: Map<string, string>;
+}
+
+/** Maps the answer of GET /v3/{project_id}/checkpoints/{checkpoint_id} (`{"checkpoint": {...}}`). */
+export function mapCheckpoint(body: unknown, sink: MappingSink): CheckpointDetail | undefined {
+  const checkpoint = isObject(body) ? objectField(body, 'checkpoint') : undefined;
+  const id = checkpoint && stringField(checkpoint, 'id');
+  if (!checkpoint || !id) {
+    sink.problem('checkpoint answer without checkpoint.id');
+    return undefined;
+  }
+  const vault = objectField(checkpoint, 'vault');
+  const detail: CheckpointDetail = { id, restorePoints: [], skipped: new Map() };
+  const vaultId = vault && stringField(vault, 'id');
+  const vaultName = vault && stringField(vault, 'name');
+  if (vaultId) detail.vaultId = vaultId;
+  if (vaultName) detail.vaultName = vaultName;
+  const status = stringField(checkpoint, 'status');
+  const state = mapRestorePointStatus(status);
+  if (state === 'unknown') sink.unknownStatus(status ?? '(none)');
+  const createdAt = parseCbrTime(checkpoint.created_at);
+  const resources = vault && Array.isArray(vault.resources) ? vault.resources : [];
+  for (const resource of resources) {
+    if (!isObject(resource) || createdAt === undefined) continue;
+    const name = stringField(resource, 'name') ?? stringField(resource, 'id');
+    if (!name) continue;
+    const point: RestorePoint = { id, resource: name, vault: vaultName ?? vaultId ?? 'unknown', state, createdAt };
+    const bytes = gbToBytes(resource.resource_size);
+    if (bytes !== undefined) point.bytes = bytes;
+    detail.restorePoints.push(point);
+  }
+  const skipped = vault && Array.isArray(vault.skipped_resources) ? vault.skipped_resources : [];
+  for (const entry of skipped) {
+    if (!isObject(entry)) continue;
+    const resourceId = stringField(entry, 'id');
+    const why = errorText({ code: entry.code, message: entry.reason });
+    if (resourceId && why) detail.skipped.set(resourceId, why);
+  }
+  return detail;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Collection
+
+/** Checkpoint details already read (they do not change), oldest first, bounded; null = not readable. */
+class CheckpointMemo {
+  private readonly known = new Map<string, CheckpointDetail | null>();
+  has(id: string): boolean {
+    return this.known.has(id);
+  }
+  get(id: string): CheckpointDetail | null | undefined {
+    return this.known.get(id);
+  }
+  set(id: string, detail: CheckpointDetail | null): void {
+    if (!this.known.has(id) && this.known.size >= MAX_REMEMBERED_CHECKPOINTS) this.known.delete(this.known.keys().next().value!);
+    this.known.set(id, detail);
+  }
+}
+
+/**
+ * Reads a CBR list page by page (limit=1000; offset left out on the first page, where the API's
+ * documentation is unsure whether 0 is allowed) until a page comes back short, at most maxPages.
+ */
+export async function readPages(
+  ctx: CollectContext,
+  path: string,
+  query: Record<string, string>,
+  listKey: string,
+  maxPages: number,
+  onPage: (items: unknown[]) => void,
+): Promise<void> {
+  for (let page = 0; page < maxPages; page++) {
+    const offset = page * PAGE_LIMIT;
+    const body = await ctx.http.json({ path, query: { ...query, limit: PAGE_LIMIT, offset: offset > 0 ? offset : undefined } });
+    const list = isObject(body) ? body[listKey] : undefined;
+    if (!Array.isArray(list)) throw new CollectError('invalid_response', `GET ${path} offset ${offset}: answer has no "${listKey}" list`);
+    onPage(list);
+    if (list.length < PAGE_LIMIT) return;
+  }
+  ctx.log.warn({ path, pages: maxPages }, 'CBR list longer than the page bound; the rest is not read');
+}
+
+/** Tasks of one kind; the same id on two pages (the list moved while paging) counts once. */
+async function readTasks(ctx: CollectContext, projectPath: string, kind: JobKind, sink: MappingSink, vaults: VaultNames): Promise<MappedTask[]> {
+  const byId = new Map<string, MappedTask>();
+  const query = { operation_type: kind, start_time: formatStartTime(ctx.lookbackStart) };
+  await readPages(ctx, `${projectPath}/operation-logs`, query, 'operation_logs', MAX_TASK_PAGES, (items) => {
+    for (const task of mapTaskPage(items, kind, sink, vaults)) if (!byId.has(task.job.id)) byId.set(task.job.id, task);
+  });
+  return [...byId.values()];
+}
+
+interface RawBackup {
+  point: RestorePoint;
+  vaultId?: string;
+  checkpointId?: string;
+}
+
+async function readBackups(ctx: CollectContext, projectPath: string): Promise<RawBackup[]> {
+  const out: RawBackup[] = [];
+  const seen = new Set<string>();
+  // Vault names are applied after the checkpoint lookups; here every vault is still its id.
+  const noNames = { get: () => undefined };
+  const sink = sinkFor(ctx);
+  await readPages(ctx, `${projectPath}/backups`, {}, 'backups', MAX_BACKUP_PAGES, (items) => {
+    for (const item of items) {
+      const point = mapBackup(item, noNames, sink);
+      if (!point || seen.has(point.id) || !isObject(item)) continue;
+      seen.add(point.id);
+      const raw: RawBackup = { point };
+      const vaultId = stringField(item, 'vault_id');
+      const checkpointId = stringField(item, 'checkpoint_id');
+      if (vaultId) raw.vaultId = vaultId;
+      if (checkpointId) raw.checkpointId = checkpointId;
+      out.push(raw);
+    }
+  });
+  return out;
+}
+
+function sinkFor(ctx: CollectContext): MappingSink {
+  return {
+    unknownStatus: (status) => ctx.unknownStatus(status),
+    problem: (message) => ctx.log.warn({ problem: message }, 'CBR answer partly unusable'),
+  };
+}
+
+/**
+ * Which checkpoint details are worth a request: one checkpoint of each vault no task named (so
+ * restore points carry the vault's name), then skipped backups that came without an error code
+ * (the checkpoint's skipped_resources says why). Known answers are not asked again.
+ */
+export function checkpointsToRead(
+  backups: readonly { vaultId?: string; checkpointId?: string }[],
+  tasks: readonly MappedTask[],
+  vaults: Pick<VaultNames, 'get'>,
+  memo: { has(id: string): boolean },
+  limit = MAX_CHECKPOINT_LOOKUPS,
+): string[] {
+  const wanted = new Set<string>();
+  const vaultsAsked = new Set<string>();
+  for (const b of backups) {
+    if (wanted.size >= limit) break;
+    if (!b.vaultId || !b.checkpointId || vaults.get(b.vaultId) || vaultsAsked.has(b.vaultId) || memo.has(b.checkpointId)) continue;
+    vaultsAsked.add(b.vaultId);
+    wanted.add(b.checkpointId);
+  }
+  for (const t of tasks) {
+    if (wanted.size >= limit) break;
+    if (t.job.kind !== 'backup' || t.job.status !== 'skipped' || t.job.error || !t.checkpointId || memo.has(t.checkpointId)) continue;
+    wanted.add(t.checkpointId);
+  }
+  return [...wanted];
+}
+
+async function readCheckpoint(ctx: CollectContext, projectPath: string, id: string, memo: CheckpointMemo, vaults: VaultNames): Promise<void> {
+  try {
+    const body = await ctx.http.json({ path: `${projectPath}/checkpoints/${encodeURIComponent(id)}` });
+    const detail = mapCheckpoint(body, sinkFor(ctx)) ?? null;
+    memo.set(id, detail);
+    if (detail?.vaultId && detail.vaultName) vaults.remember(detail.vaultId, detail.vaultName);
+  } catch (err) {
+    // Details only add names and reasons: losing one must not cost the target its whole scrape.
+    if (!(err instanceof CollectError) || err.reason === 'auth' || err.reason === 'timeout') throw err;
+    if (err.reason === 'http_4xx') memo.set(id, null);
+    ctx.log.warn({ checkpoint: id, reason: err.reason, err: err.message }, 'CBR checkpoint detail not readable');
+  }
+}
+
+function explainSkipped(tasks: MappedTask[], memo: CheckpointMemo): void {
+  for (const t of tasks) {
+    if (t.job.status !== 'skipped' || t.job.error || !t.checkpointId || !t.resourceId) continue;
+    const why = memo.get(t.checkpointId)?.skipped.get(t.resourceId);
+    if (why) t.job.error = why;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authentication
+
+type CbrSettings = NonNullable<TargetConfig['cbr']>;
+
+/** The IAM password-method token request, scoped to a project by name. */
+export function tokenRequestBody(iam: { domain: string; user: string; password: string; project: string }): string {
+  return JSON.stringify({
+    auth: {
+      identity: { methods: ['password'], password: { user: { name: iam.user, password: iam.password, domain: { name: iam.domain } } } },
+      scope: { project: { name: iam.project } },
+    },
+  });
+}
+
+/** Fetches an IAM token: the X-Subject-Token header, valid until the answer's token.expires_at. */
+export function iamTokenFetcher(
+  client: Pick<HttpClient, 'request'>,
+  iam: { domain: string; user: string; password: string; project: string },
+  log: { warn(obj: object, msg: string): void },
+  now: () => number = Date.now,
+): ConstructorParameters<typeof TokenCache>[0] {
+  return async (scope): Promise<Token> => {
+    const response = await client.request(
+      { method: 'POST', path: '/v3/auth/tokens', headers: { 'content-type': 'application/json;charset=utf8' }, body: tokenRequestBody(iam) },
+      scope,
+    );
+    const header = response.headers['x-subject-token'];
+    const value = Array.isArray(header) ? header[0] : header;
+    if (!value) throw new CollectError('invalid_response', 'POST /v3/auth/tokens: answer without an X-Subject-Token header');
+    const body = parseJsonBody(response, 'POST /v3/auth/tokens');
+    const token = isObject(body) ? objectField(body, 'token') : undefined;
+    const expires = token && parseCbrTime(token.expires_at);
+    if (expires === undefined) {
+      log.warn({ expires_at: token?.expires_at }, 'IAM token answer without a usable expires_at; renewing it within the hour');
+      return { value, expiresAt: now() + FALLBACK_TOKEN_LIFETIME_MS };
+    }
+    return { value, expiresAt: expires * 1000 };
+  };
+}
+
+function authFor(target: TargetConfig, settings: CbrSettings, env: ProviderEnvironment): RequestAuth {
+  const { iam } = settings;
+  if (iam) {
+    if (iam.password === undefined) throw new Error(`target ${target.name}: cbr.iam.password missing`);
+    const credentials = { domain: iam.domain, user: iam.user, password: iam.password, project: iam.project };
+    const cache = new TokenCache(iamTokenFetcher(env.client(iam.url), credentials, env.log));
+    return tokenAuth(cache, (token) => ({ 'x-auth-token': token }));
+  }
+  if (settings.access_key === undefined || settings.secret_key === undefined) {
+    throw new Error(`target ${target.name}: cbr needs iam or access_key with secret_key`);
+  }
+  return akskAuth({ accessKey: settings.access_key, secretKey: settings.secret_key, baseUrl: target.url });
+}
+
+export const cbr: ProviderDefinition = {
+  name: 'cbr',
+  kinds: ['backup', 'restore'],
+  restorePoints: true,
+  create(target, env) {
+    const settings = target.cbr;
+    if (!settings) throw new Error(`target ${target.name}: cbr block missing`);
+    const projectPath = `/v3/${encodeURIComponent(settings.project_id)}`;
+    const vaults = new VaultNames();
+    const memo = new CheckpointMemo();
+    return {
+      auth: authFor(target, settings, env),
+      async collect(ctx) {
+        const sink = sinkFor(ctx);
+        const [backupTasks, restoreTasks, backups] = await Promise.all([
+          readTasks(ctx, projectPath, 'backup', sink, vaults),
+          readTasks(ctx, projectPath, 'restore', sink, vaults),
+          readBackups(ctx, projectPath),
+        ]);
+        const lookups = checkpointsToRead(backups, backupTasks, vaults, memo);
+        await Promise.all(lookups.map((id) => readCheckpoint(ctx, projectPath, id, memo, vaults)));
+        explainSkipped(backupTasks, memo);
+        const restorePoints = backups.map(({ point, vaultId }) => {
+          const name = vaultId && vaults.get(vaultId);
+          return name ? { ...point, vault: name } : point;
+        });
+        return { jobs: [...backupTasks, ...restoreTasks].map((t) => t.job), restorePoints };
+      },
+    };
+  },
+};
