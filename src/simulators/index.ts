@@ -6,14 +6,20 @@
 import type { SimulatorsConfig } from '../config/schema';
 import { parseListenAddress } from '../listen-address';
 import type { RunningSimulator } from './framework';
+import { startDemo as startAhsayDemo } from './ahsay';
+import { startDemo as startBlueXpDemo } from './bluexp';
+import { startDemo as startCbrDemo } from './cbr';
 import { startDemo as startOpsManagerDemo } from './opsmanager';
 
 export { DEMO_OPSMANAGER_PRIVATE_KEY, DEMO_OPSMANAGER_PUBLIC_KEY } from './opsmanager';
 
 type DemoStarter = (listen: { host: string; port: number }) => Promise<RunningSimulator>;
 
-const DEMOS: Partial<Record<keyof SimulatorsConfig, DemoStarter>> = {
+const DEMOS: Record<keyof SimulatorsConfig, DemoStarter> = {
   opsmanager: startOpsManagerDemo,
+  bluexp: startBlueXpDemo,
+  ahsay: startAhsayDemo,
+  cbr: startCbrDemo,
 };
 
 export interface RunningSimulators {
@@ -35,10 +41,7 @@ export async function startSimulators(config: SimulatorsConfig): Promise<Running
   };
   try {
     for (const [name, settings] of Object.entries(config) as Array<[keyof SimulatorsConfig, { listen: string } | undefined]>) {
-      const start = DEMOS[name];
-      if (!settings) continue;
-      if (!start) throw new Error(`simulators.${name}: this build has no ${name} simulator`);
-      running.push([name, await start(parseListen(settings.listen))]);
+      if (settings) running.push([name, await DEMOS[name](parseListen(settings.listen))]);
     }
   } catch (err) {
     // A half-started demo would leave ports bound behind a failed start.
