@@ -1,0 +1,308 @@
+/**
+ * deploy/kubernetes/: every manifest validates against the Kubernetes and Prometheus Operator
+ * schemas (kubernetes-models, @kubernetes-models/prometheus-operator: JSON schemas compiled into
+ * validators, offline), a manifest with a wrong field type is rejected, the objects fit together
+ * (labels, ports, names, paths, the namespace), the example exporter.yml is a valid configuration
+ * whose secrets come from the Secret's files, and prometheusrule.yaml is what
+ * scripts/generate-prometheusrule.mjs makes of alerts/*.yml.
+ *
+ * The schemas check types, required fields and enums; like the Kubernetes OpenAPI schemas they do
+ * not reject unknown (misspelt) field names, so the security-relevant fields are also asserted at
+ * their exact paths below.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
+import { parseAllDocuments, parse } from 'yaml';
+import { ConfigMap, Secret, Service } from 'kubernetes-models/v1';
+import { Deployment } from 'kubernetes-models/apps/v1';
+import { Probe, PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import { parseConfig } from '../../src/config/load';
+import { ROOT } from '../helpers/process';
+
+const DIR = join(ROOT, 'deploy', 'kubernetes');
+const GENERATOR = join(ROOT, 'scripts', 'generate-prometheusrule.mjs');
+const CONFIG_PATH = '/etc/backup-exporter/exporter.yml';
+
+type Manifest = Record<string, any>;
+interface Validatable {
+  validate(): void;
+}
+type ModelClass = new (data: never) => Validatable;
+
+/** The schema (model class) for each apiVersion/kind used here. */
+const MODELS: Record<string, ModelClass> = {
+  'v1/ConfigMap': ConfigMap as unknown as ModelClass,
+  'v1/Secret': Secret as unknown as ModelClass,
+  'v1/Service': Service as unknown as ModelClass,
+  'apps/v1/Deployment': Deployment as unknown as ModelClass,
+  'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor as unknown as ModelClass,
+  'monitoring.coreos.com/v1/Probe': Probe as unknown as ModelClass,
+  'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule as unknown as ModelClass,
+};
+
+function validate(manifest: Manifest): void {
+  const Model = MODELS[`${manifest.apiVersion}/${manifest.kind}`];
+  if (!Model) throw new Error(`no schema for ${manifest.apiVersion} ${manifest.kind}`);
+  new Model(structuredClone(manifest) as never).validate();
+}
+
+const files = readdirSync(DIR)
+  .filter((f) => /\.ya?ml$/.test(f))
+  .sort();
+const manifests: Array<{ file: string; manifest: Manifest }> = files
+  .filter((f) => f !== 'kustomization.yaml')
+  .flatMap((file) =>
+    parseAllDocuments(readFileSync(join(DIR, file), 'utf8')).map((doc) => {
+      if (doc.errors.length) throw new Error(`${file}: ${doc.errors[0].message}`);
+      return { file, manifest: doc.toJS() as Manifest };
+    }),
+  );
+const one = (kind: string): Manifest => {
+  const found = manifests.filter((m) => m.manifest.kind === kind);
+  expect(found).toHaveLength(1);
+  return found[0].manifest;
+};
+const kustomization = parse(readFileSync(join(DIR, 'kustomization.yaml'), 'utf8')) as Manifest;
+const deployment = one('Deployment');
+const podSpec = deployment.spec.template.spec;
+const container = podSpec.containers[0];
+const service = one('Service');
+const configMap = one('ConfigMap');
+const secret = one('Secret');
+const exporterYml = configMap.data['exporter.yml'] as string;
+const exporterConfig = parse(exporterYml) as { targets: Array<{ name: string; opsmanager?: Record<string, string> }> };
+
+describe('schemas', () => {
+  test.each(manifests.map(({ file, manifest }) => [`${file}: ${manifest.kind} ${manifest.metadata?.name}`, manifest]))('%s is valid', (_name, manifest) => {
+    expect(() => validate(manifest as Manifest)).not.toThrow();
+  });
+
+  test('every manifest has a schema here, and there is one of each kind the deployment needs', () => {
+    expect(manifests.map((m) => m.manifest.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'Probe', 'PrometheusRule', 'Secret', 'Service', 'ServiceMonitor']);
+  });
+
+  // The validation can fail: a wrong type anywhere, taken from the real manifests, is rejected.
+  const wrong: Array<[string, Manifest, (m: Manifest) => void, RegExp]> = [
+    ['Deployment replicas as a string', deployment, (m) => (m.spec.replicas = 'two'), /replicas must be integer/],
+    ['Deployment runAsNonRoot as a string', deployment, (m) => (m.spec.template.spec.containers[0].securityContext.runAsNonRoot = 'yes'), /runAsNonRoot must be boolean/],
+    ['Deployment without containers', deployment, (m) => delete m.spec.template.spec.containers, /containers/],
+    ['Service port as a string', service, (m) => (m.spec.ports[0].port = 'http'), /port must be integer/],
+    ['ServiceMonitor endpoints as a mapping', one('ServiceMonitor'), (m) => (m.spec.endpoints = { port: 'http' }), /endpoints must be array/],
+    ['Probe static targets as a string', one('Probe'), (m) => (m.spec.targets.staticConfig.static = 'ops-prod'), /static must be array/],
+    ['Probe prober without url', one('Probe'), (m) => delete m.spec.prober.url, /url/],
+    ['PrometheusRule rules as a string', one('PrometheusRule'), (m) => (m.spec.groups = [{ name: 'g', rules: 'none' }]), /rules must be array/],
+    ['ConfigMap data value as a number', configMap, (m) => (m.data['exporter.yml'] = 1), /must be string/],
+  ];
+  test.each(wrong)('rejects %s', (_what, original, mutate, message) => {
+    const manifest = structuredClone(original);
+    mutate(manifest);
+    expect(() => validate(manifest)).toThrow(message);
+  });
+});
+
+describe('the Deployment', () => {
+  test('runs non-root, read-only, without capabilities, with the RuntimeDefault seccomp profile', () => {
+    expect(podSpec.securityContext.runAsNonRoot).toBe(true);
+    expect(podSpec.securityContext.runAsUser).toBeGreaterThan(0);
+    expect(podSpec.securityContext.seccompProfile).toEqual({ type: 'RuntimeDefault' });
+    expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
+    expect(podSpec.containers).toHaveLength(1);
+    expect(podSpec.automountServiceAccountToken).toBe(false);
+  });
+
+  test('runs as the user of the image (Dockerfile USER)', () => {
+    const users = [...readFileSync(join(ROOT, 'Dockerfile'), 'utf8').matchAll(/^USER\s+(\d+)(?::(\d+))?\s*$/gm)];
+    const [, uid, gid] = users[users.length - 1];
+    expect(podSpec.securityContext.runAsUser).toBe(Number(uid));
+    if (gid) expect(podSpec.securityContext.runAsGroup).toBe(Number(gid));
+  });
+
+  test('liveness on /-/healthy, readiness on /-/ready, on the named port 9877', () => {
+    expect(container.ports).toEqual([{ name: 'http', containerPort: 9877, protocol: 'TCP' }]);
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/-/healthy', port: 'http' });
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/-/ready', port: 'http' });
+    const server = readFileSync(join(ROOT, 'src', 'server.ts'), 'utf8');
+    expect(server).toContain("'/-/healthy'");
+    expect(server).toContain("'/-/ready'");
+  });
+
+  test('requests and limits CPU and memory', () => {
+    for (const kind of ['requests', 'limits']) {
+      expect(container.resources[kind]).toEqual({ cpu: expect.any(String), memory: expect.stringMatching(/^\d+Mi$/) });
+    }
+    expect(parseInt(container.resources.limits.memory, 10)).toBeGreaterThanOrEqual(parseInt(container.resources.requests.memory, 10));
+  });
+
+  test('mounts the ConfigMap where the image reads its configuration, and the Secret as files', () => {
+    const volumes = new Map<string, Manifest>(podSpec.volumes.map((v: Manifest) => [v.name, v]));
+    const mounts = new Map<string, Manifest>(container.volumeMounts.map((m: Manifest) => [m.name, m]));
+    expect([...volumes.keys()].sort()).toEqual([...mounts.keys()].sort());
+    for (const mount of mounts.values()) {
+      expect(mount.readOnly).toBe(true);
+      expect(mount.subPath).toBeUndefined(); // subPath mounts never see updates
+    }
+    const config = [...mounts.values()].find((m) => volumes.get(m.name)?.configMap);
+    expect(config?.mountPath).toBe(posix.dirname(CONFIG_PATH));
+    expect(volumes.get(config!.name)!.configMap.name).toBe(configMap.metadata.name);
+    expect(Object.keys(configMap.data)).toEqual([posix.basename(CONFIG_PATH)]);
+
+    const secretMount = [...mounts.values()].find((m) => volumes.get(m.name)?.secret);
+    expect(volumes.get(secretMount!.name)!.secret.secretName).toBe(secret.metadata.name);
+    // The image's ENTRYPOINT passes --config.file; args must not point elsewhere.
+    expect((container.args ?? []).some((a: string) => a.startsWith('--config.file'))).toBe(false);
+  });
+
+  test('labels select the pods; the image is the one kustomization.yaml sets', () => {
+    expect(deployment.spec.template.metadata.labels).toMatchObject(deployment.spec.selector.matchLabels);
+    expect(container.image.split(':')[0]).toBe(kustomization.images[0].name);
+  });
+});
+
+describe('the example exporter.yml (ConfigMap) and the Secret', () => {
+  const secretMountPath = container.volumeMounts.find((m: Manifest) => podSpec.volumes.find((v: Manifest) => v.name === m.name)?.secret).mountPath as string;
+
+  test('secrets come only from files of the mounted Secret', () => {
+    const fileKeys: string[] = [];
+    for (const target of exporterConfig.targets) {
+      for (const [key, value] of Object.entries(target.opsmanager ?? {})) {
+        expect(key).not.toMatch(/^(private_key|password|client_secret|refresh_token|secret_key)$/);
+        if (key.endsWith('_file')) {
+          expect(posix.dirname(value)).toBe(secretMountPath);
+          fileKeys.push(posix.basename(value));
+        }
+      }
+    }
+    expect(fileKeys.length).toBeGreaterThan(0);
+    expect(fileKeys.sort()).toEqual(Object.keys(secret.stringData).sort());
+  });
+
+  test('is a valid configuration for the exporter, with the Secret files in place', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'backup-exporter-k8s-'));
+    mkdirSync(join(dir, 'secrets'));
+    for (const [key, value] of Object.entries(secret.stringData as Record<string, string>)) writeFileSync(join(dir, 'secrets', key), `${value}\n`);
+    const text = exporterYml.split(`${secretMountPath}/`).join(`${join(dir, 'secrets')}/`);
+    const config = parseConfig(text, { baseDir: dir, env: {}, source: 'configmap.yaml' });
+    expect(config.targets.map((t) => t.name)).toEqual(exporterConfig.targets.map((t) => t.name));
+  });
+
+  test('the Secret example is not applied by kustomize (its placeholder would overwrite the real Secret)', () => {
+    expect(kustomization.resources).not.toContain('secret.example.yaml');
+  });
+});
+
+describe('Service, ServiceMonitor and Probe', () => {
+  test('the Service selects the pods and exposes the container port', () => {
+    expect(deployment.spec.template.metadata.labels).toMatchObject(service.spec.selector);
+    expect(service.spec.ports).toEqual([{ name: 'http', port: 9877, targetPort: 'http', protocol: 'TCP' }]);
+  });
+
+  test('the ServiceMonitor scrapes /metrics on the Service port and keeps the exporter\'s own series', () => {
+    const monitor = one('ServiceMonitor');
+    expect(service.metadata.labels).toMatchObject(monitor.spec.selector.matchLabels);
+    expect(monitor.spec.endpoints).toHaveLength(1);
+    const [endpoint] = monitor.spec.endpoints;
+    expect(endpoint).toMatchObject({ port: service.spec.ports[0].name, path: '/metrics' });
+    const keep = new RegExp(`^(?:${endpoint.metricRelabelings[0].regex})$`);
+    expect(endpoint.metricRelabelings[0]).toMatchObject({ sourceLabels: ['__name__'], action: 'keep' });
+    for (const own of ['backup_exporter_build_info', 'backup_exporter_collect_errors_total', 'process_cpu_seconds_total', 'nodejs_heap_size_used_bytes']) expect(own).toMatch(keep);
+    for (const target of ['backup_up', 'backup_jobs', 'backup_jobs_finished_total']) expect(target).not.toMatch(keep);
+  });
+
+  test('the Probe asks /probe of the Service for each target of exporter.yml', () => {
+    const probe = one('Probe');
+    const port = service.spec.ports[0].port;
+    expect(probe.spec.prober).toEqual({ url: `${service.metadata.name}.${kustomization.namespace}.svc:${port}`, scheme: 'http', path: '/probe' });
+    expect(probe.spec.targets.staticConfig.static).toEqual(exporterConfig.targets.map((t) => t.name));
+    expect(probe.spec.module).toBeUndefined(); // the exporter takes only `target`
+  });
+});
+
+describe('kustomization.yaml', () => {
+  test('lists every manifest but the Secret example', () => {
+    const expected = files.filter((f) => !['kustomization.yaml', 'secret.example.yaml'].includes(f));
+    expect([...kustomization.resources].sort()).toEqual(expected);
+  });
+
+  test('sets the namespace the Probe and the Secret example name', () => {
+    expect(kustomization.namespace).toMatch(/^[a-z0-9-]+$/);
+    expect(secret.metadata.namespace).toBe(kustomization.namespace);
+  });
+
+  test('deploys the image of this version (package.json)', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(kustomization.images).toHaveLength(1);
+    expect(String(kustomization.images[0].newTag)).toBe(pkg.version);
+  });
+
+  // kustomize itself is optional (kubectl ships it); where it is installed, build and validate.
+  const kubectl = spawnSync('sh', ['-c', 'command -v kubectl']).status === 0;
+  (kubectl ? test : test.skip)('`kubectl kustomize` builds it into valid objects in the namespace (runs only where kubectl is installed)', () => {
+    const result = spawnSync('kubectl', ['kustomize', DIR], { encoding: 'utf8', timeout: 30_000 });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const built = parseAllDocuments(result.stdout).map((d) => d.toJS() as Manifest);
+    expect(built.map((m) => m.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'Probe', 'PrometheusRule', 'Service', 'ServiceMonitor']);
+    for (const m of built) {
+      expect(m.metadata.namespace).toBe(kustomization.namespace);
+      expect(() => validate(m)).not.toThrow();
+    }
+  });
+});
+
+describe('prometheusrule.yaml, generated from alerts/*.yml', () => {
+  const generate = (...args: string[]) => spawnSync(process.execPath, [GENERATOR, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+
+  test('is what the generator makes of alerts/ today (else run: node scripts/generate-prometheusrule.mjs)', () => {
+    const result = generate('--stdout');
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(readFileSync(join(DIR, 'prometheusrule.yaml'), 'utf8')).toBe(result.stdout);
+  });
+
+  test('holds every group of every alerts/*.yml, unchanged', () => {
+    const alertsDir = join(ROOT, 'alerts');
+    let groups: unknown[] = [];
+    try {
+      for (const f of readdirSync(alertsDir).filter((n) => /\.ya?ml$/.test(n)).sort()) {
+        groups = groups.concat((parse(readFileSync(join(alertsDir, f), 'utf8')) as { groups: unknown[] }).groups);
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    expect(one('PrometheusRule').spec.groups).toEqual(groups);
+  });
+
+  test('a missing or empty alerts directory gives groups: []', () => {
+    const empty = mkdtempSync(join(tmpdir(), 'backup-exporter-alerts-'));
+    for (const dir of [empty, join(empty, 'missing')]) {
+      const result = generate('--stdout', `--alerts-dir=${dir}`);
+      expect(result.status).toBe(0);
+      const rule = parse(result.stdout) as Manifest;
+      expect(rule.spec).toEqual({ groups: [] });
+      expect(() => validate(rule)).not.toThrow();
+    }
+  });
+
+  test('a file that is not a rule file, or a duplicate group name, is an error', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'backup-exporter-alerts-'));
+    writeFileSync(join(dir, 'a.yml'), 'groups:\n  - name: g\n    rules: []\n');
+    writeFileSync(join(dir, 'b.yml'), 'rule_files: [a.yml]\ntests: []\n');
+    let result = generate('--stdout', `--alerts-dir=${dir}`);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('b.yml: not a Prometheus rule file');
+    writeFileSync(join(dir, 'b.yml'), 'groups:\n  - name: g\n    rules: []\n');
+    result = generate('--stdout', `--alerts-dir=${dir}`);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('group "g" is also in');
+  });
+
+  test('--check fails while the output file is out of date', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'backup-exporter-rule-')), 'prometheusrule.yaml');
+    writeFileSync(out, 'stale\n');
+    expect(generate('--check', `--out=${out}`).status).toBe(1);
+    expect(generate(`--out=${out}`).status).toBe(0);
+    expect(generate('--check', `--out=${out}`).status).toBe(0);
+  });
+});
