@@ -54,6 +54,22 @@ export interface Collected {
 
 export type StateTable = Readonly<Record<string, JobState>>;
 
+/** How bad a state is, for "the worst member speaks for the whole" (sharded batches, file restore batches). */
+const STATE_SEVERITY: Record<JobState, number> = {
+  failed: 6,
+  unknown: 5,
+  cancelled: 4,
+  running: 3,
+  pending: 2,
+  warning: 1,
+  succeeded: 0,
+};
+
+/** The element with the worst state (the first of equals); `items` must not be empty. */
+export function worstOf<T extends { state: JobState }>(items: readonly T[]): T {
+  return items.reduce((worst, item) => (STATE_SEVERITY[item.state] > STATE_SEVERITY[worst.state] ? item : worst));
+}
+
 /** Maps a product status through its table; the caller logs unknown words (see UnknownStatusLog). */
 export function mapStatus(table: StateTable, status: string | undefined | null): JobState {
   if (typeof status !== 'string') return 'unknown';

@@ -14,7 +14,7 @@ import { CollectError } from '../http/errors';
 import { TokenCache, tokenAuth } from '../http/token';
 import type { Token } from '../http/token';
 import type { Job, JobKind, JobState, StateTable } from '../model';
-import { mapStatus } from '../model';
+import { mapStatus, worstOf } from '../model';
 import type { CollectContext, ProviderDefinition } from './types';
 import { isObject, stringField } from './util';
 
@@ -53,16 +53,6 @@ const MAX_LOGGED_TYPES = 100;
 /** The suffix a Connector id carries in x-agent-id (the Connector's client id does not). */
 const AGENT_ID_SUFFIX = 'clients';
 
-/** Which member speaks for a file restore whose status is missing: the worst batch wins. */
-const STATE_SEVERITY: Record<JobState, number> = {
-  failed: 6,
-  unknown: 5,
-  cancelled: 4,
-  running: 3,
-  pending: 2,
-  warning: 1,
-  succeeded: 0,
-};
 
 export function apiPrefix(accountId: string): string {
   return `/account/${encodeURIComponent(accountId)}/providers/cloudmanager_cbs/api/v1`;
@@ -225,7 +215,7 @@ export function mapRestore(raw: Record<string, unknown>, id: string, startedAt: 
   });
   let status = jobStatus(raw, sink);
   if (!status && batchStatuses.length > 0) {
-    const worst = batchStatuses.reduce((a, b) => (STATE_SEVERITY[b.state] > STATE_SEVERITY[a.state] ? b : a));
+    const worst = worstOf(batchStatuses);
     status = { status: worst.status, state: worst.state };
   }
   status ??= withoutStatus(sink);

@@ -7,8 +7,8 @@
  */
 import { digestAuth } from '../http/auth';
 import { CollectError } from '../http/errors';
-import type { Job, JobState, StateTable } from '../model';
-import { mapStatus } from '../model';
+import type { Job, StateTable } from '../model';
+import { mapStatus, worstOf } from '../model';
 import type { CollectContext, ProviderDefinition } from './types';
 import { isObject, parseIsoTimestamp, stringField } from './util';
 
@@ -27,16 +27,6 @@ export const OPSMANAGER_STATES: StateTable = {
 /** Delivery states in which the download link can still be used; only these get an expiry series. */
 const USABLE_DELIVERY_STATES = new Set(['NOT_STARTED', 'IN_PROGRESS', 'READY']);
 
-/** Which member of a sharded batch speaks for the whole batch: the worst state wins. */
-const STATE_SEVERITY: Record<JobState, number> = {
-  failed: 6,
-  unknown: 5,
-  cancelled: 4,
-  running: 3,
-  pending: 2,
-  warning: 1,
-  succeeded: 0,
-};
 
 export interface MappingSink {
   unknownStatus(status: string): void;
@@ -122,7 +112,7 @@ function deliveryExpiry(delivery: unknown): number | undefined {
 }
 
 function mergeBatch(batchId: string, members: Job[]): Job {
-  const worst = members.reduce((a, b) => (STATE_SEVERITY[b.state] > STATE_SEVERITY[a.state] ? b : a));
+  const worst = worstOf(members);
   const starts = members.map((m) => m.startedAt).filter((t): t is number => t !== undefined);
   const expiries = members.map((m) => m.deliveryExpiresAt).filter((t): t is number => t !== undefined);
   const job: Job = { kind: 'restore', id: batchId, resource: worst.resource, state: worst.state, status: worst.status };

@@ -27,10 +27,11 @@
  * unknown backup user or a missing field, EndTime "" while a backup runs, and that a running restore
  * is not listed until it ends (the restore status table has no running state).
  */
-import { createHash } from 'node:crypto';
+
 import http from 'node:http';
 import express from 'express';
 import { createSimulator, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
+import { draws, pick } from './seeded';
 
 export const AHSAY_API_BASE = '/obs/api/json';
 export const INCORRECT_CREDENTIALS_MESSAGE = 'Incorrect system username/password';
@@ -196,17 +197,7 @@ interface World {
 // ---------------------------------------------------------------------------------------------
 // Deterministic numbers
 
-/** Independent numbers in [0, 1) from one hash. */
-function draws(seed: string, ...parts: (string | number)[]): number[] {
-  const bytes = createHash('sha256').update(`${seed}\u0000${parts.join('\u0000')}`).digest();
-  const out: number[] = [];
-  for (let i = 0; i + 4 <= bytes.length; i += 4) out.push(bytes.readUInt32BE(i) / 2 ** 32);
-  return out;
-}
 
-function pick<T>(choices: readonly T[], r: number): T {
-  return choices[Math.min(choices.length - 1, Math.floor(r * choices.length))]!;
-}
 
 // ---------------------------------------------------------------------------------------------
 // The server's wall clock (its own Intl arithmetic, independent of the exporter's)

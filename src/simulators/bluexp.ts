@@ -32,6 +32,7 @@ import http from 'node:http';
 import express from 'express';
 import { BLUEXP_DEFAULTS } from '../config/schema';
 import { createSimulator, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
+import { digest, draws, pick } from './seeded';
 
 export const BLUEXP_API_PATH = '/providers/cloudmanager_cbs/api/v1';
 /** Token endpoint paths: Auth0's (netapp-cloud-account.auth0.com) and the BlueXP API gateway's. */
@@ -194,20 +195,8 @@ function settingsFrom(o: BlueXpSimulatorOptions): Settings {
 // ---------------------------------------------------------------------------------------------
 // Deterministic identifiers and numbers
 
-function digest(seed: string, parts: readonly (string | number)[]): Buffer {
-  return createHash('sha256').update(`${seed}\u0000${parts.join('\u0000')}`).digest();
-}
 
-function draws(seed: string, ...parts: (string | number)[]): number[] {
-  const bytes = digest(seed, parts);
-  const out: number[] = [];
-  for (let i = 0; i + 4 <= bytes.length; i += 4) out.push(bytes.readUInt32BE(i) / 2 ** 32);
-  return out;
-}
 
-function pick<T>(choices: readonly T[], r: number): T {
-  return choices[Math.min(choices.length - 1, Math.floor(r * choices.length))]!;
-}
 
 function uuidV4(seed: string, ...parts: (string | number)[]): string {
   const h = digest(seed, parts).toString('hex');

@@ -28,10 +28,11 @@
  *
  * Error codes other than APIGW.* are the simulator's own, in the product's shape.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import express from 'express';
 import { formatSdkDate, MAX_DATE_SKEW_MS, verifyRequest } from '../http/huawei-signer';
 import { createSimulator, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
+import { digest, draws } from './seeded';
 
 const MAX_LIMIT = 1000;
 const MAX_TOKENS = 10_000;
@@ -159,16 +160,7 @@ function settingsFrom(o: CbrSimulatorOptions): Settings {
 // ---------------------------------------------------------------------------------------------
 // Deterministic ids and numbers
 
-function digest(seed: string, parts: readonly (string | number)[]): Buffer {
-  return createHash('sha256').update(`${seed}\u0000${parts.join('\u0000')}`).digest();
-}
 
-function draws(seed: string, ...parts: (string | number)[]): number[] {
-  const bytes = digest(seed, parts);
-  const out: number[] = [];
-  for (let i = 0; i + 4 <= bytes.length; i += 4) out.push(bytes.readUInt32BE(i) / 2 ** 32);
-  return out;
-}
 
 function uuidFromHex(hex: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;

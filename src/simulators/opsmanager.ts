@@ -31,6 +31,7 @@ import {
   verifyDigestAuthorization,
   type DigestAlgorithm,
 } from '../http/digest';
+import { digest, draws, pick } from './seeded';
 
 export const OPS_MANAGER_API_BASE = '/api/public/v1.0';
 export const OPS_MANAGER_REALM = 'MMS Public API';
@@ -160,9 +161,6 @@ function settingsFrom(o: OpsManagerSimulatorOptions): Settings {
 // ---------------------------------------------------------------------------------------------
 // Deterministic identifiers and numbers
 
-function digest(seed: string, parts: readonly (string | number)[]): Buffer {
-  return createHash('sha256').update(`${seed}\u0000${parts.join('\u0000')}`).digest();
-}
 
 /** A 24-hex-char id shaped like a MongoDB ObjectId: 4 bytes of creation time, then seeded hash bytes. */
 function objectId(seed: string, atMs: number, ...parts: (string | number)[]): string {
@@ -170,17 +168,7 @@ function objectId(seed: string, atMs: number, ...parts: (string | number)[]): st
   return seconds.toString(16).padStart(8, '0') + digest(seed, parts).toString('hex', 0, 8);
 }
 
-/** Independent numbers in [0, 1) drawn from one hash, so each job costs one hash, not one per field. */
-function draws(seed: string, ...parts: (string | number)[]): number[] {
-  const bytes = digest(seed, parts);
-  const out: number[] = [];
-  for (let i = 0; i + 4 <= bytes.length; i += 4) out.push(bytes.readUInt32BE(i) / 2 ** 32);
-  return out;
-}
 
-function pick<T>(choices: readonly T[], r: number): T {
-  return choices[Math.min(choices.length - 1, Math.floor(r * choices.length))]!;
-}
 
 /** ISO-8601 UTC without milliseconds, the way the product writes dates (2016-03-04T22:07:27Z). */
 function isoSeconds(ms: number): string {
