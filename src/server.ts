@@ -28,12 +28,16 @@ export function createApp(exporter: Exporter, log: Logger, isReady: () => boolea
   });
 
   app.get('/metrics', async (req, res, next) => {
+    const only = req.query.targets;
+    if (only !== undefined && only !== 'none') {
+      res.status(400).type('text/plain').send('parameter "targets" takes only the value "none" (the exporter\'s own metrics, no collection)\n');
+      return;
+    }
     try {
+      // ?targets=none: when the targets are scraped through /probe, /metrics must not collect them again.
+      const names = only === 'none' ? [] : exporter.targets.map((t) => t.config.name);
       // Targets first: their collections update the exporter's own counters served alongside.
-      const targets = await exporter.scrape(
-        exporter.targets.map((t) => t.config.name),
-        req.header(SCRAPE_TIMEOUT_HEADER),
-      );
+      const targets = await exporter.scrape(names, req.header(SCRAPE_TIMEOUT_HEADER));
       const own = await exporter.metrics.registry.metrics();
       res.type(CONTENT_TYPE).send(own + targets);
     } catch (err) {

@@ -66,3 +66,19 @@ test('/sd answers in the http_sd format, one entry per target', async () => {
     await sd.close();
   }
 });
+
+test('/metrics?targets=none serves the exporter\'s own metrics without collecting any target', async () => {
+  const ex2 = await startExporter('targets:\n  - name: a\n    provider: opsmanager\n    url: http://127.0.0.1:1\n    opsmanager: { public_key: k, private_key: p }\n');
+  try {
+    const own = await request(`${ex2.url}/metrics?targets=none`);
+    const text = await own.body.text();
+    expect(text).toContain('backup_exporter_build_info');
+    expect(text).not.toContain('backup_up{');
+    expect(ex2.exporter.target('a')?.lastResult).toBeUndefined();
+    const bad = await request(`${ex2.url}/metrics?targets=all`);
+    expect(bad.statusCode).toBe(400);
+    expect(await bad.body.text()).toContain('parameter "targets" takes only the value "none"');
+  } finally {
+    await ex2.close();
+  }
+});
