@@ -7,6 +7,7 @@
 //   npm run bench                      every workload, table printed
 //   npm run bench -- --write           ... and written into docs/performance.md
 //   npm run bench -- --only=b,d --repeat=5
+import { fork } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -34,27 +35,71 @@ async function scrape(url, timeoutSeconds) {
   return { ms, series: lines.length, upstream: sum('backup_collect_upstream_requests'), down: lines.filter((l) => l.startsWith('backup_up{') && l.endsWith(' 0')).length };
 }
 
+const descriptions = () => selected.map((w) => `- **${w.id}**: ${w.description}`).join('\n');
+
 const quantile = (values, q) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
 };
 
+/** The workload's simulators in a child process; resolves once they listen. */
+function startSimHost(workload) {
+  const child = fork(join(ROOT, 'bench', 'simhost.mjs'), [workload.id], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: process.env.BENCH_SIM_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [],
+  });
+  let nextId = 0;
+  const ask = (cmd) =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      const onMessage = (m) => {
+        if (m?.cmd === cmd && m.id === id) {
+          child.off('message', onMessage);
+          resolve(m);
+        }
+      };
+      child.on('message', onMessage);
+      child.send({ cmd, id });
+    });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`simulator host exited with ${code}`)));
+    child.once('message', (m) => {
+      if (m?.cmd !== 'ready') return reject(new Error('simulator host did not start'));
+      resolve({
+        config: m.config,
+        simUrls: m.simUrls,
+        cpuMicros: async () => (await ask('cpu')).cpuMicros,
+        close: () =>
+          new Promise((done) => {
+            child.removeAllListeners('exit');
+            child.once('exit', done);
+            child.send({ cmd: 'close' });
+          }),
+      });
+    });
+  });
+}
+
 async function runWorkload(workload) {
-  const setup = await workload.setup();
+  const setup = await startSimHost(workload);
   const exporter = await startExporter(setup.config);
   try {
     const rows = [];
     for (const phase of workload.phases(setup, exporter.url)) {
       const times = [];
       const cpu = [];
+      const simCpu = [];
       const delays = [];
       let last;
       const runs = phase.runs ?? repeat;
       for (let i = 0; i < runs; i++) {
         await phase.before?.();
         const before = await exporter.sample(true);
+        const simBefore = await setup.cpuMicros();
         const results = await phase.scrape();
         const after = await exporter.sample();
+        simCpu.push(((await setup.cpuMicros()) - simBefore) / 1000);
         times.push(Math.max(...results.map((r) => r.ms)));
         cpu.push((after.cpuMicros - before.cpuMicros) / 1000);
         delays.push(after.maxDelayMs);
@@ -72,6 +117,7 @@ async function runWorkload(workload) {
         critical,
         ratio: p50 / critical,
         cpuMs: quantile(cpu, 0.5),
+        simCpuMs: quantile(simCpu, 0.5),
         maxRssMb: last.after.maxRssBytes / 1024 / 1024,
         upstream: last.upstreamSeen ?? last.results.reduce((s, r) => s + r.upstream, 0),
         series: last.results[0].series,
@@ -87,11 +133,11 @@ async function runWorkload(workload) {
 
 const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 function table(rows) {
-  const head = '| workload | scrapes | scrape p50 ms | scrape p95 ms | critical path ms | p50 / critical | exporter CPU ms / scrape | peak RSS MB | upstream requests / scrape | series | max event-loop delay ms |';
-  const rule = '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+  const head = '| workload | scrapes | scrape p50 ms | scrape p95 ms | critical path ms | p50 / critical | exporter CPU ms / scrape | simulators CPU ms / scrape | peak RSS MB | upstream requests / scrape | series | max event-loop delay ms |';
+  const rule = '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
   const body = rows.map(
     (r) =>
-      `| ${r.workload} | ${r.scrapes} | ${fmt(r.p50)} | ${fmt(r.p95)} | ${fmt(r.critical)} | ${fmt(r.ratio, 2)} | ${fmt(r.cpuMs)} | ${fmt(r.maxRssMb)} | ${r.upstream} | ${r.series} | ${fmt(r.maxDelayMs)} |`,
+      `| ${r.workload} | ${r.scrapes} | ${fmt(r.p50)} | ${fmt(r.p95)} | ${fmt(r.critical)} | ${fmt(r.ratio, 2)} | ${fmt(r.cpuMs)} | ${fmt(r.simCpuMs)} | ${fmt(r.maxRssMb)} | ${r.upstream} | ${r.series} | ${fmt(r.maxDelayMs)} |`,
   );
   return [head, rule, ...body].join('\n');
 }
@@ -110,7 +156,7 @@ if (write) {
   const doc = readFileSync(file, 'utf8');
   const cpus = os.cpus();
   const machine = `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node.js ${process.version}, ${os.platform()} ${os.release()}`;
-  const block = `<!-- bench:start -->\nMeasured ${new Date().toISOString().slice(0, 10)} on ${machine} with \`npm run bench -- --write${only ? ` --only=${only.join(',')}` : ''}${flag('repeat') ? ` --repeat=${repeat}` : ''}\`:\n\n${output}\n<!-- bench:end -->`;
+  const block = `<!-- bench:start -->\nMeasured ${new Date().toISOString().slice(0, 10)} on ${machine} with \`npm run bench -- --write${only ? ` --only=${only.join(',')}` : ''}${flag('repeat') ? ` --repeat=${repeat}` : ''}\`:\n\n${descriptions()}\n\n${output}\n<!-- bench:end -->`;
   writeFileSync(file, doc.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, block));
   process.stderr.write(`written to ${file}\n`);
 }

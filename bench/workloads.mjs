@@ -7,6 +7,9 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const { startSimulator } = require('../dist/simulators/framework.js');
 const { createOpsManagerSimulator } = require('../dist/simulators/opsmanager.js');
+const { createBlueXpSimulator } = require('../dist/simulators/bluexp.js');
+const { createAhsaySimulator } = require('../dist/simulators/ahsay.js');
+const { createCbrSimulator } = require('../dist/simulators/cbr.js');
 const { request } = require('undici');
 
 const CONCURRENCY = 8;
@@ -43,6 +46,12 @@ async function get(url, timeoutSeconds = 30) {
   return { ms, series: lines.length, upstream: sum('backup_collect_upstream_requests'), down: lines.filter((l) => l.startsWith('backup_up{') && l.endsWith(' 0')).length };
 }
 
+/** Requests a simulator has answered, from its control API (simulators run in another process). */
+async function simulatorRequests(simUrl) {
+  const res = await request(`${simUrl}/_sim/stats`);
+  return (await res.body.json()).requests;
+}
+
 /** A first scrape that is not measured: digest challenges, token grants and cold caches. */
 const warmed = (scrapeOnce) => {
   let warm = false;
@@ -54,13 +63,82 @@ const warmed = (scrapeOnce) => {
   };
 };
 
+/** One simulator of each product, about 2,500 jobs each, all with the same latency per request. */
+async function fourProducts(latencyMs) {
+  const faults = { latencyMs };
+  const ops = createOpsManagerSimulator({ publicKey: 'bench', privateKey: 'bench-secret', projects: 1, clustersPerProject: 5, shardedEvery: 0, jobsPerCluster: 500, jobIntervalMs: 10 * 60_000, faults });
+  const blue = createBlueXpSimulator({ accountId: 'account-bench', agentId: 'benchclients', refreshToken: 'bench-refresh', jobs: 1200, jobIntervalMs: 5 * 60_000, faults });
+  const ahsay = createAhsaySimulator({ sysUser: 'bench', sysPwd: 'bench-secret', users: 4, backupIntervalMs: 5 * 60_000, backupDurationMs: 60_000, faults });
+  const cbr = createCbrSimulator({ projectId: 'benchproject', accessKeys: { BENCHAK: 'bench-sk' }, akLockout: false, vaults: 5, resourcesPerVault: 10, backupsPerResource: 25, restores: 50, faults });
+  const servers = await Promise.all([ops, blue, ahsay, cbr].map((sim) => startSimulator(sim.app)));
+  const [opsUrl, blueUrl, ahsayUrl, cbrUrl] = servers.map((s) => s.url);
+  const config = `global: { timeout: 30s, lookback: 7d }
+targets:
+${opsTarget('ops', opsUrl)}  - name: bluexp
+    provider: bluexp
+    url: ${blueUrl}
+    bluexp: { account_id: account-bench, agent_id: benchclients, token_url: "${blueUrl}/oauth/token", refresh_token: bench-refresh }
+  - name: ahsay
+    provider: ahsay
+    url: ${ahsayUrl}
+    ahsay: { username: bench, password: bench-secret, days: 2 }
+  - name: cbr
+    provider: cbr
+    url: ${cbrUrl}
+    cbr: { project_id: benchproject, access_key: BENCHAK, secret_key: bench-sk }
+`;
+  return { config, simUrls: servers.map((s) => s.url), close: () => Promise.all(servers.map((s) => s.close())) };
+}
+
 export const workloads = [
+  {
+    id: 'a',
+    description: 'about 10,000 jobs across the four providers (one target each), 50 ms per request, one /metrics scrape',
+    setup: () => fourProducts(50),
+    phases(_setup, url) {
+      const once = () => get(`${url}/metrics`);
+      // Warm stages per target, all targets in parallel: Ops Manager groups, clusters, 5 job lists;
+      // BlueXP /job with /restore/status; AhsayCBS ListUsers, then today's 4 users x 2 kinds;
+      // CBR three lists of up to 1,250 items, each paged by 1,000: two pages in sequence.
+      return [{ name: '', before: warmed(once), scrape: async () => [await once()], criticalPathMs: Math.max(stagesMs(50, [1, 1, 5]), stagesMs(50, [2]), stagesMs(50, [1, 8]), stagesMs(50, [3, 3])) }];
+    },
+  },
+  {
+    id: 'e',
+    description: '2,000 AhsayCBS users, 2 days, 20 ms per request, max_concurrency 32: cold, then warm',
+    async setup() {
+      const sim = createAhsaySimulator({ sysUser: 'bench', sysPwd: 'bench-secret', users: 2000, faults: { latencyMs: 20 } });
+      const server = await startSimulator(sim.app);
+      return {
+        simUrls: [server.url],
+        config: `global: { timeout: 120s }\ntargets:\n  - name: cbs\n    provider: ahsay\n    url: ${server.url}\n    max_concurrency: 32\n    ahsay: { username: bench, password: bench-secret, days: 2 }\n`,
+        close: () => server.close(),
+      };
+    },
+    phases(setup, url) {
+      const once = () => get(`${url}/probe?target=cbs`, 120);
+      const CONC = 32;
+      const rounds = (requests) => Math.ceil(requests / CONC) * 20;
+      let before = 0;
+      const counted = {
+        before: async () => {
+          before = await simulatorRequests(setup.simUrls[0]);
+        },
+        upstreamSeen: async () => (await simulatorRequests(setup.simUrls[0])) - before,
+      };
+      return [
+        { name: 'cold', runs: 1, ...counted, scrape: async () => [await once()], criticalPathMs: 20 + rounds(2000 * 2 * 2) },
+        { name: 'warm', runs: 3, ...counted, scrape: async () => [await once()], criticalPathMs: 20 + rounds(2000 * 2) },
+      ];
+    },
+  },
   {
     id: 'b',
     description: '100,000 restore jobs on one Ops Manager (200 clusters of 500), 20 ms per request',
     async setup() {
       const ops = await opsManager({ clusters: 200, jobsPerCluster: 500, latencyMs: 20 });
       return {
+        simUrls: [ops.server.url],
         config: `global: { timeout: 30s, lookback: 7d }\ntargets:\n${opsTarget('ops-big', ops.server.url)}`,
         close: () => ops.server.close(),
       };
@@ -76,7 +154,7 @@ export const workloads = [
     async setup() {
       const ops = await opsManager({ clusters: 2, jobsPerCluster: 20, latencyMs: 200 });
       const targets = Array.from({ length: 50 }, (_, i) => opsTarget(`ops-${i}`, ops.server.url)).join('');
-      return { config: `global: { timeout: 30s }\ntargets:\n${targets}`, close: () => ops.server.close() };
+      return { simUrls: [ops.server.url], config: `global: { timeout: 30s }\ntargets:\n${targets}`, close: () => ops.server.close() };
     },
     phases(_setup, url) {
       const once = () => get(`${url}/metrics`);
@@ -88,22 +166,23 @@ export const workloads = [
     description: '100 concurrent scrapes of one Ops Manager target (4 clusters, 100 jobs each), 50 ms per request',
     async setup() {
       const ops = await opsManager({ clusters: 4, jobsPerCluster: 100, latencyMs: 50 });
-      return { ops, config: `targets:\n${opsTarget('ops', ops.server.url)}`, close: () => ops.server.close() };
+      return { simUrls: [ops.server.url], config: `targets:\n${opsTarget('ops', ops.server.url)}`, close: () => ops.server.close() };
     },
     phases(setup, url) {
       const once = () => get(`${url}/probe?target=ops`);
+      const warmOnce = warmed(once);
       let before = 0;
       return [
         {
           name: '',
           runs: 5,
           before: async () => {
-            await warmed(once)();
-            before = setup.ops.sim.stats.requests;
+            await warmOnce();
+            before = await simulatorRequests(setup.simUrls[0]);
           },
           scrape: () => Promise.all(Array.from({ length: 100 }, once)),
           // What the product saw for all 100 scrapes together: one collection's requests.
-          upstreamSeen: async () => setup.ops.sim.stats.requests - before,
+          upstreamSeen: async () => (await simulatorRequests(setup.simUrls[0])) - before,
           criticalPathMs: stagesMs(50, [1, 1, 4]),
         },
       ];
