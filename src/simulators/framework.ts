@@ -12,7 +12,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 
 export interface Faults {
-  /** Delay added before a product route answers. */
+  /** Least time from a request to its answer; the product's own work happens within it, as on a real server. */
   latencyMs: number;
   /** Never answer; the request ends when the client gives up or the simulator closes. */
   hang: boolean;
@@ -87,6 +87,8 @@ export interface RunningSimulator {
 
 /** Faults the body helpers read; set by the fault layer, absent on control routes. */
 const FAULTS_LOCAL = 'simFaults';
+/** When (epoch ms) the answer of a request with added latency may leave. */
+const DUE_LOCAL = 'simDue';
 
 // byPath must stay bounded even when a benchmark walks thousands of distinct paths.
 const MAX_TRACKED_PATHS = 10_000;
@@ -198,14 +200,15 @@ function faultLayer(
   return (req, res, next) => {
     countRequest(stats, req.path);
     res.locals[FAULTS_LOCAL] = faults;
-    afterLatency(faults.latencyMs, res, () => {
-      if (faults.hang) return; // answered never; close() or the client ends it
-      if (shouldRateLimit(faults, counters)) {
-        return sendJson(res, 429, errorBody(429), { 'Retry-After': String(faults.rateLimitRetryAfter) });
-      }
-      if (shouldFail(faults, counters)) return sendJson(res, faults.errorStatus, errorBody(faults.errorStatus));
-      next();
-    });
+    // The answer leaves no sooner than latencyMs after the request came, and the product's own work
+    // happens during that time, as on a real server whose latency includes it.
+    if (faults.latencyMs > 0) res.locals[DUE_LOCAL] = Date.now() + faults.latencyMs;
+    if (faults.hang) return; // answered never; close() or the client ends it
+    if (shouldRateLimit(faults, counters)) {
+      return sendJson(res, 429, errorBody(429), { 'Retry-After': String(faults.rateLimitRetryAfter) });
+    }
+    if (shouldFail(faults, counters)) return sendJson(res, faults.errorStatus, errorBody(faults.errorStatus));
+    next();
   };
 }
 
@@ -214,12 +217,6 @@ function countRequest(stats: SimulatorStats, path: string): void {
   const seen = stats.byPath.get(path);
   if (seen !== undefined) stats.byPath.set(path, seen + 1);
   else if (stats.byPath.size < MAX_TRACKED_PATHS) stats.byPath.set(path, 1);
-}
-
-function afterLatency(latencyMs: number, res: express.Response, then: () => void): void {
-  if (latencyMs <= 0) return then();
-  const timer = setTimeout(then, latencyMs);
-  res.once('close', () => clearTimeout(timer));
 }
 
 function shouldRateLimit(faults: Faults, counters: FaultCounters): boolean {
@@ -291,6 +288,12 @@ function sendBody(
   headers: Record<string, string>,
   faults: Faults | undefined,
 ): void {
+  const wait = ((res.locals[DUE_LOCAL] as number | undefined) ?? 0) - Date.now();
+  if (wait > 0) {
+    const timer = setTimeout(() => sendBody(res, status, body, headers, faults), wait);
+    res.once('close', () => clearTimeout(timer));
+    return;
+  }
   if (res.headersSent || res.writableEnded) return;
   res.status(status);
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);

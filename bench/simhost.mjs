@@ -1,0 +1,19 @@
+// Runs one workload's simulators in a process of their own, so that the harness measures the
+// exporter against simulators that do not take its CPU: `node bench/simhost.mjs <workload id>`,
+// answers over IPC with the exporter configuration and the simulators' URLs, and reports its own
+// CPU time on request.
+import { workloads } from './workloads.mjs';
+
+const workload = workloads.find((w) => w.id === process.argv[2]);
+if (!workload) throw new Error(`unknown workload ${process.argv[2]}`);
+const setup = await workload.setup();
+process.on('message', async (message) => {
+  if (message?.cmd === 'cpu') {
+    const cpu = process.cpuUsage();
+    process.send({ cmd: 'cpu', id: message.id, cpuMicros: cpu.user + cpu.system });
+  } else if (message?.cmd === 'close') {
+    await setup.close();
+    process.exit(0);
+  }
+});
+process.send({ cmd: 'ready', config: setup.config, simUrls: setup.simUrls });
