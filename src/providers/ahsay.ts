@@ -439,8 +439,8 @@ async function readDay(ctx: CollectContext, credentials: Credentials, user: Back
 
 /**
  * Runs `work` over `items` with at most `limit` in flight, results in order. The HttpClient's
- * semaphore would bound them anyway, but each request waiting there holds a listener on the
- * collection's abort signal, and thousands of listeners on one EventTarget cost quadratic time.
+ * semaphore would bound the requests anyway; this also keeps thousands of user-days from all being
+ * prepared at once, and starts nothing more once one has failed (the collection is lost then).
  */
 export async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
