@@ -146,7 +146,12 @@ export class TargetRuntime {
       if (this.lastLoggedFailure) this.log.info({ requests: scope.requests }, 'target recovered');
       this.lastLoggedFailure = undefined;
     } catch (err) {
-      const error = asCollectError(err, controller.signal.aborted);
+      const deadlinePassed = controller.signal.aborted;
+      // At the deadline every request in flight fails at once; which one is reported first is chance
+      // (often one still queued for a connection), so say what happened to the collection instead.
+      const error = deadlinePassed
+        ? new CollectError('timeout', `no complete answer within the ${(budgetMs / 1000).toFixed(1)} s deadline (${scope.requests} requests made)`)
+        : asCollectError(err, false);
       result = { snapshot: this.failedSnapshot(startedAt, scope.requests), error, cached: false };
       this.metrics.collectErrors.inc({ target: this.config.name, provider: this.config.provider, reason: error.reason });
       this.logFailure(error, startedAt);
@@ -159,13 +164,15 @@ export class TargetRuntime {
     return result;
   }
 
-  /** One log line per change of failure reason, so a target that stays down does not flood the log. */
+  /**
+   * One warn line per change of failure reason, so a target that stays down does not flood the log;
+   * the same reason with another message (a 500 after a 503, a parse error elsewhere) is debug.
+   */
   private logFailure(error: CollectError, startedAt: number): void {
-    const key = `${error.reason}:${error.message}`;
     const fields = { reason: error.reason, err: error.message, duration_seconds: (Date.now() - startedAt) / 1000 };
-    if (this.lastLoggedFailure === key) this.log.debug(fields, 'collection failed');
+    if (this.lastLoggedFailure === error.reason) this.log.debug(fields, 'collection failed');
     else this.log.warn(fields, 'collection failed');
-    this.lastLoggedFailure = key;
+    this.lastLoggedFailure = error.reason;
   }
 
   private scoped(scope: RequestScope): ScopedHttp {

@@ -164,9 +164,11 @@ export class HttpClient {
       });
       code = String(res.statusCode);
       const body = await readCapped(res.body, res.headers['content-length'], this.maxResponseBytes).catch((err: unknown) => {
+        const where = `${method} ${path.split('?')[0]}`;
+        if (err instanceof CollectError) throw new CollectError(err.reason, `${where}: ${err.message}`);
         // The answer began and then broke off: the product's fault, not the network's, unless the deadline ended it.
-        if (err instanceof CollectError || scope.signal.aborted) throw err;
-        throw new CollectError('invalid_response', `${method} ${path.split('?')[0]}: answer cut short: ${(err as Error).message}`);
+        if (scope.signal.aborted) throw err;
+        throw new CollectError('invalid_response', `${where}: answer cut short: ${(err as Error).message}`);
       });
       return { response: { status: res.statusCode, headers: res.headers, body }, outgoing };
     } catch (err) {
