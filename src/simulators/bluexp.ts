@@ -3,9 +3,11 @@
  * job APIs of cloudmanager_cbs v1 as far as the exporter reads them, with jobs (multi-volume
  * backups, volume restores, file restores in batches) that are created and finish as the clock moves.
  *
- * Jobs are derived from a seed, a slot number and the clock, never stored, so a benchmark-sized
- * simulator costs only the answer being asked for. Job ids are UUIDv7-shaped: their first 48 bits
- * are the creation time, which is how GET /job/{jobId} finds a job without a search.
+ * Jobs are derived from a seed, a slot number and the clock. What does not depend on the clock (ids,
+ * hashed draws, names, volumes, files) is remembered per job in a bounded memo, and so is each
+ * answer until the job's status next changes, so a long list costs little more than its JSON. Job ids
+ * are UUIDv7-shaped: their first 48 bits are the creation time, which is how GET /job/{jobId} finds
+ * a job without a search.
  *
  * Faithful details (from the BlueXP API reference, the NetApp Terraform provider and Auth0):
  * - Token endpoint (Auth0): POST JSON or form body; grant_type refresh_token (client id of the
@@ -136,10 +138,11 @@ export function createBlueXpSimulator(options: BlueXpSimulatorOptions): BlueXpSi
   const s = settingsFrom(options);
   const world = buildWorld(options, s);
   const forced = new ForcedFailures();
+  const memo = new JobMemo(world, s, forced);
   const tokens = new TokenStore(s);
   const router = express.Router();
   router.post([...BLUEXP_TOKEN_PATHS], express.json({ limit: '64kb' }), express.urlencoded({ extended: false, limit: '64kb' }), tokenHandler(options, s, tokens));
-  router.use(`/account/:accountId${BLUEXP_API_PATH}`, apiGuard(s, tokens), apiRouter(world, s, forced));
+  router.use(`/account/:accountId${BLUEXP_API_PATH}`, apiGuard(s, tokens), apiRouter(world, s, memo));
   router.use((req, res) => sendJson(res, 404, { message: `Cannot ${req.method} ${req.path}` }));
   // Body parser failures (bad JSON on the token endpoint) answer in the token endpoint's shape.
   router.use(((err, _req, res, _next) => {
@@ -167,7 +170,8 @@ export function createBlueXpSimulator(options: BlueXpSimulatorOptions): BlueXpSi
     expireTokens: () => tokens.expireAll(),
     revokeTokens: () => tokens.revokeAll(),
     failNext: () => failNext(world, s, forced),
-    jobsAt: (now = s.clock()) => listedSlots(s, now).map((n) => jobJson(jobFacts(world, s, forced, n), now, s, false)),
+    // Fresh objects, lists as lists: built from the remembered facts, never the shared answers.
+    jobsAt: (now = s.clock()) => listedSlots(s, now).map((n) => structuredClone(answerJson(memo.job(n), 'full', now, false))),
   };
 }
 
@@ -330,11 +334,11 @@ function jobId(world: World, s: Settings, n: number): string {
   return uuidV7(world.seed, slotTime(s, n), 'job', n);
 }
 
-function slotOfId(world: World, s: Settings, id: string): number | undefined {
+function slotOfId(memo: JobMemo, s: Settings, id: string): number | undefined {
   const ms = uuidV7Time(id);
   if (ms === undefined || (ms - s.phase) % s.jobIntervalMs !== 0) return undefined;
   const n = (ms - s.phase) / s.jobIntervalMs;
-  return jobId(world, s, n) === id ? n : undefined;
+  return memo.id(n) === id ? n : undefined;
 }
 
 function jobFacts(world: World, s: Settings, forced: ForcedFailures, n: number): JobFacts {
@@ -387,15 +391,9 @@ function stepStatus(st: Step, now: number): StepStatus {
   return now < st.ends ? 'IN_PROGRESS' : st.outcome;
 }
 
-function statusOf(f: JobFacts, now: number): JobStatus {
-  if (now < f.running) return 'PENDING';
-  if (now < Math.max(...f.steps.map((st) => st.ends))) return 'IN_PROGRESS';
-  return f.steps.some((st) => st.outcome === 'FAILED') ? 'FAILED' : 'COMPLETED';
-}
-
-function jobError(f: JobFacts, status: JobStatus): string | undefined {
-  if (status !== 'FAILED') return undefined;
+function jobError(f: JobFacts): string | undefined {
   const failed = f.steps.filter((st) => st.outcome === 'FAILED');
+  if (failed.length === 0) return undefined;
   if (f.kind === 'backup') return `Backup failed for ${failed.length} of ${f.steps.length} volume(s)`;
   if (f.kind === 'restore-file') return `File restore failed for ${failed.length} of ${f.steps.length} batch(es)`;
   return failed[0]?.error;
@@ -445,49 +443,174 @@ function filesJson(f: JobFacts, batch: number): Record<string, unknown>[] {
   }));
 }
 
-function stepWithStatus(st: Step, now: number): { status: StepStatus; error?: string } {
-  const status = stepStatus(st, now);
-  return status === 'FAILED' ? { status, error: st.error } : { status };
+/**
+ * What never changes about one job: its facts and the clock-independent parts of its answers
+ * (ids, hashed draws, source, target, batches, files), built once. Answers are assembled from it and
+ * kept while the clock stays between two of the job's change times, so a finished job (most of a
+ * long list) costs a lookup per request.
+ */
+interface KnownJob {
+  facts: JobFacts;
+  /** Whether the job was forced to fail when this was built (fail-next and reset change it). */
+  doomed: boolean;
+  /** Times at which the job's or a step's status changes, ascending. */
+  changes: number[];
+  /** The end of the last step: IN_PROGRESS until then. */
+  lastEnd: number;
+  /** Whether a step fails, and so the job. */
+  failed: boolean;
+  /** `error` of the job once it is FAILED. */
+  error: string | undefined;
+  /** `time` of the job. */
+  time: number;
+  restoreType: 'file' | 'volume';
+  source?: Record<string, unknown>;
+  target?: Record<string, unknown>;
+  /** File restores, per batch: id, time and files. */
+  batchIds: string[];
+  batchTimes: number[];
+  batchFiles: Record<string, unknown>[][];
+  /** File restores: every batch's files, as /restore/status lists them. */
+  allFiles: Record<string, unknown>[];
+  /** Answers built at some clock, valid while from <= now < until. */
+  full?: KnownAnswer;
+  summary?: KnownAnswer;
+  restore?: KnownAnswer;
 }
 
-/** A job as GET /job and GET /job/{jobId} answer it; `summary` leaves `data` out. */
-function jobJson(f: JobFacts, now: number, s: Settings, summary: boolean): Record<string, unknown> {
-  const status = statusOf(f, now);
-  const job: Record<string, unknown> = { id: f.id, 'working-environment-id': f.environment.id, type: f.kind, status };
-  const error = jobError(f, status);
-  if (error !== undefined) job.error = error;
-  job.time = timeValue(f.created, s);
-  if (summary) return job;
-  if (f.kind === 'backup') {
-    job.data = {
-      'multi-volume-backup': {
-        volume: f.volumes.map((v, i) => ({ id: v.id, ...stepWithStatus(f.steps[i]!, now) })),
-      },
-    };
-  } else {
-    const restore: Record<string, unknown> = { type: f.kind === 'restore-file' ? 'file' : 'volume', source: sourceJson(f), target: targetJson(f) };
-    if (f.kind === 'restore-file') {
-      restore.batch = f.steps.map((st, b) => ({
-        id: uuidV4(f.id, 'batch', b),
-        ...stepWithStatus(st, now),
-        time: timeValue(st.starts, s),
-        file: filesJson(f, b),
-      }));
-    }
-    job.data = { restore };
+interface KnownAnswer {
+  from: number;
+  until: number;
+  value: Record<string, unknown>;
+}
+
+type AnswerKind = 'full' | 'summary' | 'restore';
+
+/**
+ * Jobs remembered per simulator: twice the listed window (so a window sliding with the clock never
+ * evicts a listed job), at least 10,000, at most 250,000 (about 3 kB each).
+ */
+const MIN_REMEMBERED_JOBS = 10_000;
+const MAX_REMEMBERED_JOBS = 250_000;
+
+/** Each job's clock-independent facts and latest answers, per simulator, oldest evicted first. */
+class JobMemo {
+  private readonly known = new Map<number, KnownJob>();
+  private readonly limit: number;
+
+  constructor(
+    private readonly world: World,
+    private readonly s: Settings,
+    private readonly forced: ForcedFailures,
+  ) {
+    this.limit = Math.min(MAX_REMEMBERED_JOBS, Math.max(MIN_REMEMBERED_JOBS, 2 * s.jobs));
   }
-  return job;
+
+  job(n: number): KnownJob {
+    const doomed = this.forced.has(n);
+    const known = this.known.get(n);
+    if (known && known.doomed === doomed) return known;
+    const built = knownJob(jobFacts(this.world, this.s, this.forced, n), doomed, this.s);
+    if (known) this.known.delete(n);
+    else if (this.known.size >= this.limit) this.known.delete(this.known.keys().next().value!);
+    this.known.set(n, built);
+    return built;
+  }
+
+  /** The id of slot n, without hashing when the job is known. */
+  id(n: number): string {
+    return this.known.get(n)?.facts.id ?? jobId(this.world, this.s, n);
+  }
+
+  /** A job's answer at `now` in the simulator's shape (singletons collapsed or not); shared, not to be changed. */
+  answer(k: KnownJob, kind: AnswerKind, now: number): Record<string, unknown> {
+    const kept = k[kind];
+    if (kept && now >= kept.from && now < kept.until) return kept.value;
+    let i = 0;
+    while (i < k.changes.length && k.changes[i]! <= now) i++;
+    const value = answerJson(k, kind, now, this.s.collapseSingletons);
+    k[kind] = { from: i > 0 ? k.changes[i - 1]! : -Infinity, until: i < k.changes.length ? k.changes[i]! : Infinity, value };
+    return value;
+  }
 }
 
-/** A restore as GET /restore/status answers it: no type or working environment, files directly under restore. */
-function restoreStatusJson(f: JobFacts, now: number, s: Settings): Record<string, unknown> {
-  const status = statusOf(f, now);
-  const job: Record<string, unknown> = { id: f.id, status };
-  const error = jobError(f, status);
-  if (error !== undefined) job.error = error;
-  job.time = timeValue(f.created, s);
-  const restore: Record<string, unknown> = { type: f.kind === 'restore-file' ? 'file' : 'volume', source: sourceJson(f), target: targetJson(f) };
-  if (f.kind === 'restore-file') restore.file = f.files.flatMap((_, b) => filesJson(f, b));
+function knownJob(f: JobFacts, doomed: boolean, s: Settings): KnownJob {
+  const changes = [...new Set([f.running, ...f.steps.flatMap((st) => [st.starts, st.ends])])].sort((a, b) => a - b);
+  const k: KnownJob = {
+    facts: f,
+    doomed,
+    changes,
+    lastEnd: Math.max(...f.steps.map((st) => st.ends)),
+    failed: f.steps.some((st) => st.outcome === 'FAILED'),
+    error: jobError(f),
+    time: timeValue(f.created, s),
+    restoreType: f.kind === 'restore-file' ? 'file' : 'volume',
+    batchIds: [],
+    batchTimes: [],
+    batchFiles: [],
+    allFiles: [],
+  };
+  if (f.kind !== 'backup') {
+    k.source = sourceJson(f);
+    k.target = targetJson(f);
+  }
+  if (f.kind === 'restore-file') {
+    f.steps.forEach((st, b) => {
+      k.batchIds.push(uuidV4(f.id, 'batch', b));
+      k.batchTimes.push(timeValue(st.starts, s));
+      k.batchFiles.push(filesJson(f, b));
+    });
+    k.allFiles = k.batchFiles.flat();
+  }
+  return k;
+}
+
+function statusOf(k: KnownJob, now: number): JobStatus {
+  if (now < k.facts.running) return 'PENDING';
+  if (now < k.lastEnd) return 'IN_PROGRESS';
+  return k.failed ? 'FAILED' : 'COMPLETED';
+}
+
+/** A one-element list answered as its element, when the simulator collapses singletons. */
+function listOf<T>(items: T[], collapse: boolean): T | T[] {
+  return collapse && items.length === 1 ? items[0]! : items;
+}
+
+function stepJson(id: string, st: Step, now: number): Record<string, unknown> {
+  const status = stepStatus(st, now);
+  return status === 'FAILED' ? { id, status, error: st.error } : { id, status };
+}
+
+/**
+ * A job as GET /job ('full' or 'summary', which leaves `data` out) and GET /job/{jobId} ('full')
+ * answer it, or a restore as GET /restore/status does ('restore': no type or working environment,
+ * files directly under restore).
+ */
+function answerJson(k: KnownJob, kind: AnswerKind, now: number, collapse: boolean): Record<string, unknown> {
+  const f = k.facts;
+  const status = statusOf(k, now);
+  const job: Record<string, unknown> = kind === 'restore' ? { id: f.id, status } : { id: f.id, 'working-environment-id': f.environment.id, type: f.kind, status };
+  if (status === 'FAILED' && k.error !== undefined) job.error = k.error;
+  job.time = k.time;
+  if (kind === 'summary') return job;
+  if (f.kind === 'backup') {
+    job.data = { 'multi-volume-backup': { volume: listOf(f.volumes.map((v, i) => stepJson(v.id, f.steps[i]!, now)), collapse) } };
+    return job;
+  }
+  const restore: Record<string, unknown> = { type: k.restoreType, source: k.source, target: k.target };
+  if (f.kind === 'restore-file') {
+    if (kind === 'restore') {
+      restore.file = listOf(k.allFiles, collapse);
+    } else {
+      const batches = f.steps.map((st, b) => {
+        const batch = stepJson(k.batchIds[b]!, st, now);
+        batch.time = k.batchTimes[b];
+        batch.file = listOf(k.batchFiles[b]!, collapse);
+        return batch;
+      });
+      restore.batch = listOf(batches, collapse);
+    }
+  }
   job.data = { restore };
   return job;
 }
@@ -663,37 +786,42 @@ function queryValue(req: express.Request, name: string): string | undefined {
   return typeof first === 'string' && first !== '' ? first : undefined;
 }
 
-function answer(res: express.Response, s: Settings, body: unknown): void {
-  sendJson(res, 200, s.collapseSingletons ? collapseSingletons(body) : body);
+/** Job answers come already in the simulator's shape (collapsed or not); only the list is left to shape. */
+function answer(res: express.Response, s: Settings, jobs: Record<string, unknown>[]): void {
+  sendJson(res, 200, { job: listOf(jobs, s.collapseSingletons) });
 }
 
-function apiRouter(world: World, s: Settings, forced: ForcedFailures): express.Router {
+function apiRouter(world: World, s: Settings, memo: JobMemo): express.Router {
   const r = express.Router();
   r.get('/job', (req, res) => {
     const now = s.clock();
     const type = queryValue(req, 'type');
     const status = queryValue(req, 'status');
-    const jobs = listedSlots(s, now)
-      .map((n) => jobFacts(world, s, forced, n))
-      .filter((f) => s.restoresInJobList || f.kind === 'backup')
-      .map((f) => jobJson(f, now, s, s.summaryList))
-      .filter((j) => (type === undefined || j.type === type) && (status === undefined || j.status === status));
-    answer(res, s, { job: jobs });
+    const kind = s.summaryList ? 'summary' : 'full';
+    const jobs: Record<string, unknown>[] = [];
+    for (const n of listedSlots(s, now)) {
+      const k = memo.job(n);
+      if (!s.restoresInJobList && k.facts.kind !== 'backup') continue;
+      const j = memo.answer(k, kind, now);
+      if ((type === undefined || j.type === type) && (status === undefined || j.status === status)) jobs.push(j);
+    }
+    answer(res, s, jobs);
   });
   r.get('/job/:jobId', (req, res) => {
     const now = s.clock();
     const id = String(req.params.jobId ?? '');
-    const n = slotOfId(world, s, id);
+    const n = slotOfId(memo, s, id);
     if (n === undefined || !inWindow(s, now, n)) return sendJson(res, 404, { message: `Job ${id} not found` });
-    answer(res, s, { job: [jobJson(jobFacts(world, s, forced, n), now, s, false)] });
+    answer(res, s, [memo.answer(memo.job(n), 'full', now)]);
   });
   r.get('/restore/status', (_req, res) => {
     const now = s.clock();
-    const jobs = listedSlots(s, now)
-      .map((n) => jobFacts(world, s, forced, n))
-      .filter((f) => f.kind !== 'backup')
-      .map((f) => restoreStatusJson(f, now, s));
-    answer(res, s, { job: jobs });
+    const jobs: Record<string, unknown>[] = [];
+    for (const n of listedSlots(s, now)) {
+      const k = memo.job(n);
+      if (k.facts.kind !== 'backup') jobs.push(memo.answer(k, 'restore', now));
+    }
+    answer(res, s, jobs);
   });
   r.use((req, res) => sendJson(res, 404, { message: `Cannot ${req.method} ${req.originalUrl.split('?')[0]}` }));
   return r;

@@ -235,26 +235,102 @@ interface World {
   /** Per vault: when its policy runs, as an offset into the interval. */
   phases: number[];
   restorePhase: number;
-  /** Draws per task slot, hashed once: a benchmark lists the same tens of thousands on every page. */
-  drawMemo: Map<number, number[]>;
+  /** What never changes about each task slot (draws, ids, formatted times, names), made once: a benchmark lists the same tens of thousands on every page. */
+  slotMemo: Map<number, SlotMemo>;
+  /** Per vault: its backup policy's id (a hash), made on first use. */
+  policyIds: string[];
+  /** Per resource: the `resource` object of task JSON (never changes). */
+  resourceJsons: Record<string, unknown>[];
   /** The sorted task list of the last request, reused while no new task has appeared. */
   refCache: Map<string, { key: string; refs: TaskRef[] }>;
   /** Every listed backup with its status, reused by the pages of one scrape (same second, same forced failures). */
   backupCache?: { key: string; listed: ListedBackup[] };
 }
 
-/** Enough for the largest benchmark (10 vaults x 100 resources x 48 runs, plus restores) several times over. */
-const MAX_MEMO_DRAWS = 250_000;
+/**
+ * The clock-independent facts of one task slot: its draws, and, made on first use, its ids,
+ * formatted times and the parts of its JSON that never change. Only status, progress and the
+ * times that follow the clock (or a forced failure) are worked out per request.
+ */
+interface SlotMemo {
+  /** Resource index of a backup slot, -1 for a restore slot. */
+  index: number;
+  slot: number;
+  r: number[];
+  id?: string;
+  createdIso?: string;
+  /** isoOffset(endsIsoAt): the end time of the outcome it was last formatted for. */
+  endsIso?: string;
+  endsIsoAt?: number;
+  backup?: BackupStatics;
+  backupJson?: BackupJsonStatics;
+  restore?: RestoreStatics;
+}
 
-/** Draws of backup slot (index, n), or of restore slot n with index -1. */
-function memoDraws(w: World, index: number, slot: number): number[] {
+/** Of a backup slot: what its task JSON and its backup JSON share. */
+interface BackupStatics {
+  backupId: string;
+  checkpointId: string;
+  backupName: string;
+  /** The task's extra_info.backup. */
+  extraBackup: Record<string, unknown>;
+}
+
+/** Of a backup slot: the rest of its backup JSON. */
+interface BackupJsonStatics {
+  createdMicros: string;
+  protectedMicros: string;
+  /** The last three digits of every time the backup writes. */
+  microsSuffix: string;
+  extendInfo: Record<string, unknown>;
+  /** updated_at as last written, for the time `updatedAt` (a finished backup's end stays the same). */
+  updatedMicros?: string;
+  updatedAt?: number;
+}
+
+/** Of a restore slot: where it restores from and to. */
+interface RestoreStatics {
+  source: CbrResource;
+  target: CbrResource;
+  backupRun: number;
+  checkpointId?: string;
+  /** The task's extra_info.restore. */
+  extraRestore?: Record<string, unknown>;
+}
+
+/** Enough for the largest benchmark (10 vaults x 100 resources x 48 runs, plus restores) several times over. */
+const MAX_MEMO_SLOTS = 250_000;
+
+/** Backup slot (index, n), or restore slot n with index -1. */
+function slotMemo(w: World, index: number, slot: number): SlotMemo {
   const key = (index + 1) * 2 ** 32 + slot;
-  const known = w.drawMemo.get(key);
+  const known = w.slotMemo.get(key);
   if (known) return known;
-  const fresh = index < 0 ? draws(w.s.seed, 'restore', slot) : draws(w.s.seed, 'backup', index, slot);
-  if (w.drawMemo.size >= MAX_MEMO_DRAWS) w.drawMemo.delete(w.drawMemo.keys().next().value!);
-  w.drawMemo.set(key, fresh);
+  const r = index < 0 ? draws(w.s.seed, 'restore', slot) : draws(w.s.seed, 'backup', index, slot);
+  const fresh: SlotMemo = { index, slot, r };
+  if (w.slotMemo.size >= MAX_MEMO_SLOTS) w.slotMemo.delete(w.slotMemo.keys().next().value!);
+  w.slotMemo.set(key, fresh);
   return fresh;
+}
+
+function taskId(w: World, m: SlotMemo): string {
+  return (m.id ??= m.index < 0 ? slotUuid(w.s.seed, 'restore-task', 0, m.slot) : slotUuid(w.s.seed, 'task', m.index, m.slot));
+}
+
+function createdIso(m: SlotMemo, created: number): string {
+  return (m.createdIso ??= isoOffset(created));
+}
+
+function endsIso(m: SlotMemo, ends: number): string {
+  if (m.endsIsoAt !== ends || m.endsIso === undefined) {
+    m.endsIso = isoOffset(ends);
+    m.endsIsoAt = ends;
+  }
+  return m.endsIso;
+}
+
+function policyId(w: World, v: number): string {
+  return (w.policyIds[v] ??= uuid(w.s.seed, 'policy', w.vaults[v]!.id));
 }
 
 function vaultPhase(w: World, v: number): number {
@@ -275,7 +351,8 @@ function oldestListedRun(w: World, v: number, now: number): number {
 }
 
 interface TaskFacts {
-  id: string;
+  /** The slot's clock-independent facts; its id is taskId(w, memo). */
+  memo: SlotMemo;
   status: TaskStatus;
   outcome: Exclude<TaskStatus, 'waiting' | 'running'>;
   created: number;
@@ -285,13 +362,8 @@ interface TaskFacts {
   r: number[];
 }
 
-function lifecycle(
-  created: number,
-  duration: number,
-  r: number[],
-  outcome: TaskFacts['outcome'],
-  now: number,
-): Pick<TaskFacts, 'status' | 'startsRunning' | 'ends' | 'progress'> {
+function lifecycle(memo: SlotMemo, created: number, duration: number, outcome: TaskFacts['outcome'], now: number): TaskFacts {
+  const r = memo.r;
   const startsRunning = created + Math.round(r[0]! * 0.1 * duration);
   // A skipped task never runs; a timed-out one runs past its time budget.
   const ends = outcome === 'skipped' ? startsRunning : startsRunning + Math.round(duration * (0.7 + 0.6 * r[1]!) * (outcome === 'timeout' ? 1.5 : 1));
@@ -299,7 +371,11 @@ function lifecycle(
   if (now < startsRunning) status = 'waiting';
   else if (now < ends) status = 'running';
   const progress = status === 'waiting' ? 0 : status === 'running' ? Math.min(99, Math.floor(((now - startsRunning) / Math.max(1, ends - startsRunning)) * 100)) : 100;
-  return { status, startsRunning, ends, progress };
+  return { memo, status, outcome, created, startsRunning, ends, progress, r };
+}
+
+function isFinished(status: TaskStatus): boolean {
+  return status !== 'waiting' && status !== 'running';
 }
 
 function backupOutcome(d: number): TaskFacts['outcome'] {
@@ -315,20 +391,9 @@ function restoreOutcome(d: number): TaskFacts['outcome'] {
 }
 
 function backupTask(w: World, res: CbrResource, n: number, now: number): TaskFacts {
-  const r = memoDraws(w, res.index, n);
-  const outcome = w.forced.size > 0 && w.forced.has(`backup:${res.index}:${n}`) ? 'failed' : backupOutcome(r[2]!);
-  const created = runTime(w, res.vault, n);
-  const seed = w.s.seed;
-  // The id costs a hash, and most facts are computed only to be counted or filtered: it is made on demand.
-  return {
-    get id() {
-      return slotUuid(seed, 'task', res.index, n);
-    },
-    outcome,
-    created,
-    r,
-    ...lifecycle(created, w.s.backupDurationMs, r, outcome, now),
-  };
+  const memo = slotMemo(w, res.index, n);
+  const outcome = w.forced.size > 0 && w.forced.has(`backup:${res.index}:${n}`) ? 'failed' : backupOutcome(memo.r[2]!);
+  return lifecycle(memo, runTime(w, res.vault, n), w.s.backupDurationMs, outcome, now);
 }
 
 function restorePhase(w: World): number {
@@ -345,26 +410,24 @@ interface RestoreFacts extends TaskFacts {
   backupRun: number;
 }
 
-function restoreTask(w: World, m: number, now: number): RestoreFacts | undefined {
-  if (w.resources.length === 0) return undefined;
-  const r = memoDraws(w, -1, m);
+function restoreStatics(w: World, memo: SlotMemo, created: number): RestoreStatics {
+  if (memo.restore) return memo.restore;
+  const r = memo.r;
   const source = w.resources[Math.floor(r[3]! * w.resources.length)]!;
-  const created = restorePhase(w) + m * w.s.restoreIntervalMs;
   const siblings = w.vaults[source.vault]!.resources;
   // Mostly back onto the resource itself; sometimes onto another one of the vault.
   const target = r[4]! < 0.2 && siblings.length > 1 ? siblings[(siblings.indexOf(source) + 1) % siblings.length]! : source;
   const backupRun = Math.max(0, newestRun(w, source.vault, created) - 1);
-  const outcome = w.forced.has(`restore:${m}`) ? 'failed' : restoreOutcome(r[2]!);
-  return {
-    id: slotUuid(w.s.seed, 'restore-task', 0, m),
-    outcome,
-    created,
-    r,
-    source,
-    target,
-    backupRun,
-    ...lifecycle(created, w.s.restoreDurationMs, r, outcome, now),
-  };
+  return (memo.restore = { source, target, backupRun });
+}
+
+function restoreTask(w: World, m: number, now: number): RestoreFacts | undefined {
+  if (w.resources.length === 0) return undefined;
+  const memo = slotMemo(w, -1, m);
+  const created = restorePhase(w) + m * w.s.restoreIntervalMs;
+  const { source, target, backupRun } = restoreStatics(w, memo, created);
+  const outcome = w.forced.has(`restore:${m}`) ? 'failed' : restoreOutcome(memo.r[2]!);
+  return { ...lifecycle(memo, created, w.s.restoreDurationMs, outcome, now), source, target, backupRun };
 }
 
 const BACKUP_ERRORS: Record<string, { code: string; message: string }> = {
@@ -383,15 +446,20 @@ function skippedWithoutError(f: TaskFacts): boolean {
   return f.r[5]! < 0.5;
 }
 
+const NO_ERROR: { code: string; message: string } = { code: '', message: '' };
+
 function errorInfo(f: TaskFacts, table: Record<string, { code: string; message: string }>): { code: string; message: string } {
-  const finished = f.status !== 'waiting' && f.status !== 'running';
-  const error = finished ? table[f.status] : undefined;
-  if (!error || (f.status === 'skipped' && skippedWithoutError(f))) return { code: '', message: '' };
+  const error = isFinished(f.status) ? table[f.status] : undefined;
+  if (!error || (f.status === 'skipped' && skippedWithoutError(f))) return NO_ERROR;
   return error;
 }
 
 // ---------------------------------------------------------------------------------------------
 // JSON of tasks, backups and checkpoints
+//
+// The answers are built from the slots' memos (see SlotMemo): objects that never change (a task's
+// extra_info.backup or .restore, a resource, a backup's extend_info) are shared between answers,
+// which only ever serialise them.
 
 function resourceJson(res: CbrResource): Record<string, unknown> {
   return { id: res.id, name: res.name, type: res.type };
@@ -401,68 +469,83 @@ function providerOf(res: CbrResource): string {
   return res.type === 'OS::Nova::Server' ? PROVIDER_SERVER : PROVIDER_DISK;
 }
 
-function taskBase(w: World, f: TaskFacts, vault: CbrVault, operationType: string, now: number): Record<string, unknown> {
-  const json: Record<string, unknown> = {
-    created_at: isoOffset(f.created),
-  };
-  if (f.status !== 'waiting' && f.status !== 'running') json.ended_at = isoOffset(f.ends);
-  return {
-    ...json,
-    id: f.id,
-    operation_type: operationType,
-    policy_id: uuid(w.s.seed, 'policy', vault.id),
-    project_id: w.s.projectId,
-    started_at: isoOffset(f.created),
-    status: f.status,
-    updated_at: isoOffset(Math.min(now, f.status === 'waiting' ? f.created : f.status === 'running' ? now : f.ends)),
-    vault_id: vault.id,
-    vault_name: vault.name,
-  };
+/** The fields every task has, in the product's order, after `checkpoint_id`. */
+function addTaskBase(json: Record<string, unknown>, w: World, f: TaskFacts, v: number, operationType: string, now: number): void {
+  const vault = w.vaults[v]!;
+  const created = createdIso(f.memo, f.created);
+  json.created_at = created;
+  const finished = isFinished(f.status);
+  if (finished) json.ended_at = endsIso(f.memo, f.ends);
+  json.id = taskId(w, f.memo);
+  json.operation_type = operationType;
+  json.policy_id = policyId(w, v);
+  json.project_id = w.s.projectId;
+  json.started_at = created;
+  json.status = f.status;
+  // Waiting: when it was created (or now, if the clock is before that); running: now; finished: when it ended.
+  if (finished) json.updated_at = now >= f.ends ? endsIso(f.memo, f.ends) : isoOffset(now);
+  else json.updated_at = f.status === 'running' || now < f.created ? isoOffset(now) : created;
+  json.vault_id = vault.id;
+  json.vault_name = vault.name;
+}
+
+function backupStatics(w: World, res: CbrResource, n: number, memo: SlotMemo, created: number): BackupStatics {
+  if (memo.backup) return memo.backup;
+  const backupId = slotUuid(w.s.seed, 'backup', res.index, n);
+  const name = backupName(created, backupId);
+  return (memo.backup = {
+    backupId,
+    checkpointId: slotUuid(w.s.seed, 'checkpoint', res.vault, n),
+    backupName: name,
+    extraBackup: {
+      app_consistency_error_code: '',
+      app_consistency_error_message: '',
+      app_consistency_status: '0',
+      backup_id: backupId,
+      backup_name: name,
+      incremental: n > 0 ? 'true' : 'false',
+    },
+  });
 }
 
 function backupTaskJson(w: World, res: CbrResource, n: number, f: TaskFacts, now: number): Record<string, unknown> {
-  const vault = w.vaults[res.vault]!;
-  const backupId = slotUuid(w.s.seed, 'backup', res.index, n);
-  const base = taskBase(w, f, vault, 'backup', now);
-  return {
-    checkpoint_id: slotUuid(w.s.seed, 'checkpoint', res.vault, n),
-    ...base,
-    error_info: errorInfo(f, BACKUP_ERRORS),
-    extra_info: {
-      backup: {
-        app_consistency_error_code: '',
-        app_consistency_error_message: '',
-        app_consistency_status: '0',
-        backup_id: backupId,
-        backup_name: backupName(f.created, backupId),
-        incremental: n > 0 ? 'true' : 'false',
-      },
-      common: { progress: f.progress, request_id: `req-${f.id.slice(0, 8)}` },
-      resource: resourceJson(res),
-    },
-    provider_id: providerOf(res),
+  const memo = f.memo;
+  const statics = backupStatics(w, res, n, memo, f.created);
+  const json: Record<string, unknown> = { checkpoint_id: statics.checkpointId };
+  addTaskBase(json, w, f, res.vault, 'backup', now);
+  json.error_info = errorInfo(f, BACKUP_ERRORS);
+  json.extra_info = {
+    backup: statics.extraBackup,
+    common: { progress: f.progress, request_id: `req-${taskId(w, memo).slice(0, 8)}` },
+    resource: w.resourceJsons[res.index],
   };
+  json.provider_id = providerOf(res);
+  return json;
 }
 
 function restoreTaskJson(w: World, f: RestoreFacts, now: number): Record<string, unknown> {
-  const vault = w.vaults[f.source.vault]!;
-  const backupId = slotUuid(w.s.seed, 'backup', f.source.index, f.backupRun);
-  return {
-    checkpoint_id: slotUuid(w.s.seed, 'checkpoint', f.source.vault, f.backupRun),
-    ...taskBase(w, f, vault, 'restore', now),
-    error_info: errorInfo(f, RESTORE_ERRORS),
-    extra_info: {
-      common: { progress: f.progress, request_id: `req-${f.id.slice(0, 8)}` },
-      resource: resourceJson(f.source),
-      restore: {
-        backup_id: backupId,
-        backup_name: backupName(runTime(w, f.source.vault, f.backupRun), backupId),
-        target_resource_id: f.target.id,
-        target_resource_name: f.target.name,
-      },
-    },
-    provider_id: providerOf(f.source),
+  const memo = f.memo;
+  const statics = memo.restore!;
+  if (statics.extraRestore === undefined) {
+    const backupId = slotUuid(w.s.seed, 'backup', f.source.index, f.backupRun);
+    statics.checkpointId = slotUuid(w.s.seed, 'checkpoint', f.source.vault, f.backupRun);
+    statics.extraRestore = {
+      backup_id: backupId,
+      backup_name: backupName(runTime(w, f.source.vault, f.backupRun), backupId),
+      target_resource_id: f.target.id,
+      target_resource_name: f.target.name,
+    };
+  }
+  const json: Record<string, unknown> = { checkpoint_id: statics.checkpointId };
+  addTaskBase(json, w, f, f.source.vault, 'restore', now);
+  json.error_info = errorInfo(f, RESTORE_ERRORS);
+  json.extra_info = {
+    common: { progress: f.progress, request_id: `req-${taskId(w, memo).slice(0, 8)}` },
+    resource: w.resourceJsons[f.source.index],
+    restore: statics.extraRestore,
   };
+  json.provider_id = providerOf(f.source);
+  return json;
 }
 
 function backupName(created: number, id: string): string {
@@ -481,23 +564,50 @@ function backupStatus(w: World, res: CbrResource, n: number, f: TaskFacts, now: 
   return n === oldestListedRun(w, res.vault, now) && newestRun(w, res.vault, now) >= w.s.backupsPerResource ? 'deleting' : 'available';
 }
 
+/** isoMicros(ms, micros) of a slot whose micros give `suffix`. */
+function withMicros(ms: number, suffix: string): string {
+  return `${new Date(ms).toISOString().slice(0, 23)}${suffix}`;
+}
+
+function updatedMicros(extra: BackupJsonStatics, at: number): string {
+  if (extra.updatedAt !== at || extra.updatedMicros === undefined) {
+    extra.updatedMicros = withMicros(at, extra.microsSuffix);
+    extra.updatedAt = at;
+  }
+  return extra.updatedMicros;
+}
+
 function backupJson(w: World, res: CbrResource, n: number, f: TaskFacts, status: BackupStatus, now: number): Record<string, unknown> {
-  const vault = w.vaults[res.vault]!;
-  const id = slotUuid(w.s.seed, 'backup', res.index, n);
-  const micros = f.r[6]! * 1000;
+  const memo = f.memo;
+  const statics = backupStatics(w, res, n, memo, f.created);
+  let extra = memo.backupJson;
+  if (!extra) {
+    const suffix = isoMicros(0, f.r[6]! * 1000).slice(23);
+    extra = memo.backupJson = {
+      createdMicros: withMicros(f.created, suffix),
+      protectedMicros: withMicros(f.startsRunning, suffix),
+      microsSuffix: suffix,
+      extendInfo: {
+        auto_trigger: true,
+        bootable: res.type === 'OS::Nova::Server',
+        incremental: n > 0,
+        snapshot_id: uuid(w.s.seed, 'snapshot', statics.backupId),
+      },
+    };
+  }
   return {
-    checkpoint_id: slotUuid(w.s.seed, 'checkpoint', res.vault, n),
-    created_at: isoMicros(f.created, micros),
+    checkpoint_id: statics.checkpointId,
+    created_at: extra.createdMicros,
     description: '',
     enterprise_project_id: '0',
     expired_at: null,
-    extend_info: { auto_trigger: true, bootable: res.type === 'OS::Nova::Server', incremental: n > 0, snapshot_id: uuid(w.s.seed, 'snapshot', id) },
-    id,
+    extend_info: extra.extendInfo,
+    id: statics.backupId,
     image_type: 'backup',
-    name: backupName(f.created, id),
+    name: statics.backupName,
     parent_id: null,
     project_id: w.s.projectId,
-    protected_at: isoMicros(f.startsRunning, micros),
+    protected_at: extra.protectedMicros,
     replication_records: [],
     resource_az: 'az1',
     resource_id: res.id,
@@ -505,8 +615,8 @@ function backupJson(w: World, res: CbrResource, n: number, f: TaskFacts, status:
     resource_size: res.numericSize ? res.sizeGb : String(res.sizeGb),
     resource_type: res.type,
     status,
-    updated_at: isoMicros(Math.min(now, f.ends), micros),
-    vault_id: vault.id,
+    updated_at: updatedMicros(extra, Math.min(now, f.ends)),
+    vault_id: w.vaults[res.vault]!.id,
   };
 }
 
@@ -857,10 +967,11 @@ function operationLogs(req: express.Request, w: World): unknown {
   if (vaultId !== undefined) refs = refs.filter((ref) => vaultOfRef(w, ref, now) === vaultId);
   if (status !== undefined) refs = refs.filter((ref) => taskFacts(w, ref, now)?.status === status);
   const { slice, total } = page(req, refs);
-  const logs = slice.flatMap((ref) => {
+  const logs: Record<string, unknown>[] = [];
+  for (const ref of slice) {
     const facts = taskFacts(w, ref, now);
-    return facts ? [taskJson(w, ref, facts, now)] : [];
-  });
+    if (facts) logs.push(taskJson(w, ref, facts, now));
+  }
   return { count: total, operation_logs: logs };
 }
 
@@ -979,7 +1090,9 @@ export function createCbrSimulator(options: CbrSimulatorOptions): CbrSimulator {
     forced: new Set(),
     phases: vaults.map((_, v) => Math.floor(draws(s.seed, 'phase', v)[0]! * s.backupIntervalMs)),
     restorePhase: Math.floor(draws(s.seed, 'restore-phase')[0]! * s.restoreIntervalMs),
-    drawMemo: new Map(),
+    slotMemo: new Map(),
+    policyIds: [],
+    resourceJsons: vaults.flatMap((v) => v.resources.map(resourceJson)),
     refCache: new Map(),
   };
   const auth = new Auth(options, s);
@@ -1009,7 +1122,7 @@ export function createCbrSimulator(options: CbrSimulatorOptions): CbrSimulator {
         const f = taskFacts(world, ref, now);
         if (!f) return [];
         const resource = ref.kind === 'backup' ? world.resources[ref.index]!.name : (f as RestoreFacts).target.name;
-        return [{ id: f.id, status: f.status, resource, startedAt: f.created }];
+        return [{ id: taskId(world, f.memo), status: f.status, resource, startedAt: f.created }];
       });
     },
   };
