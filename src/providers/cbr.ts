@@ -2,7 +2,7 @@
  * Huawei Cloud Backup and Recovery (CBR): backup and restore tasks of one project, and its
  * restore points (backups).
  *
- * API calls of one collection (all GET, paged with limit=1000 and offset until a short page):
+ * API calls of one collection (all GET, paged with limit=1000 and offset; see readPages):
  * /v3/{project_id}/operation-logs?operation_type=backup&start_time=<lookback start>,
  * the same with operation_type=restore, /v3/{project_id}/backups, and a bounded number of
  * /v3/{project_id}/checkpoints/{id} to name vaults no task named and to explain skipped backups
@@ -303,8 +303,10 @@ class CheckpointMemo {
 }
 
 /**
- * Reads a CBR list page by page (limit=1000; offset left out on the first page, where the API's
- * documentation is unsure whether 0 is allowed) until a page comes back short, at most maxPages.
+ * Reads a CBR list (limit=1000; offset left out on the first page, where the API's documentation is
+ * unsure whether 0 is allowed). The first page's `count` says how many pages follow: those are
+ * requested at once. Without a usable count, or if the list grew meanwhile, it pages on until a
+ * page comes back short; never more than maxPages.
  */
 export async function readPages(
   ctx: CollectContext,
@@ -314,15 +316,25 @@ export async function readPages(
   maxPages: number,
   onPage: (items: unknown[]) => void,
 ): Promise<void> {
-  for (let page = 0; page < maxPages; page++) {
+  const readPage = async (page: number): Promise<{ length: number; count?: number }> => {
     const offset = page * PAGE_LIMIT;
     const body = await ctx.http.json({ path, query: { ...query, limit: PAGE_LIMIT, offset: offset > 0 ? offset : undefined } });
     const list = isObject(body) ? body[listKey] : undefined;
     if (!Array.isArray(list)) throw new CollectError('invalid_response', `GET ${path} offset ${offset}: answer has no "${listKey}" list`);
     onPage(list);
-    if (list.length < PAGE_LIMIT) return;
+    const count = isObject(body) && typeof body.count === 'number' && Number.isSafeInteger(body.count) ? body.count : undefined;
+    return { length: list.length, count };
+  };
+  let last = await readPage(0);
+  let next = 1;
+  if (last.length >= PAGE_LIMIT && last.count !== undefined && last.count > PAGE_LIMIT) {
+    const pages = Math.min(Math.ceil(last.count / PAGE_LIMIT), maxPages);
+    const rest = await Promise.all(Array.from({ length: pages - 1 }, (_, i) => readPage(i + 1)));
+    last = rest[rest.length - 1] ?? last;
+    next = pages;
   }
-  ctx.log.warn({ path, pages: maxPages }, 'CBR list longer than the page bound; the rest is not read');
+  for (; last.length >= PAGE_LIMIT && next < maxPages; next++) last = await readPage(next);
+  if (last.length >= PAGE_LIMIT) ctx.log.warn({ path, pages: maxPages }, 'CBR list longer than the page bound; the rest is not read');
 }
 
 /** Tasks of one kind; the same id on two pages (the list moved while paging) counts once. */

@@ -1,0 +1,64 @@
+import pino from 'pino';
+import { readPages } from '../../src/providers/cbr';
+import type { CollectContext } from '../../src/providers/types';
+
+/** A fake product holding `total` items, answering `count` as given (or the truth when undefined). */
+function listOf(total: number, count?: (offset: number) => number | undefined) {
+  const asked: number[] = [];
+  let inFlight = 0;
+  let peak = 0;
+  const ctx = {
+    http: {
+      json: async ({ query }: { query: Record<string, unknown> }) => {
+        const offset = Number(query.offset ?? 0);
+        asked.push(offset);
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        const n = Math.max(0, Math.min(1000, total - offset));
+        return { items: Array.from({ length: n }, (_, i) => offset + i), count: count ? count(offset) : total };
+      },
+    },
+    log: pino({ level: 'silent' }),
+  } as unknown as CollectContext;
+  return { ctx, asked, peak: () => peak };
+}
+
+async function read(list: ReturnType<typeof listOf>, maxPages = 50): Promise<number[]> {
+  const seen: number[] = [];
+  await readPages(list.ctx, '/v3/p/backups', {}, 'items', maxPages, (items) => seen.push(...(items as number[])));
+  return seen.sort((a, b) => a - b);
+}
+
+test('the first page\'s count lets the other pages be requested at once', async () => {
+  const list = listOf(2500);
+  expect(await read(list)).toHaveLength(2500);
+  expect(list.asked).toEqual([0, 1000, 2000]);
+  expect(list.peak()).toBe(2);
+});
+
+test('without a count it pages on until a short page', async () => {
+  const list = listOf(2500, () => undefined);
+  expect(await read(list)).toHaveLength(2500);
+  expect(list.asked).toEqual([0, 1000, 2000]);
+  expect(list.peak()).toBe(1);
+});
+
+test('a list that grew beyond its count is read on until a short page', async () => {
+  const list = listOf(3500, () => 2000);
+  expect(await read(list)).toHaveLength(3500);
+  expect(list.asked).toEqual([0, 1000, 2000, 3000]);
+});
+
+test('an exact multiple of the page size ends with an empty page', async () => {
+  const list = listOf(2000, () => undefined);
+  expect(await read(list)).toHaveLength(2000);
+  expect(list.asked).toEqual([0, 1000, 2000]);
+});
+
+test('never more than maxPages, even if the count says more', async () => {
+  const list = listOf(1_000_000);
+  expect(await read(list, 4)).toHaveLength(4000);
+  expect(list.asked).toEqual([0, 1000, 2000, 3000]);
+});
