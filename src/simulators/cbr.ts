@@ -1133,7 +1133,10 @@ export const DEMO_CBR_ACCESS_KEY = 'DEMOCBRACCESSKEY0001';
 export const DEMO_CBR_SECRET_KEY = 'demo-cbr-secret-key-do-not-use-in-production';
 export const DEMO_CBR_IAM_USER: CbrIamUser = { domain: 'demo-domain', user: 'demo-user', password: 'demo-password', project: 'ap-southeast-1' };
 
-/** The demo's CBR: two vaults of three resources, a policy run every two minutes, a restore every three. */
+/**
+ * The demo's CBR: two vaults of three resources, a policy run every minute (so that any minute of
+ * a dashboard sees backups finish, and duration panels fill at once), a restore every three.
+ */
 export function startDemo(listen: { host: string; port: number }): Promise<RunningSimulator> {
   const sim = createCbrSimulator({
     projectId: DEMO_CBR_PROJECT_ID,
@@ -1141,9 +1144,9 @@ export function startDemo(listen: { host: string; port: number }): Promise<Runni
     iamUsers: [DEMO_CBR_IAM_USER],
     vaults: 2,
     resourcesPerVault: 3,
-    backupsPerResource: 30,
-    backupIntervalMs: 2 * MINUTE,
-    backupDurationMs: 40_000,
+    backupsPerResource: 60,
+    backupIntervalMs: MINUTE,
+    backupDurationMs: 25_000,
     restores: 20,
     restoreIntervalMs: 3 * MINUTE,
     restoreDurationMs: 60_000,
