@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { request } from 'undici';
 import { loadConfigFile } from '../../src/config/load';
 import { Exporter } from '../../src/exporter';
 import { createExporterMetrics } from '../../src/metrics';
@@ -67,4 +68,22 @@ export function series(text: string, name: string, labels: Record<string, string
   return [...samples(text)].filter(
     ([key]) => key.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => key.includes(`${k}="${v}"`)),
   );
+}
+
+/** An afterEach for this test file that closes whatever was tracked during the test; returns the tracker. */
+export function closedAfterEach(): <T extends { close(): Promise<unknown> }>(item: T) => T {
+  const open: Array<{ close(): Promise<unknown> }> = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((item) => item.close()));
+  });
+  return (item) => {
+    open.push(item);
+    return item;
+  };
+}
+
+/** GET `url`: the status and the body as text. */
+export async function fetchText(url: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+  const res = await request(url, { headers, headersTimeout: 10_000, bodyTimeout: 10_000 });
+  return { status: res.statusCode, text: await res.body.text() };
 }

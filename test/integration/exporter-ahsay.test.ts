@@ -3,13 +3,12 @@
  * Kong times as Unix timestamps, sizes, the day cache (a warm scrape reads only today), error
  * answers with HTTP 200, and promtool-clean output.
  */
-import { request } from 'undici';
 import { AHSAY_BACKUP_STATES, AHSAY_RESTORE_STATES } from '../../src/providers/ahsay';
 import { createAhsaySimulator } from '../../src/simulators/ahsay';
 import type { AhsaySimulator, AhsaySimulatorOptions } from '../../src/simulators/ahsay';
 import { startSimulator } from '../../src/simulators/framework';
 import type { RunningSimulator } from '../../src/simulators/framework';
-import { samples, series, startExporter } from '../helpers/exporter';
+import { closedAfterEach, fetchText, samples, series, startExporter } from '../helpers/exporter';
 import type { RunningExporter } from '../helpers/exporter';
 import { promtoolCheckMetrics } from '../helpers/promtool';
 
@@ -22,24 +21,19 @@ interface Running {
   server: RunningSimulator;
 }
 
-const started: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((s) => s.close()));
-});
+const track = closedAfterEach();
 
 /** A simulator whose clock stands still at the moment the test starts, so that expectations cannot drift. */
 async function simulator(options: Partial<AhsaySimulatorOptions> = {}): Promise<Running> {
   const frozen = Date.now();
   const sim = createAhsaySimulator({ sysUser: SYS_USER, sysPwd: SYS_PWD, users: 5, timezone: ZONE, clock: () => frozen, ...options });
   const server = await startSimulator(sim.app);
-  started.push(server);
+  track(server);
   return { sim, server };
 }
 
 async function exporter(yaml: string): Promise<RunningExporter> {
-  const running = await startExporter(yaml);
-  started.push(running);
-  return running;
+  return track(await startExporter(yaml));
 }
 
 function target(name: string, url: string, block = '', password = SYS_PWD, extra = ''): string {
@@ -53,10 +47,6 @@ ${extra}    ahsay:
 ${block}`;
 }
 
-async function get(url: string): Promise<{ status: number; text: string }> {
-  const res = await request(url);
-  return { status: res.statusCode, text: await res.body.text() };
-}
 
 /** Today and yesterday in Hong Kong. */
 function hongKongDates(): [string, string] {
@@ -83,7 +73,7 @@ describe('exporter with the AhsayCBS simulator', () => {
   test('users from ListUsers; counts per kind and state match the simulator; every state present; promtool-clean', async () => {
     const cbs = await simulator({ restoreChance: 0.6 });
     const ex = await exporter(`targets:\n${target('cbs', cbs.server.url)}`);
-    const { status, text } = await get(`${ex.url}/metrics`);
+    const { status, text } = await fetchText(`${ex.url}/metrics`);
     expect(status).toBe(200);
     const s = samples(text);
     expect(s.get('backup_up{target="cbs",provider="ahsay"}')).toBe(1);
@@ -106,7 +96,7 @@ describe('exporter with the AhsayCBS simulator', () => {
   test('times written in Asia/Hong_Kong come out as the right Unix timestamps; sizes as numbers and strings come out as bytes', async () => {
     const cbs = await simulator({ users: 1, badTimeRate: 0, sizeAsStringRate: 0.5, restoreChance: 1 });
     const ex = await exporter(`targets:\n${target('cbs', cbs.server.url, '      users: [obm]\n', SYS_PWD, '    max_jobs: 10000\n')}`);
-    const { text } = await get(`${ex.url}/probe?target=cbs`);
+    const { text } = await fetchText(`${ex.url}/probe?target=cbs`);
     let checked = 0;
     let stringSizes = 0;
     for (const date of hongKongDates()) {
@@ -135,11 +125,11 @@ describe('exporter with the AhsayCBS simulator', () => {
     const logins = Array.from({ length: 4 }, (_, i) => cbs.sim.user(i).login);
     const ex = await exporter(`targets:\n${target('listed', cbs.server.url, `      users: [${logins.join(', ')}]\n      days: 2\n`)}${target('all', cbs.server.url)}`);
     const [today] = hongKongDates();
-    const cold = await get(`${ex.url}/probe?target=listed`);
+    const cold = await fetchText(`${ex.url}/probe?target=listed`);
     expect(cbs.sim.stats.requests).toBe(4 * 2 * 2);
     expect(samples(cold.text).get('backup_collect_upstream_requests{target="listed",provider="ahsay"}')).toBe(16);
     cbs.sim.reset();
-    const warm = await get(`${ex.url}/probe?target=listed`);
+    const warm = await fetchText(`${ex.url}/probe?target=listed`);
     if (hongKongDates()[0] !== today) return; // midnight in Hong Kong between the scrapes: a new day to read
     expect(cbs.sim.stats.requests).toBe(4 * 2);
     expect([...cbs.sim.requestsByDate.keys()]).toEqual([today]);
@@ -147,9 +137,9 @@ describe('exporter with the AhsayCBS simulator', () => {
     // The same jobs are reported from memory.
     expect(series(warm.text, 'backup_jobs', { target: 'listed' })).toEqual(series(cold.text, 'backup_jobs', { target: 'listed' }));
 
-    await get(`${ex.url}/probe?target=all`);
+    await fetchText(`${ex.url}/probe?target=all`);
     cbs.sim.reset();
-    await get(`${ex.url}/probe?target=all`);
+    await fetchText(`${ex.url}/probe?target=all`);
     if (hongKongDates()[0] !== today) return;
     expect(cbs.sim.stats.requests).toBe(1 + 4 * 2);
   });
@@ -157,14 +147,14 @@ describe('exporter with the AhsayCBS simulator', () => {
   test('wrong credentials: backup_up 0 with reason auth, the product message in the log, the password nowhere', async () => {
     const cbs = await simulator();
     const ex = await exporter(`targets:\n${target('bad', cbs.server.url, '', 'wrong-password-3c9e')}${target('good', cbs.server.url)}`);
-    const { text } = await get(`${ex.url}/metrics`);
+    const { text } = await fetchText(`${ex.url}/metrics`);
     const s = samples(text);
     expect(s.get('backup_up{target="bad",provider="ahsay"}')).toBe(0);
     expect(s.get('backup_up{target="good",provider="ahsay"}')).toBe(1);
     expect(s.get('backup_exporter_collect_errors_total{target="bad",provider="ahsay",reason="auth"}')).toBe(1);
     const logs = ex.logs.join('\n');
     expect(ex.logs.some((l) => l.includes('"reason":"auth"') && l.includes('"target":"bad"') && l.includes('Incorrect system username/password'))).toBe(true);
-    const config = await get(`${ex.url}/config`);
+    const config = await fetchText(`${ex.url}/config`);
     for (const shown of [text, logs, config.text]) {
       expect(shown).not.toContain('wrong-password-3c9e');
       expect(shown).not.toContain(SYS_PWD);
@@ -179,7 +169,7 @@ describe('exporter with the AhsayCBS simulator', () => {
     const ex = await exporter(
       `targets:\n${target('ghost', cbs.server.url, '      users: [obm, nosuchuser]\n')}${target('broken', broken.server.url)}${target('fine', cbs.server.url)}`,
     );
-    const s = samples((await get(`${ex.url}/metrics`)).text);
+    const s = samples((await fetchText(`${ex.url}/metrics`)).text);
     expect(s.get('backup_exporter_collect_errors_total{target="ghost",provider="ahsay",reason="invalid_response"}')).toBe(1);
     expect(s.get('backup_exporter_collect_errors_total{target="broken",provider="ahsay",reason="parse"}')).toBe(1);
     expect(s.get('backup_up{target="fine",provider="ahsay"}')).toBe(1);
@@ -189,7 +179,7 @@ describe('exporter with the AhsayCBS simulator', () => {
   test('an unparsable time (11;34:15) leaves that field out and is logged; the target stays up', async () => {
     const cbs = await simulator({ users: 2, badTimeRate: 1 });
     const ex = await exporter(`targets:\n${target('typos', cbs.server.url, '', SYS_PWD, '    max_jobs: 10000\n')}`);
-    const { text } = await get(`${ex.url}/probe?target=typos`);
+    const { text } = await fetchText(`${ex.url}/probe?target=typos`);
     expect(samples(text).get('backup_up{target="typos",provider="ahsay"}')).toBe(1);
     const jobs = series(text, 'backup_job_state', { target: 'typos' }).length;
     expect(jobs).toBeGreaterThan(0);

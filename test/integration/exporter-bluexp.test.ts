@@ -3,14 +3,13 @@
  * start times and last success per volume, both token grants, a token that expires between scrapes,
  * refused credentials, job details read one by one, and promtool-clean output.
  */
-import { request } from 'undici';
 import { BLUEXP_ITEM_STATES, BLUEXP_JOB_STATES } from '../../src/providers/bluexp';
 import { createBlueXpSimulator } from '../../src/simulators/bluexp';
 import type { BlueXpSimulator, BlueXpSimulatorOptions } from '../../src/simulators/bluexp';
 import { startSimulators } from '../../src/simulators';
 import { startSimulator } from '../../src/simulators/framework';
 import type { RunningSimulator } from '../../src/simulators/framework';
-import { samples, series, startExporter } from '../helpers/exporter';
+import { closedAfterEach, fetchText, samples, series, startExporter } from '../helpers/exporter';
 import type { RunningExporter } from '../helpers/exporter';
 import { promtoolCheckMetrics } from '../helpers/promtool';
 
@@ -27,10 +26,7 @@ interface Running {
   now: number;
 }
 
-const started: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((s) => s.close()));
-});
+const track = closedAfterEach();
 
 async function simulator(options: Partial<BlueXpSimulatorOptions> = {}): Promise<Running> {
   const now = Date.now();
@@ -44,14 +40,12 @@ async function simulator(options: Partial<BlueXpSimulatorOptions> = {}): Promise
     ...options,
   });
   const server = await startSimulator(sim.app);
-  started.push(server);
+  track(server);
   return { sim, server, now };
 }
 
 async function exporter(yaml: string): Promise<RunningExporter> {
-  const running = await startExporter(yaml);
-  started.push(running);
-  return running;
+  return track(await startExporter(yaml));
 }
 
 type Credentials = { refresh_token: string } | { client_id: string; client_secret: string };
@@ -70,10 +64,7 @@ ${lines}`;
 
 const config = (...targets: string[]) => `global: { max_jobs: 1000 }\ntargets:\n${targets.join('')}`;
 
-async function get(url: string): Promise<string> {
-  const res = await request(url, { headersTimeout: 10_000, bodyTimeout: 10_000 });
-  return res.body.text();
-}
+const get = async (url: string): Promise<string> => (await fetchText(url)).text;
 
 interface Expected {
   counts: Map<string, number>;
@@ -252,7 +243,7 @@ describe('exporter with the BlueXP simulator', () => {
 
   test('the demo configuration (simulators.bluexp plus its target) serves the demo simulator', async () => {
     const demo = await startSimulators({ bluexp: { listen: '127.0.0.1:0' } });
-    started.push(demo);
+    track(demo);
     const url = demo.urls.bluexp!;
     // The snippet of exporter.yml, with the demo port replaced by the one the test got.
     const ex = await exporter(`targets:

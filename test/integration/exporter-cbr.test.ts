@@ -3,11 +3,10 @@
  * modes: counts per kind and state, paging, restore points with vault names, IAM token reuse and
  * refresh, refused credentials, and promtool-clean output.
  */
-import { request } from 'undici';
 import { CBR_TASK_STATES } from '../../src/providers/cbr';
 import { createCbrSimulator, type CbrSimulator, type CbrSimulatorOptions } from '../../src/simulators/cbr';
 import { startSimulator, type RunningSimulator } from '../../src/simulators/framework';
-import { samples, series, startExporter, type RunningExporter } from '../helpers/exporter';
+import { closedAfterEach, fetchText, samples, series, startExporter, type RunningExporter } from '../helpers/exporter';
 import { promtoolCheckMetrics } from '../helpers/promtool';
 
 const PROJECT = '4229d7a45436489f8c3dc2b1d35d4987';
@@ -20,10 +19,7 @@ interface Running {
   server: RunningSimulator;
 }
 
-const started: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((s) => s.close()));
-});
+const track = closedAfterEach();
 
 async function simulator(options: Partial<CbrSimulatorOptions> = {}): Promise<Running> {
   // The data clock stands still, so the counts the test reads from the simulator are the ones the exporter saw.
@@ -39,14 +35,12 @@ async function simulator(options: Partial<CbrSimulatorOptions> = {}): Promise<Ru
     ...options,
   });
   const server = await startSimulator(sim.app);
-  started.push(server);
+  track(server);
   return { sim, server };
 }
 
 async function exporter(yaml: string): Promise<RunningExporter> {
-  const running = await startExporter(yaml);
-  started.push(running);
-  return running;
+  return track(await startExporter(yaml));
 }
 
 function akskTarget(name: string, url: string, sk = SK, ak = AK): string {
@@ -75,10 +69,6 @@ function iamTarget(name: string, url: string, password = USER.password): string 
 `;
 }
 
-async function get(url: string): Promise<{ status: number; text: string }> {
-  const res = await request(url);
-  return { status: res.statusCode, text: await res.body.text() };
-}
 
 function expectedCounts(sim: CbrSimulator, kind: 'backup' | 'restore'): Map<string, number> {
   const counts = new Map<string, number>();
@@ -93,7 +83,7 @@ describe('exporter with the CBR simulator', () => {
   test('AK/SK: up, jobs per kind and state as the simulator has them, restore points per named vault, promtool-clean', async () => {
     const cbr = await simulator();
     const ex = await exporter(`targets:\n${akskTarget('cbr', cbr.server.url)}`);
-    const { status, text } = await get(`${ex.url}/metrics`);
+    const { status, text } = await fetchText(`${ex.url}/metrics`);
     expect(status).toBe(200);
     expect(samples(text).get('backup_up{target="cbr",provider="cbr"}')).toBe(1);
     for (const kind of ['backup', 'restore'] as const) {
@@ -118,7 +108,7 @@ describe('exporter with the CBR simulator', () => {
   test('pages through lists longer than one page (limit=1000, offset) and counts every task once', async () => {
     const cbr = await simulator({ vaults: 3, resourcesPerVault: 20, backupsPerResource: 40, restores: 1500, restoreIntervalMs: 60_000 });
     const ex = await exporter(`targets:\n${akskTarget('cbr', cbr.server.url)}`);
-    const { text } = await get(`${ex.url}/probe?target=cbr`);
+    const { text } = await fetchText(`${ex.url}/probe?target=cbr`);
     expect(samples(text).get('backup_up{target="cbr",provider="cbr"}')).toBe(1);
     const total = (kind: string) => series(text, 'backup_jobs', { kind }).reduce((sum, [, v]) => sum + v, 0);
     expect(total('backup')).toBe(2400);
@@ -136,18 +126,18 @@ describe('exporter with the CBR simulator', () => {
     const cbr = await simulator();
     const ex = await exporter(`targets:\n${iamTarget('cbr', cbr.server.url)}`);
     for (let i = 0; i < 3; i++) {
-      const { text } = await get(`${ex.url}/probe?target=cbr`);
+      const { text } = await fetchText(`${ex.url}/probe?target=cbr`);
       expect(samples(text).get('backup_up{target="cbr",provider="cbr"}')).toBe(1);
     }
     expect(cbr.sim.tokensIssued()).toBe(1);
     cbr.sim.expireTokens();
-    const { text } = await get(`${ex.url}/probe?target=cbr`);
+    const { text } = await fetchText(`${ex.url}/probe?target=cbr`);
     expect(samples(text).get('backup_up{target="cbr",provider="cbr"}')).toBe(1);
     expect(cbr.sim.tokensIssued()).toBe(2);
     cbr.sim.revokeTokens();
-    expect(samples((await get(`${ex.url}/probe?target=cbr`)).text).get('backup_up{target="cbr",provider="cbr"}')).toBe(1);
+    expect(samples((await fetchText(`${ex.url}/probe?target=cbr`)).text).get('backup_up{target="cbr",provider="cbr"}')).toBe(1);
     expect(cbr.sim.tokensIssued()).toBe(3);
-    const metrics = (await get(`${ex.url}/metrics`)).text;
+    const metrics = (await fetchText(`${ex.url}/metrics`)).text;
     expect(series(metrics, 'backup_exporter_collect_errors_total', { target: 'cbr' }).every(([, v]) => v === 0)).toBe(true);
     expect(promtoolCheckMetrics(metrics)).toBe('');
   });
@@ -155,7 +145,7 @@ describe('exporter with the CBR simulator', () => {
   test('wrong AK/SK gives backup_up 0 with reason auth; the other target is served; no secret in logs or metrics', async () => {
     const cbr = await simulator();
     const ex = await exporter(`targets:\n${akskTarget('bad', cbr.server.url, 'wrong-secret-key')}${akskTarget('good', cbr.server.url)}`);
-    const { text } = await get(`${ex.url}/metrics`);
+    const { text } = await fetchText(`${ex.url}/metrics`);
     const s = samples(text);
     expect(s.get('backup_up{target="bad",provider="cbr"}')).toBe(0);
     expect(s.get('backup_up{target="good",provider="cbr"}')).toBe(1);
@@ -171,7 +161,7 @@ describe('exporter with the CBR simulator', () => {
   test('a wrong IAM password gives backup_up 0 with reason auth, and the password is not logged', async () => {
     const cbr = await simulator();
     const ex = await exporter(`targets:\n${iamTarget('cbr', cbr.server.url, 'not-the-password')}`);
-    const { text } = await get(`${ex.url}/metrics`);
+    const { text } = await fetchText(`${ex.url}/metrics`);
     expect(samples(text).get('backup_up{target="cbr",provider="cbr"}')).toBe(0);
     expect(samples(text).get('backup_exporter_collect_errors_total{target="cbr",provider="cbr",reason="auth"}')).toBe(1);
     expect(ex.logs.join('\n')).not.toContain('not-the-password');
@@ -181,7 +171,7 @@ describe('exporter with the CBR simulator', () => {
   test('the lookback window is sent as start_time and bounds the jobs', async () => {
     const cbr = await simulator({ vaults: 1, resourcesPerVault: 1, backupsPerResource: 48, backupIntervalMs: 3_600_000, restores: 0 });
     const ex = await exporter(`global: { lookback: 12h }\ntargets:\n${akskTarget('cbr', cbr.server.url)}`);
-    const { text } = await get(`${ex.url}/probe?target=cbr`);
+    const { text } = await fetchText(`${ex.url}/probe?target=cbr`);
     const total = series(text, 'backup_jobs', { kind: 'backup' }).reduce((sum, [, v]) => sum + v, 0);
     expect(total).toBeGreaterThanOrEqual(12);
     expect(total).toBeLessThanOrEqual(13);
@@ -190,21 +180,21 @@ describe('exporter with the CBR simulator', () => {
   test('vaults that no task in the lookback names are named from one checkpoint each, asked once', async () => {
     const cbr = await simulator({ backupIntervalMs: 3_600_000, restores: 0 });
     const ex = await exporter(`global: { lookback: 1m }\ntargets:\n${akskTarget('cbr', cbr.server.url)}`);
-    const first = (await get(`${ex.url}/probe?target=cbr`)).text;
+    const first = (await fetchText(`${ex.url}/probe?target=cbr`)).text;
     const vaults = new Set(series(first, 'backup_restore_points').map(([key]) => /vault="([^"]+)"/.exec(key)?.[1]));
     expect([...vaults].sort()).toEqual(cbr.sim.vaults.map((v) => v.name).sort());
     const checkpointCalls = () => [...cbr.sim.stats.byPath].filter(([path]) => path.includes('/checkpoints/')).reduce((sum, [, n]) => sum + n, 0);
     const asked = checkpointCalls();
     expect(asked).toBeGreaterThanOrEqual(1);
     expect(asked).toBeLessThanOrEqual(2);
-    await get(`${ex.url}/probe?target=cbr`);
+    await fetchText(`${ex.url}/probe?target=cbr`);
     expect(checkpointCalls()).toBe(asked);
   });
 
   test('a 5xx from CBR fails the target with reason http_5xx (after the client\'s retries)', async () => {
     const cbr = await simulator({ faults: { errorStatus: 500 } });
     const ex = await exporter(`targets:\n${akskTarget('cbr', cbr.server.url)}`);
-    const { text } = await get(`${ex.url}/metrics`);
+    const { text } = await fetchText(`${ex.url}/metrics`);
     expect(samples(text).get('backup_up{target="cbr",provider="cbr"}')).toBe(0);
     expect(samples(text).get('backup_exporter_collect_errors_total{target="cbr",provider="cbr",reason="http_5xx"}')).toBe(1);
   });

@@ -11,7 +11,7 @@ import { startSimulator } from '../../src/simulators/framework';
 import type { RunningSimulator } from '../../src/simulators/framework';
 import { createOpsManagerSimulator } from '../../src/simulators/opsmanager';
 import type { OpsManagerSimulator } from '../../src/simulators/opsmanager';
-import { samples, series, startExporter } from '../helpers/exporter';
+import { closedAfterEach, fetchText, samples, series, startExporter } from '../helpers/exporter';
 import type { RunningExporter } from '../helpers/exporter';
 import { promtoolCheckMetrics } from '../helpers/promtool';
 
@@ -23,22 +23,17 @@ interface Running {
   server: RunningSimulator;
 }
 
-const started: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((s) => s.close()));
-});
+const track = closedAfterEach();
 
 async function simulator(options: Partial<Parameters<typeof createOpsManagerSimulator>[0]> = {}): Promise<Running> {
   const sim = createOpsManagerSimulator({ publicKey: PUBLIC_KEY, privateKey: PRIVATE_KEY, projects: 2, clustersPerProject: 3, jobsPerCluster: 30, ...options });
   const server = await startSimulator(sim.app);
-  started.push(server);
+  track(server);
   return { sim, server };
 }
 
 async function exporter(yaml: string): Promise<RunningExporter> {
-  const running = await startExporter(yaml);
-  started.push(running);
-  return running;
+  return track(await startExporter(yaml));
 }
 
 function target(name: string, url: string, extra = '', privateKey = PRIVATE_KEY): string {
@@ -51,10 +46,6 @@ ${extra}    opsmanager:
 `;
 }
 
-async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
-  const res = await request(url, { headers });
-  return { status: res.statusCode, text: await res.body.text() };
-}
 
 /** Restore jobs per state, read from the simulator by the test itself (not through the provider). */
 async function expectedStates(sim: Running): Promise<Map<string, number>> {
@@ -96,7 +87,7 @@ describe('exporter with the Ops Manager simulator', () => {
   test('reports up, counts per state matching the simulator, every state present, and promtool-clean output', async () => {
     const ops = await simulator();
     const ex = await exporter(`targets:\n${target('ops', ops.server.url)}`);
-    const { status, text } = await get(`${ex.url}/metrics`);
+    const { status, text } = await fetchText(`${ex.url}/metrics`);
     expect(status).toBe(200);
     expect(samples(text).get('backup_up{target="ops",provider="opsmanager"}')).toBe(1);
     const expected = await expectedStates(ops);
@@ -115,7 +106,7 @@ describe('exporter with the Ops Manager simulator', () => {
   test('pages through long restore job lists (itemsPerPage=500) and counts every request', async () => {
     const ops = await simulator({ projects: 1, clustersPerProject: 1, shardedEvery: 0, jobsPerCluster: 1200, jobIntervalMs: 60_000 });
     const ex = await exporter(`targets:\n${target('ops', ops.server.url)}`);
-    const { text } = await get(`${ex.url}/probe?target=ops`);
+    const { text } = await fetchText(`${ex.url}/probe?target=ops`);
     const total = series(text, 'backup_jobs').reduce((sum, [, v]) => sum + v, 0);
     expect(total).toBe(1200);
     // groups (1 page) + clusters (1 page) + restore jobs (3 pages); digest's first challenge costs one more.
@@ -126,7 +117,7 @@ describe('exporter with the Ops Manager simulator', () => {
   test('jobs outside the lookback window are counted out', async () => {
     const ops = await simulator({ projects: 1, clustersPerProject: 1, shardedEvery: 0, jobsPerCluster: 48, jobIntervalMs: 3_600_000 });
     const ex = await exporter(`global: { lookback: 12h }\ntargets:\n${target('ops', ops.server.url)}`);
-    const { text } = await get(`${ex.url}/probe?target=ops`);
+    const { text } = await fetchText(`${ex.url}/probe?target=ops`);
     const total = series(text, 'backup_jobs').reduce((sum, [, v]) => sum + v, 0);
     expect(total).toBeGreaterThanOrEqual(12);
     expect(total).toBeLessThanOrEqual(13);
@@ -135,7 +126,7 @@ describe('exporter with the Ops Manager simulator', () => {
   test('a wrong private key gives backup_up 0 with reason auth; the other target is served', async () => {
     const ops = await simulator();
     const ex = await exporter(`targets:\n${target('bad', ops.server.url, '', 'wrong-key')}${target('good', ops.server.url)}`);
-    const { text } = await get(`${ex.url}/metrics`);
+    const { text } = await fetchText(`${ex.url}/metrics`);
     const s = samples(text);
     expect(s.get('backup_up{target="bad",provider="opsmanager"}')).toBe(0);
     expect(s.get('backup_up{target="good",provider="opsmanager"}')).toBe(1);
@@ -150,7 +141,7 @@ describe('exporter with the Ops Manager simulator', () => {
     const fine = await simulator();
     const ex = await exporter(`targets:\n${target('hung', hung.server.url)}${target('fine', fine.server.url)}`);
     const began = Date.now();
-    const { status, text } = await get(`${ex.url}/metrics`, { 'x-prometheus-scrape-timeout-seconds': '2' });
+    const { status, text } = await fetchText(`${ex.url}/metrics`, { 'x-prometheus-scrape-timeout-seconds': '2' });
     const took = Date.now() - began;
     expect(status).toBe(200);
     expect(took).toBeLessThan(2000);
@@ -164,9 +155,9 @@ describe('exporter with the Ops Manager simulator', () => {
   test('concurrent scrapes of one target share one collection', async () => {
     const ops = await simulator({ faults: { latencyMs: 100 } });
     const ex = await exporter(`targets:\n${target('ops', ops.server.url)}`);
-    await get(`${ex.url}/probe?target=ops`); // warm up digest
+    await fetchText(`${ex.url}/probe?target=ops`); // warm up digest
     const before = ops.sim.stats.requests;
-    const texts = await Promise.all(Array.from({ length: 20 }, () => get(`${ex.url}/probe?target=ops`)));
+    const texts = await Promise.all(Array.from({ length: 20 }, () => fetchText(`${ex.url}/probe?target=ops`)));
     const oneCollection = samples(texts[0].text).get('backup_collect_upstream_requests{target="ops",provider="opsmanager"}') as number;
     expect(oneCollection).toBeGreaterThan(0);
     expect(ops.sim.stats.requests - before).toBe(oneCollection);
@@ -176,9 +167,9 @@ describe('exporter with the Ops Manager simulator', () => {
   test('min_interval serves a cached result that young', async () => {
     const ops = await simulator();
     const ex = await exporter(`targets:\n${target('ops', ops.server.url, '    min_interval: 1h\n')}`);
-    const first = await get(`${ex.url}/probe?target=ops`);
+    const first = await fetchText(`${ex.url}/probe?target=ops`);
     const requests = ops.sim.stats.requests;
-    const second = await get(`${ex.url}/probe?target=ops`);
+    const second = await fetchText(`${ex.url}/probe?target=ops`);
     expect(ops.sim.stats.requests).toBe(requests);
     const stamp = 'backup_collect_timestamp_seconds{target="ops",provider="opsmanager"}';
     expect(samples(second.text).get(stamp)).toBe(samples(first.text).get(stamp));
@@ -187,10 +178,10 @@ describe('exporter with the Ops Manager simulator', () => {
   test('/probe without or with an unknown target is a 400 that says what is wrong', async () => {
     const ops = await simulator();
     const ex = await exporter(`targets:\n${target('ops', ops.server.url)}`);
-    const missing = await get(`${ex.url}/probe`);
+    const missing = await fetchText(`${ex.url}/probe`);
     expect(missing.status).toBe(400);
     expect(missing.text).toContain('missing parameter "target"');
-    const unknown = await get(`${ex.url}/probe?target=nope`);
+    const unknown = await fetchText(`${ex.url}/probe?target=nope`);
     expect(unknown.status).toBe(400);
     expect(unknown.text).toContain('unknown target "nope"; configured targets: ops');
   });
@@ -202,7 +193,7 @@ describe('exporter with the Ops Manager simulator', () => {
     const bad = await request(`${ex.url}/-/reload`, { method: 'POST' });
     expect(bad.statusCode).toBe(500);
     expect(await bad.body.text()).toContain('duplicate target name "ops"');
-    let metrics = (await get(`${ex.url}/metrics`)).text;
+    let metrics = (await fetchText(`${ex.url}/metrics`)).text;
     expect(samples(metrics).get('backup_exporter_config_last_reload_successful')).toBe(0);
     expect(samples(metrics).get('backup_up{target="ops",provider="opsmanager"}')).toBe(1);
 
@@ -210,7 +201,7 @@ describe('exporter with the Ops Manager simulator', () => {
     const good = await request(`${ex.url}/-/reload`, { method: 'POST' });
     expect(good.statusCode).toBe(200);
     await good.body.dump();
-    metrics = (await get(`${ex.url}/metrics`)).text;
+    metrics = (await fetchText(`${ex.url}/metrics`)).text;
     expect(samples(metrics).get('backup_exporter_config_last_reload_successful')).toBe(1);
     expect(samples(metrics).get('backup_up{target="ops2",provider="opsmanager"}')).toBe(1);
     expect(series(metrics, 'backup_up', { target: 'ops' })).toEqual([]);
@@ -220,9 +211,9 @@ describe('exporter with the Ops Manager simulator', () => {
   test('/config, the landing page, logs and metrics never show the private key', async () => {
     const ops = await simulator();
     const ex = await exporter(`targets:\n${target('ops', ops.server.url)}`);
-    const metrics = await get(`${ex.url}/metrics`);
-    const config = await get(`${ex.url}/config`);
-    const landing = await get(`${ex.url}/`);
+    const metrics = await fetchText(`${ex.url}/metrics`);
+    const config = await fetchText(`${ex.url}/config`);
+    const landing = await fetchText(`${ex.url}/`);
     expect(config.status).toBe(200);
     expect(config.text).toContain(PUBLIC_KEY);
     expect(landing.text).toContain('href="/probe?target=ops"');

@@ -9,7 +9,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'undici';
-import { samples, startExporter } from '../helpers/exporter';
+import { fetchText, samples, startExporter } from '../helpers/exporter';
 import type { RunningExporter } from '../helpers/exporter';
 import { PROVIDER_TABLE, exporterYaml } from '../helpers/providers';
 import type { AuthVariant, Provider, StartedSimulator } from '../helpers/providers';
@@ -46,10 +46,7 @@ interface View {
 
 const SCRAPE_HEADERS = { 'X-Prometheus-Scrape-Timeout-Seconds': '3' };
 
-async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
-  const res = await request(url, { headers, headersTimeout: 10_000, bodyTimeout: 10_000 });
-  return { status: res.statusCode, text: await res.body.text() };
-}
+const get = fetchText;
 
 const sims = new Map<string, { healthy: StartedSimulator; failing: StartedSimulator }>();
 let ex: RunningExporter;
