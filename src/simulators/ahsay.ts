@@ -30,7 +30,7 @@
 
 import http from 'node:http';
 import express from 'express';
-import { createSimulator, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
+import { createSimulator, replayAnswers, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
 import { draws, pick } from './seeded';
 
 export const AHSAY_API_BASE = '/obs/api/json';
@@ -135,7 +135,8 @@ export function createAhsaySimulator(options: AhsaySimulatorOptions): AhsaySimul
   const requestsByDate = new Map<string, number>();
   const world: World = { s, zone, forced, requestsByDate };
   const router = express.Router();
-  router.use(AHSAY_API_BASE, express.text({ type: () => true, limit: '64kb' }), apiHandler(world, options));
+  // AhsayCBS authenticates with the body itself (SysUser/SysPwd), which is part of the replay key.
+  router.use(AHSAY_API_BASE, express.text({ type: () => true, limit: '64kb' }), replayAnswers, apiHandler(world, options));
   router.use((req, res) => sendTomcatError(res, 404, `The requested resource [${req.path}] is not available`));
   const sim = createSimulator({
     name: 'ahsay',

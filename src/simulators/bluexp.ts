@@ -33,7 +33,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import express from 'express';
 import { BLUEXP_DEFAULTS } from '../config/schema';
-import { createSimulator, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
+import { createSimulator, replayAnswers, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
 import { digest, draws, pick } from './seeded';
 
 export const BLUEXP_API_PATH = '/providers/cloudmanager_cbs/api/v1';
@@ -142,7 +142,7 @@ export function createBlueXpSimulator(options: BlueXpSimulatorOptions): BlueXpSi
   const tokens = new TokenStore(s);
   const router = express.Router();
   router.post([...BLUEXP_TOKEN_PATHS], express.json({ limit: '64kb' }), express.urlencoded({ extended: false, limit: '64kb' }), tokenHandler(options, s, tokens));
-  router.use(`/account/:accountId${BLUEXP_API_PATH}`, apiGuard(s, tokens), apiRouter(world, s, memo));
+  router.use(`/account/:accountId${BLUEXP_API_PATH}`, apiGuard(s, tokens), replayAnswers, apiRouter(world, s, memo));
   router.use((req, res) => sendJson(res, 404, { message: `Cannot ${req.method} ${req.path}` }));
   // Body parser failures (bad JSON on the token endpoint) answer in the token endpoint's shape.
   router.use(((err, _req, res, _next) => {

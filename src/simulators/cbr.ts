@@ -31,7 +31,7 @@
 import { randomBytes } from 'node:crypto';
 import express from 'express';
 import { formatSdkDate, MAX_DATE_SKEW_MS, verifyRequest } from '../http/huawei-signer';
-import { createSimulator, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
+import { createSimulator, replayAnswers, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
 import { digest, draws } from './seeded';
 
 const MAX_LIMIT = 1000;
@@ -940,6 +940,7 @@ function apiRouter(w: World, auth: Auth): express.Router {
     }
     next();
   });
+  r.use('/v3/:projectId', replayAnswers);
   r.get('/v3/:projectId/operation-logs', handle((req, res) => sendJson(res, 200, operationLogs(req, w))));
   r.get('/v3/:projectId/backups', handle((req, res) => sendJson(res, 200, backupList(req, w))));
   r.get('/v3/:projectId/checkpoints/:checkpointId', handle((req, res) => sendJson(res, 200, checkpoint(req, w))));

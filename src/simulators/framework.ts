@@ -34,6 +34,13 @@ export interface Faults {
   contentType?: string;
   /** > 0: successful JSON answers are padded (with whitespace, still valid JSON) to at least this many bytes. */
   oversizeBytes: number;
+  /**
+   * > 0: a successful answer is computed once per distinct request (method, URL, body) and replayed
+   * unchanged for this long, authentication still checked on every request. For benchmarks: a real
+   * product does its work on its own machines, in parallel; a simulator sharing the benchmark's cores
+   * with the exporter, one answer at a time, would otherwise charge its own CPU to the exporter.
+   */
+  replayMs: number;
 }
 
 export function defaultFaults(): Faults {
@@ -48,6 +55,7 @@ export function defaultFaults(): Faults {
     truncate: false,
     trickleMs: 0,
     oversizeBytes: 0,
+    replayMs: 0,
   };
 }
 
@@ -105,6 +113,7 @@ const FAULT_TYPES: Record<keyof Faults, 'number' | 'boolean' | 'string'> = {
   trickleMs: 'number',
   contentType: 'string',
   oversizeBytes: 'number',
+  replayMs: 'number',
 };
 
 export function createSimulator(options: SimulatorOptions): Simulator {
@@ -123,11 +132,17 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     options.onReset?.();
   };
 
+  const replay = new ReplayCache();
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
+  // Any change through the control API (faults, reset, forced failures) must show in the next answers.
+  app.use('/_sim', (req, _res, next) => {
+    if (req.method !== 'GET') replay.clear();
+    next();
+  });
   app.use('/_sim', controlRouter(options, faults, stats, reset));
-  app.use(faultLayer(faults, stats, counters, errorBody));
+  app.use(faultLayer(faults, stats, counters, errorBody, replay));
   app.use(options.router);
   return { app, faults, stats, reset };
 }
@@ -196,10 +211,12 @@ function faultLayer(
   stats: SimulatorStats,
   counters: FaultCounters,
   errorBody: (status: number) => unknown,
+  replay: ReplayCache,
 ): express.RequestHandler {
   return (req, res, next) => {
     countRequest(stats, req.path);
     res.locals[FAULTS_LOCAL] = faults;
+    if (faults.replayMs > 0) res.locals[REPLAY_LOCAL] = replay;
     // The answer leaves no sooner than latencyMs after the request came, and the product's own work
     // happens during that time, as on a real server whose latency includes it.
     if (faults.latencyMs > 0) res.locals[DUE_LOCAL] = Date.now() + faults.latencyMs;
@@ -235,6 +252,64 @@ function shouldFail(faults: Faults, counters: FaultCounters): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Replay (Faults.replayMs)
+
+const REPLAY_LOCAL = 'simReplay';
+const REPLAY_KEY_LOCAL = 'simReplayKey';
+/** Bounds the cache even when a benchmark walks many distinct requests. */
+const MAX_REPLAYED_ANSWERS = 10_000;
+
+interface ReplayedAnswer {
+  expires: number;
+  status: number;
+  text: string;
+  headers: Record<string, string>;
+}
+
+class ReplayCache {
+  // A Map iterates in insertion order: the first entries are the oldest.
+  private readonly answers = new Map<string, ReplayedAnswer>();
+
+  get(key: string, now: number): ReplayedAnswer | undefined {
+    const answer = this.answers.get(key);
+    if (answer && answer.expires > now) return answer;
+    if (answer) this.answers.delete(key);
+    return undefined;
+  }
+
+  set(key: string, answer: ReplayedAnswer): void {
+    this.answers.delete(key);
+    if (this.answers.size >= MAX_REPLAYED_ANSWERS) this.answers.delete(this.answers.keys().next().value as string);
+    this.answers.set(key, answer);
+  }
+
+  clear(): void {
+    this.answers.clear();
+  }
+}
+
+function replayKey(req: express.Request): string {
+  const body: unknown = req.body;
+  const text = typeof body === 'string' ? body : Buffer.isBuffer(body) ? body.toString('latin1') : '';
+  return `${req.method} ${req.originalUrl}\n${text}`;
+}
+
+/**
+ * Product routers mount this right after their authentication: with replayMs set, an answer already
+ * computed for the same request goes out again (after the same latency), else the one computed now
+ * is kept.
+ */
+export const replayAnswers: express.RequestHandler = (req, res, next) => {
+  const cache = res.locals[REPLAY_LOCAL] as ReplayCache | undefined;
+  if (!cache) return next();
+  const key = replayKey(req);
+  const answer = cache.get(key, Date.now());
+  if (answer) return sendJsonText(res, answer.status, answer.text, answer.headers);
+  res.locals[REPLAY_KEY_LOCAL] = key;
+  next();
+};
+
+// ---------------------------------------------------------------------------------------------
 // Response helpers
 
 export interface SendOptions {
@@ -253,9 +328,18 @@ export function sendJson(
   headers: Record<string, string> = {},
   options: SendOptions = {},
 ): void {
+  const text = JSON.stringify(body, null, options.space);
+  const replayKeyOf = res.locals[REPLAY_KEY_LOCAL] as string | undefined;
+  const faults = res.locals[FAULTS_LOCAL] as Faults | undefined;
+  if (replayKeyOf && faults && status >= 200 && status < 300) {
+    (res.locals[REPLAY_LOCAL] as ReplayCache).set(replayKeyOf, { expires: Date.now() + faults.replayMs, status, text, headers });
+  }
+  sendJsonText(res, status, text, headers);
+}
+
+function sendJsonText(res: express.Response, status: number, text: string, headers: Record<string, string>): void {
   const faults = res.locals[FAULTS_LOCAL] as Faults | undefined;
   const bodyFaults = faults && status >= 200 && status < 300 ? faults : undefined;
-  const text = JSON.stringify(body, null, options.space);
   sendBody(res, status, shapeBody(text, bodyFaults), withContentType(headers, bodyFaults), bodyFaults);
 }
 

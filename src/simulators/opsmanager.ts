@@ -24,7 +24,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import express from 'express';
-import { createSimulator, pageWindow, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
+import { createSimulator, pageWindow, replayAnswers, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
 import {
   formatDigestChallenge,
   parseDigestAuthorization,
@@ -123,7 +123,7 @@ export function createOpsManagerSimulator(options: OpsManagerSimulatorOptions): 
   const forced = new ForcedFailures();
   const api = apiRouter(world, settings, forced);
   const router = express.Router();
-  router.use(OPS_MANAGER_API_BASE, serviceHeaders, digestGuard(options, settings), api);
+  router.use(OPS_MANAGER_API_BASE, serviceHeaders, digestGuard(options, settings), replayAnswers, api);
   router.use(handle((req) => {
     throw notFound(req);
   }));

@@ -5,6 +5,7 @@ import {
   defaultFaults,
   paginate,
   pageWindow,
+  replayAnswers,
   sendJson,
   startSimulator,
   validateFaultPatch,
@@ -190,6 +191,64 @@ describe('simulator framework: fault knobs', () => {
     } finally {
       await other.close();
     }
+  });
+});
+
+describe('simulator framework: replayMs', () => {
+  // A product whose answer changes on every computation, behind a key check that must hold for replays too.
+  let computed: number;
+  let replaying: Simulator;
+  let server: RunningSimulator;
+  beforeEach(async () => {
+    computed = 0;
+    const router = express.Router();
+    router.use('/api', (req, res, next) => (req.headers['x-key'] === 'right' ? next() : sendJson(res, 401, { error: 'key' })), replayAnswers);
+    router.get('/api/counter', (_req, res) => sendJson(res, 200, { computed: ++computed }));
+    router.get('/api/broken', (_req, res) => sendJson(res, 500, { computed: ++computed }));
+    replaying = createSimulator({ name: 'replay', router, faults: { replayMs: 60_000 } });
+    server = await startSimulator(replaying.app, {});
+  });
+  afterEach(() => server.close());
+
+  const ask = async (path: string, key = 'right') => {
+    const res = await request(`${server.url}${path}`, { headers: { 'x-key': key }, headersTimeout: 3_000, bodyTimeout: 3_000 });
+    return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
+  };
+
+  it('computes an answer once per distinct request and replays it, counting every request', async () => {
+    expect(await ask('/api/counter')).toEqual({ status: 200, body: { computed: 1 } });
+    expect(await ask('/api/counter')).toEqual({ status: 200, body: { computed: 1 } });
+    expect(await ask('/api/counter?page=2')).toEqual({ status: 200, body: { computed: 2 } });
+    expect(replaying.stats.requests).toBe(3);
+  });
+
+  it('still checks authentication on a replayed request', async () => {
+    await ask('/api/counter');
+    expect((await ask('/api/counter', 'wrong')).status).toBe(401);
+  });
+
+  it('never replays an error answer', async () => {
+    await ask('/api/broken');
+    expect(await ask('/api/broken')).toEqual({ status: 500, body: { computed: 2 } });
+  });
+
+  it('recomputes once replayMs has passed, and after any change through the control API', async () => {
+    replaying.faults.replayMs = 30;
+    await ask('/api/counter');
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect((await ask('/api/counter')).body).toEqual({ computed: 2 });
+    replaying.faults.replayMs = 60_000;
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect((await ask('/api/counter')).body).toEqual({ computed: 3 });
+    const res = await request(`${server.url}/_sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"latencyMs":0}' });
+    await res.body.dump();
+    expect((await ask('/api/counter')).body).toEqual({ computed: 4 });
+  });
+
+  it('is off by default: every request computed', async () => {
+    replaying.faults.replayMs = 0;
+    await ask('/api/counter');
+    expect((await ask('/api/counter')).body).toEqual({ computed: 2 });
   });
 });
 
