@@ -338,11 +338,24 @@ export async function readPages(
 }
 
 /** Tasks of one kind; the same id on two pages (the list moved while paging) counts once. */
-async function readTasks(ctx: CollectContext, projectPath: string, kind: JobKind, sink: MappingSink, vaults: VaultNames): Promise<MappedTask[]> {
+async function readTasks(
+  ctx: CollectContext,
+  projectPath: string,
+  kind: JobKind,
+  sink: MappingSink,
+  vaults: VaultNames,
+  onTasks: (tasks: MappedTask[]) => void = () => undefined,
+): Promise<MappedTask[]> {
   const byId = new Map<string, MappedTask>();
   const query = { operation_type: kind, start_time: formatStartTime(ctx.lookbackStart) };
   await readPages(ctx, `${projectPath}/operation-logs`, query, 'operation_logs', MAX_TASK_PAGES, (items) => {
-    for (const task of mapTaskPage(items, kind, sink, vaults)) if (!byId.has(task.job.id)) byId.set(task.job.id, task);
+    const fresh: MappedTask[] = [];
+    for (const task of mapTaskPage(items, kind, sink, vaults)) {
+      if (byId.has(task.job.id)) continue;
+      byId.set(task.job.id, task);
+      fresh.push(task);
+    }
+    onTasks(fresh);
   });
   return [...byId.values()];
 }
@@ -424,6 +437,44 @@ async function readCheckpoint(ctx: CollectContext, projectPath: string, id: stri
   }
 }
 
+/**
+ * The checkpoint lookups of one collection, started as soon as it is known they are wanted: those
+ * for skipped backups as each page of tasks arrives, while the lists' other pages are still being
+ * read, so that a new skipped backup does not add a round trip to the scrape.
+ */
+class CheckpointLookups {
+  private readonly started = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly read: (id: string) => Promise<void>,
+    private readonly memo: CheckpointMemo,
+  ) {}
+
+  /** Known or already asked: checkpointsToRead leaves these out. */
+  has(id: string): boolean {
+    return this.memo.has(id) || this.started.has(id);
+  }
+
+  /** Lookups this collection may still start. */
+  remaining(limit = MAX_CHECKPOINT_LOOKUPS): number {
+    return Math.max(0, limit - this.started.size);
+  }
+
+  start(ids: readonly string[]): void {
+    for (const id of ids) {
+      if (this.has(id)) continue;
+      const lookup = this.read(id);
+      // Awaited in done(); until then a failure must not count as unhandled.
+      lookup.catch(() => undefined);
+      this.started.set(id, lookup);
+    }
+  }
+
+  async done(): Promise<void> {
+    await Promise.all(this.started.values());
+  }
+}
+
 function explainSkipped(tasks: MappedTask[], memo: CheckpointMemo): void {
   for (const t of tasks) {
     if (t.job.status !== 'skipped' || t.job.error || !t.checkpointId || !t.resourceId) continue;
@@ -501,13 +552,16 @@ export const cbr: ProviderDefinition = {
       auth: authFor(target, settings, env),
       async collect(ctx) {
         const sink = sinkFor(ctx);
+        const lookups = new CheckpointLookups((id) => readCheckpoint(ctx, projectPath, id, memo, vaults), memo);
         const [backupTasks, restoreTasks, backups] = await Promise.all([
-          readTasks(ctx, projectPath, 'backup', sink, vaults),
+          // At most half the budget early: vault names (restore points' labels) come first at the end.
+          readTasks(ctx, projectPath, 'backup', sink, vaults, (tasks) => lookups.start(checkpointsToRead([], tasks, vaults, lookups, lookups.remaining(MAX_CHECKPOINT_LOOKUPS / 2)))),
           readTasks(ctx, projectPath, 'restore', sink, vaults),
           readBackups(ctx, projectPath),
         ]);
-        const lookups = checkpointsToRead(backups, backupTasks, vaults, memo);
-        await Promise.all(lookups.map((id) => readCheckpoint(ctx, projectPath, id, memo, vaults)));
+        // Vaults no task named are known only now that every list is read.
+        lookups.start(checkpointsToRead(backups, backupTasks, vaults, lookups, lookups.remaining()));
+        await lookups.done();
         explainSkipped(backupTasks, memo);
         const restorePoints = backups.map(({ point, vaultId }) => {
           const name = vaultId && vaults.get(vaultId);

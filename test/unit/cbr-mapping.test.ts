@@ -8,6 +8,7 @@ import {
   CBR_RESTORE_POINT_STATES,
   CBR_TASK_STATES,
   checkpointsToRead,
+  MAX_CHECKPOINT_LOOKUPS,
   formatStartTime,
   gbToBytes,
   mapBackup,
@@ -342,6 +343,9 @@ describe('CBR collect with canned answers', () => {
       lookbackStart,
       log: { warn: (_obj: object, msg: string) => warnings.push(msg), info: () => undefined, debug: () => undefined } as never,
       unknownStatus: (s: string) => unknown.push(s),
+      report: () => {
+        throw new Error('CBR returns its jobs from collect(); nothing is reported on the way');
+      },
     };
     return { ctx: ctx as never, calls, warnings, unknown };
   }
@@ -390,6 +394,46 @@ describe('CBR collect with canned answers', () => {
     const collected = await cbr.create(target, env).collect(ctx);
     expect(calls.filter((c) => c.query?.operation_type === 'backup').map((c) => c.query?.offset)).toEqual([undefined, 1000]);
     expect(collected.jobs).toHaveLength(1004);
+  });
+
+  test("a skipped task's checkpoint is asked as soon as its page arrives, not after the list's last page", async () => {
+    const skipped = (fixture('operation-logs-backup.json') as { operation_logs: { id: string }[] }).operation_logs.find((t) => t.id === 'task-skipped');
+    const task = (i: number) => ({ id: `t-${i}`, status: 'success', started_at: '2019-05-23T14:35:23Z', extra_info: { resource: { name: 'r' } } });
+    const events: string[] = [];
+    let checkpointAsked: () => void = () => undefined;
+    const asked = new Promise<void>((resolve) => (checkpointAsked = resolve));
+    const { ctx } = context(async ({ path, query }) => {
+      if (path === '/v3/p1/backups') return { backups: [], count: 0 };
+      if (path === '/v3/p1/checkpoints/c1') {
+        events.push('checkpoint asked');
+        checkpointAsked();
+        return fixture('checkpoint-skipped.json');
+      }
+      if (query?.operation_type === 'restore') return { operation_logs: [], count: 0 };
+      if (query?.offset === undefined) return { operation_logs: [skipped, ...Array.from({ length: 999 }, (_, i) => task(i))], count: 1500 };
+      // Page 2 answers once the checkpoint is asked, or after a bounded wait if it never is.
+      await Promise.race([asked, new Promise((resolve) => setTimeout(resolve, 300))]);
+      events.push('page 2 answered');
+      return { operation_logs: Array.from({ length: 500 }, (_, i) => task(1000 + i)), count: 1500 };
+    });
+    const collected = await cbr.create(target, env).collect(ctx);
+    expect(events).toEqual(['checkpoint asked', 'page 2 answered']);
+    expect(collected.jobs.find((j) => j.id === 'task-skipped')?.error).toBe('BackupService.6009: The resource is being backed up.');
+  });
+
+  test('early lookups take at most half the budget: vaults no task named still get theirs', async () => {
+    const skippedTask = (i: number) => ({ id: `s-${i}`, checkpoint_id: `cs-${i}`, status: 'skipped', started_at: '2019-05-23T14:35:23Z', extra_info: { resource: { id: `r-${i}`, name: 'r' } } });
+    const backup = (i: number) => ({ id: `b-${i}`, checkpoint_id: `cv-${i}`, vault_id: `v-${i}`, status: 'available', created_at: '2019-05-23T14:35:23Z', resource_id: `r-${i}`, resource_name: 'r' });
+    const { ctx, calls } = context(({ path, query }) => {
+      if (path === '/v3/p1/backups') return { backups: Array.from({ length: 3 }, (_, i) => backup(i)), count: 3 };
+      if (path.startsWith('/v3/p1/checkpoints/')) throw new CollectError('http_4xx', `GET ${path}: HTTP 404: not found`);
+      if (query?.operation_type === 'restore') return { operation_logs: [], count: 0 };
+      return { operation_logs: Array.from({ length: 20 }, (_, i) => skippedTask(i)), count: 20 };
+    });
+    await cbr.create(target, env).collect(ctx);
+    const asked = calls.map((c) => c.path).filter((p) => p.includes('/checkpoints/'));
+    expect(asked).toHaveLength(MAX_CHECKPOINT_LOOKUPS);
+    expect(asked.filter((p) => p.includes('/cv-'))).toHaveLength(3);
   });
 
   test('an answer without the list is invalid_response', async () => {
