@@ -8,8 +8,8 @@ import type { TargetConfig } from './config/schema';
 import { HttpClient } from './http/client';
 import type { RequestAuth, RequestScope } from './http/client';
 import { CollectError } from './http/errors';
-import type { ExporterMetrics, TargetSnapshot } from './metrics';
-import { JobHistory, SummaryBuilder, summarize } from './metrics';
+import type { ExporterMetrics, RenderedTarget, TargetSnapshot } from './metrics';
+import { JobHistory, SummaryBuilder, renderTarget, summarize } from './metrics';
 import { UnknownStatusLog } from './model';
 import { providerFor } from './providers';
 import type { ProviderDefinition, ProviderInstance, ScopedHttp } from './providers/types';
@@ -20,6 +20,8 @@ const MIN_DEADLINE_MS = 100;
 
 export interface CollectResult {
   snapshot: TargetSnapshot;
+  /** The snapshot's samples, rendered once (see renderTarget). */
+  rendered: RenderedTarget;
   error?: CollectError;
   /** True when served from the min_interval cache. */
   cached: boolean;
@@ -111,7 +113,7 @@ export class TargetRuntime {
     const timeout = new Promise<CollectResult>((resolve) => {
       timer = setTimeout(() => {
         const error = new CollectError('timeout', 'deadline exceeded while waiting for a shared collection');
-        resolve({ snapshot: this.failedSnapshot(startedAt, 0), error, cached: false });
+        resolve(this.result(this.failedSnapshot(startedAt, 0), error));
       }, budgetMs + 50);
     });
     try {
@@ -129,6 +131,8 @@ export class TargetRuntime {
     const timer = setTimeout(() => controller.abort(new CollectError('timeout', 'deadline exceeded')), budgetMs);
     const scope: RequestScope = { signal: controller.signal, deadline: startedAt + budgetMs, requests: 0 };
     let result: CollectResult;
+    const builder = new SummaryBuilder(this.config.max_jobs, (startedAt - this.config.lookback) / 1000, this.history);
+    let open = true;
     try {
       const collected = await this.provider.collect({
         http: this.scoped(scope),
@@ -140,9 +144,16 @@ export class TargetRuntime {
             this.log.warn({ status }, 'unknown product status mapped to state "unknown"');
           }
         },
+        report: (found) => {
+          // A provider's straggling promise may report after the collection ended: too late to count.
+          if (!open) return;
+          for (const job of found.jobs ?? []) builder.addJob(job);
+          for (const point of found.restorePoints ?? []) builder.addRestorePoint(point);
+        },
       });
-      const summary = await summarize(collected, new SummaryBuilder(this.config.max_jobs, (startedAt - this.config.lookback) / 1000, this.history));
-      result = { snapshot: { ...this.baseSnapshot(startedAt, scope.requests), ok: true, summary }, cached: false };
+      open = false;
+      const summary = await summarize(collected, builder);
+      result = this.result({ ...this.baseSnapshot(startedAt, scope.requests), ok: true, summary });
       if (this.lastLoggedFailure) this.log.info({ requests: scope.requests }, 'target recovered');
       this.lastLoggedFailure = undefined;
     } catch (err) {
@@ -152,10 +163,11 @@ export class TargetRuntime {
       const error = deadlinePassed
         ? new CollectError('timeout', `no complete answer within the ${(budgetMs / 1000).toFixed(1)} s deadline (${scope.requests} requests made)`)
         : asCollectError(err, false);
-      result = { snapshot: this.failedSnapshot(startedAt, scope.requests), error, cached: false };
+      result = this.result(this.failedSnapshot(startedAt, scope.requests), error);
       this.metrics.collectErrors.inc({ target: this.config.name, provider: this.config.provider, reason: error.reason });
       this.logFailure(error, startedAt);
     } finally {
+      open = false;
       clearTimeout(timer);
       // Nothing of this collection may outlive it: pending requests end with the deadline's signal.
       if (!controller.signal.aborted) controller.abort(new CollectError('timeout', 'collection finished'));
@@ -180,6 +192,11 @@ export class TargetRuntime {
       request: (options) => this.http.request(options, scope),
       json: (options) => this.http.json(options, scope),
     };
+  }
+
+  private result(snapshot: TargetSnapshot, error?: CollectError): CollectResult {
+    const rendered = renderTarget(snapshot, this.history);
+    return error ? { snapshot, rendered, error, cached: false } : { snapshot, rendered, cached: false };
   }
 
   private failedSnapshot(startedAt: number, requests: number): TargetSnapshot {

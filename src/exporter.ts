@@ -7,7 +7,7 @@ import { loadConfigFile } from './config/load';
 import type { Config } from './config/schema';
 import { TargetRuntime, collectionBudgetMs } from './collect';
 import type { CollectResult } from './collect';
-import { renderTargets } from './metrics';
+import { joinRendered } from './metrics';
 import type { ExporterMetrics } from './metrics';
 import { UnknownStatusLog } from './model';
 
@@ -72,7 +72,7 @@ export class Exporter {
     const results: CollectResult[] = await Promise.all(
       selected.map((runtime) => runtime.collect(collectionBudgetMs(scrapeTimeoutHeader, runtime.config.timeout))),
     );
-    return renderTargets(results.map((result, i) => ({ snapshot: result.snapshot, history: selected[i].history })));
+    return joinRendered(results.map((result) => result.rendered));
   }
 
   async close(): Promise<void> {

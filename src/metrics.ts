@@ -8,7 +8,7 @@
  */
 import client from 'prom-client';
 import { ERROR_REASONS } from './http/errors';
-import { JOB_STATES, RESTORE_POINT_STATES, TERMINAL_JOB_STATES } from './model';
+import { JOB_KINDS, JOB_STATES, RESTORE_POINT_STATES, TERMINAL_JOB_STATES } from './model';
 import type { Collected, Job, JobKind, JobState, ProviderName, RestorePoint } from './model';
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -175,8 +175,11 @@ export class JobHistory {
   }
 }
 
+/** Every kind\0state key, made once: summaries look one up per job. */
+const SERIES_KEYS = new Map(JOB_KINDS.map((kind) => [kind, new Map(JOB_STATES.map((state) => [state, `${kind}\u0000${state}`]))]));
+
 function seriesKey(kind: JobKind, state: JobState): string {
-  return `${kind}\u0000${state}`;
+  return SERIES_KEYS.get(kind)?.get(state) ?? `${kind}\u0000${state}`;
 }
 
 function emptyHistogram(): DurationHistogram {
@@ -186,9 +189,7 @@ function emptyHistogram(): DurationHistogram {
 function observe(histogram: DurationHistogram, seconds: number): void {
   histogram.sum += seconds;
   histogram.count++;
-  JOB_DURATION_BUCKETS.forEach((bound, i) => {
-    if (seconds <= bound) histogram.buckets[i]++;
-  });
+  for (let i = JOB_DURATION_BUCKETS.length - 1; i >= 0 && seconds <= JOB_DURATION_BUCKETS[i]!; i--) histogram.buckets[i]!++;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -355,9 +356,12 @@ export interface TargetSnapshot {
 
 type Labels = ReadonlyArray<readonly [string, string]>;
 
-/** Collects samples per family so that families from several targets are written once each. */
+/** One target's samples, grouped by family in the order they were first added. */
+export type RenderedTarget = ReadonlyMap<Family, readonly string[]>;
+
+/** Collects one target's samples per family. */
 class Exposition {
-  private readonly samples = new Map<Family, string[]>();
+  readonly samples = new Map<Family, string[]>();
 
   add(metric: Family, labels: Labels, value: number, suffix = ''): void {
     if (!Number.isFinite(value)) return;
@@ -368,34 +372,50 @@ class Exposition {
     }
     lines.push(`${metric.name}${suffix}${formatLabels(labels)} ${value}`);
   }
+}
 
-  toString(): string {
-    const out: string[] = [];
-    for (const [metric, lines] of this.samples) {
-      out.push(`# HELP ${metric.name} ${escapeHelp(metric.help)}`, `# TYPE ${metric.name} ${metric.type}`);
-      for (const line of lines) out.push(line);
+/**
+ * The samples of one target, rendered once when its collection ends: a cached or shared result is
+ * then served to every scrape without rendering it again, and a scrape's last step only joins
+ * what its targets rendered.
+ */
+export function renderTarget(s: TargetSnapshot, history?: JobHistory): RenderedTarget {
+  const exposition = new Exposition();
+  const m = TARGET_METRICS;
+  const base: Labels = [
+    ['target', s.target],
+    ['provider', s.provider],
+  ];
+  exposition.add(m.up, base, s.ok ? 1 : 0);
+  exposition.add(m.collectDuration, base, s.durationSeconds);
+  exposition.add(m.collectTimestamp, base, s.timestamp);
+  exposition.add(m.upstreamRequests, base, s.upstreamRequests);
+  if (s.ok && s.summary) renderJobs(exposition, base, s.kinds, s.summary);
+  if (s.ok && s.summary && s.restorePointsSupported) renderRestorePoints(exposition, base, s.summary);
+  if (history) renderHistory(exposition, base, history);
+  return exposition.samples;
+}
+
+/** The exposition text of several targets: each family's HELP and TYPE once, then its samples of every target. */
+export function joinRendered(targets: readonly RenderedTarget[]): string {
+  const families = new Map<Family, (readonly string[])[]>();
+  for (const target of targets) {
+    for (const [family, lines] of target) {
+      const parts = families.get(family);
+      if (parts) parts.push(lines);
+      else families.set(family, [lines]);
     }
-    return out.length ? `${out.join('\n')}\n` : '';
   }
+  const out: string[] = [];
+  for (const [family, parts] of families) {
+    out.push(`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} ${family.type}`);
+    for (const lines of parts) for (const line of lines) out.push(line);
+  }
+  return out.length ? `${out.join('\n')}\n` : '';
 }
 
 export function renderTargets(entries: ReadonlyArray<{ snapshot: TargetSnapshot; history?: JobHistory }>): string {
-  const exposition = new Exposition();
-  const m = TARGET_METRICS;
-  for (const { snapshot: s, history } of entries) {
-    const base: Labels = [
-      ['target', s.target],
-      ['provider', s.provider],
-    ];
-    exposition.add(m.up, base, s.ok ? 1 : 0);
-    exposition.add(m.collectDuration, base, s.durationSeconds);
-    exposition.add(m.collectTimestamp, base, s.timestamp);
-    exposition.add(m.upstreamRequests, base, s.upstreamRequests);
-    if (s.ok && s.summary) renderJobs(exposition, base, s.kinds, s.summary);
-    if (s.ok && s.summary && s.restorePointsSupported) renderRestorePoints(exposition, base, s.summary);
-    if (history) renderHistory(exposition, base, history);
-  }
-  return exposition.toString();
+  return joinRendered(entries.map(({ snapshot, history }) => renderTarget(snapshot, history)));
 }
 
 function renderJobs(exposition: Exposition, base: Labels, kinds: readonly JobKind[], summary: Summary): void {
@@ -455,11 +475,16 @@ function renderHistory(exposition: Exposition, base: Labels, history: JobHistory
 
 function formatLabels(labels: Labels): string {
   if (!labels.length) return '';
-  return `{${labels.map(([name, value]) => `${name}="${escapeLabelValue(value)}"`).join(',')}}`;
+  let text = '{';
+  for (let i = 0; i < labels.length; i++) text += `${i ? ',' : ''}${labels[i]![0]}="${escapeLabelValue(labels[i]![1])}"`;
+  return `${text}}`;
 }
+
+const NEEDS_ESCAPE = /[\\"\n]/;
 
 export function escapeLabelValue(value: string): string {
   const bounded = value.length > MAX_LABEL_VALUE_LENGTH ? value.slice(0, MAX_LABEL_VALUE_LENGTH) : value;
+  if (!NEEDS_ESCAPE.test(bounded)) return bounded;
   return bounded.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 

@@ -15,6 +15,8 @@ const MAX_QUERY_LENGTH = 2048;
 export function createApp(exporter: Exporter, log: Logger, isReady: () => boolean, webConfig: () => WebConfig | undefined = () => undefined): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // Every scrape's answer is new: a hash of a large exposition would cost time and serve no cache.
+  app.disable('etag');
   app.set('query parser', 'simple');
   app.use(webProtection(webConfig));
 

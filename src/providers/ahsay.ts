@@ -102,7 +102,12 @@ export function parseLocalDateTime(text: unknown): LocalDateTime | undefined {
   if (typeof text !== 'string') return undefined;
   const m = LOCAL_TIME.exec(text.trim());
   if (!m) return undefined;
-  const [year, month, day, hour, minute, second] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = Number(m[6]);
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
   if (hour > 23 || minute > 59 || second > 59) return undefined;
   return { year, month, day, hour, minute, second };
@@ -182,6 +187,8 @@ export function localToEpochSeconds(local: LocalDateTime, zone: string): number 
   const wall = Date.UTC(local.year, local.month - 1, local.day, local.hour, local.minute, local.second) / 1000;
   const before = zoneOffsetSeconds(zone, wall - DAY_SECONDS);
   const after = zoneOffsetSeconds(zone, wall + DAY_SECONDS);
+  // The common case, no change of offset near this time: one candidate, and it is valid.
+  if (before === after && zoneOffsetSeconds(zone, wall - before) === before) return wall - before;
   const valid = [...new Set([before, after])]
     .map((offset) => ({ offset, at: wall - offset }))
     .filter(({ offset, at }) => zoneOffsetSeconds(zone, at) === offset)

@@ -215,15 +215,17 @@ export const opsmanager: ProviderDefinition = {
         };
         const projects = await listProjects(ctx, settings.projects);
         const clusters = await Promise.all(projects.map((project) => listClusters(ctx, project).then((list) => ({ project, list }))));
-        const jobs = await Promise.all(
+        // Each cluster's jobs are reported as soon as its pages are in: 200 clusters of 500 jobs are
+        // summarised as they arrive, never held all at once.
+        await Promise.all(
           clusters.flatMap(({ project, list }) =>
             list.map(async (cluster) => {
               const path = `${API}/groups/${encodeURIComponent(project.id)}/clusters/${encodeURIComponent(cluster.id)}/restoreJobs`;
-              return mergeBatches(await readAllPages(ctx, path, (items) => mapRestoreJobPage(items, cluster.name, sink)));
+              ctx.report({ jobs: mergeBatches(await readAllPages(ctx, path, (items) => mapRestoreJobPage(items, cluster.name, sink))) });
             }),
           ),
         );
-        return { jobs: jobs.flat(), restorePoints: [] };
+        return { jobs: [], restorePoints: [] };
       },
     };
   },

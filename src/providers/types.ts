@@ -22,6 +22,12 @@ export interface CollectContext {
   log: Logger;
   /** Reports a product status word that the provider's state table does not know (logged once). */
   unknownStatus(status: string): void;
+  /**
+   * Hands over jobs and restore points as soon as they are known: they are summarised at once, so a
+   * long list read page by page never has to be held whole (what collect() returns is added to them).
+   * Nothing reported counts if the collection then fails.
+   */
+  report(found: Partial<Collected>): void;
 }
 
 /** One provider bound to one target; lives as long as the target's configuration is unchanged. */

@@ -387,6 +387,9 @@ describe('AhsayCBS collect (fake transport)', () => {
       lookbackStart: now - 7 * 86_400,
       log: pino({ level: 'debug' }, sink),
       unknownStatus: () => undefined,
+      report: () => {
+        throw new Error('AhsayCBS returns its jobs from collect(); nothing is reported on the way');
+      },
       http: {
         request: () => Promise.reject(new Error('not used')),
         json: async <T>(options: RequestOptions): Promise<T> => {

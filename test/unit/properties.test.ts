@@ -71,8 +71,8 @@ function expectFiniteSamples(text: string): void {
 /** Requests one collection may make here; stands in for the deadline that ends a real collection. */
 const REQUEST_BUDGET = 300;
 
-/** A collection context whose every request answers with the next generated value. */
-function contextAnswering(answers: unknown[]): CollectContext {
+/** A collection context whose every request answers with the next generated value; what is reported goes to `reported`. */
+function contextAnswering(answers: unknown[], reported: Collected): CollectContext {
   let i = 0;
   const next = async () => {
     if (i >= REQUEST_BUDGET) throw new CollectError('timeout', 'request budget of the property test spent');
@@ -87,6 +87,10 @@ function contextAnswering(answers: unknown[]): CollectContext {
     lookbackStart: 0,
     log: silent,
     unknownStatus: () => undefined,
+    report: (found) => {
+      reported.jobs.push(...(found.jobs ?? []));
+      reported.restorePoints.push(...(found.restorePoints ?? []));
+    },
   };
 }
 
@@ -129,9 +133,11 @@ describe.each(Object.entries(PROVIDERS) as Array<[string, ProviderDefinition]>)(
         };
         const instance = definition.create(target, { log: silent, client });
         afterRun.push(...clients.map((c) => () => c.close()));
-        let collected: Collected;
+        const collected: Collected = { jobs: [], restorePoints: [] };
         try {
-          collected = await instance.collect(contextAnswering(answers));
+          const returned = await instance.collect(contextAnswering(answers, collected));
+          collected.jobs.push(...returned.jobs);
+          collected.restorePoints.push(...returned.restorePoints);
         } catch (err) {
           if (!(err instanceof CollectError)) throw err;
           return;
