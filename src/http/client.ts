@@ -5,7 +5,7 @@
  * classification of every failure into a CollectError reason.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
 import { CollectError, classifyError, reasonForStatus } from './errors';
 import { Semaphore } from './semaphore';
@@ -16,6 +16,8 @@ const MAX_RETRIES = 2;
 const BACKOFF_BASE_MS = 200;
 /** Time kept back before the deadline so that a retry which would not finish is not started. */
 const DEADLINE_MARGIN_MS = 50;
+/** Answers larger than this are parsed only after the event loop has read what arrived with them. */
+const DEFER_PARSE_BYTES = 16 * 1024;
 
 export type QueryValue = string | number | boolean | undefined;
 
@@ -130,6 +132,11 @@ export class HttpClient {
   /** Sends a request and parses its answer as JSON. */
   async json<T = unknown>(options: RequestOptions, scope: RequestScope): Promise<T> {
     const response = await this.request(options, scope);
+    // Small answers (a project's clusters, a user list) gate the next requests of a chain; a large
+    // one (a page of jobs) ends one. Parsing the large ones a turn later lets the small ones that
+    // arrived at the same moment start their next requests first (measured: about 10 ms off
+    // benchmark workload a, see docs/performance.md).
+    if (response.body.length > DEFER_PARSE_BYTES) await nextTurn();
     return parseJsonBody(response, `${options.method ?? 'GET'} ${options.path}`) as T;
   }
 
