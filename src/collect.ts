@@ -150,8 +150,9 @@ export class TargetRuntime {
           for (const job of found.jobs ?? []) builder.addJob(job);
           for (const point of found.restorePoints ?? []) builder.addRestorePoint(point);
         },
+      }).finally(() => {
+        open = false;
       });
-      open = false;
       const summary = await summarize(collected, builder);
       result = this.result({ ...this.baseSnapshot(startedAt, scope.requests), ok: true, summary });
       if (this.lastLoggedFailure) this.log.info({ requests: scope.requests }, 'target recovered');
@@ -167,7 +168,6 @@ export class TargetRuntime {
       this.metrics.collectErrors.inc({ target: this.config.name, provider: this.config.provider, reason: error.reason });
       this.logFailure(error, startedAt);
     } finally {
-      open = false;
       clearTimeout(timer);
       // Nothing of this collection may outlive it: pending requests end with the deadline's signal.
       if (!controller.signal.aborted) controller.abort(new CollectError('timeout', 'collection finished'));
