@@ -169,6 +169,25 @@ describe('JobHistory', () => {
     // The first ids were forgotten: seeing them again counts them again, memory stays bounded.
     [job({ id: '0' })].forEach((j) => history.record(j));
     expect(history.finished.get('restore\u0000succeeded')).toBe(51);
+    expect(history.remembered()).toEqual({ ids: 10, resources: 1 });
+    // The newest ten (41..49 and 0 again) are still known: seeing them again counts nothing.
+    ['0', '41', '49'].forEach((id) => history.record(job({ id })));
+    expect(history.finished.get('restore\u0000succeeded')).toBe(51);
+  });
+
+  test('forgets the oldest ids across resources and kinds, and keeps nothing of a resource whose ids are all forgotten', () => {
+    const history = new JobHistory(['backup', 'restore'], 4);
+    const seen = (kind: 'backup' | 'restore', resource: string, id: string) => job({ kind, resource, id });
+    [seen('backup', 'r1', 'a'), seen('restore', 'r1', 'a'), seen('backup', 'r2', 'a'), seen('backup', 'r1', 'b')].forEach((j) => history.record(j));
+    // Same id, other kind or resource: a different job.
+    expect(history.finished.get('backup\u0000succeeded')).toBe(3);
+    expect(history.finished.get('restore\u0000succeeded')).toBe(1);
+    // Four more on a new resource push out all four earlier ones (the ring turns over once).
+    ['1', '2', '3', '4'].forEach((id) => history.record(seen('backup', 'r3', id)));
+    expect(history.remembered()).toEqual({ ids: 4, resources: 1 });
+    history.record(seen('restore', 'r1', 'a'));
+    expect(history.finished.get('restore\u0000succeeded')).toBe(2);
+    expect(history.remembered()).toEqual({ ids: 4, resources: 2 });
   });
 });
 
