@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { HttpClient, buildPath, productMessage, retryDelayMs } from '../../src/http/client';
+import { HttpClient, buildPath, largeAnswerTurn, productMessage, retryDelayMs } from '../../src/http/client';
 import { CollectError } from '../../src/http/errors';
 import { scopeFor } from '../helpers/scope';
 import { selfSignedCertificate, startServer } from '../helpers/servers';
@@ -237,6 +237,24 @@ describe('retryDelayMs', () => {
       expect(second).toBeLessThanOrEqual(400);
     }
   });
+});
+
+test('large answers wait for turns of their own, one per event-loop turn, first come first served', async () => {
+  // A turn counter: one setImmediate per turn of the loop, each scheduling the next.
+  let turn = 0;
+  let counting = true;
+  const count = () => {
+    turn++;
+    if (counting) setImmediate(count);
+  };
+  setImmediate(count);
+  const resolved: Array<{ name: string; turn: number }> = [];
+  await Promise.all(['first', 'second', 'third'].map((name) => largeAnswerTurn().then(() => resolved.push({ name, turn }))));
+  counting = false;
+  expect(resolved.map((r) => r.name)).toEqual(['first', 'second', 'third']);
+  // Between two of them the loop went round (and read its sockets): no two share a turn.
+  expect(new Set(resolved.map((r) => r.turn)).size).toBe(3);
+  expect(resolved[2]!.turn - resolved[0]!.turn).toBe(2);
 });
 
 test('buildPath appends a query only when there is one', () => {
