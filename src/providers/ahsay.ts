@@ -18,7 +18,7 @@ import { truncate } from '../http/client';
 import type { Job, JobKind, StateTable } from '../model';
 import { TERMINAL_JOB_STATES, mapStatus } from '../model';
 import type { CollectContext, ProviderDefinition } from './types';
-import { isObject, stringField } from './util';
+import { isObject, readDateTime, stringField } from './util';
 
 export const API_BASE = '/obs/api/json';
 export const LIST_USERS_PATH = `${API_BASE}/2/ListUsers.do`;
@@ -94,30 +94,15 @@ export interface LocalDateTime {
   second: number;
 }
 
-/** `yyyy-MM-dd HH:mm:ss` (what the API sends) or `yyyy-MM-dd-HH-mm-ss` (what one reference table says). */
-const LOCAL_TIME = /^(\d{4})-(\d{2})-(\d{2})[ -](\d{2})[:-](\d{2})[:-](\d{2})$/;
-
-/** The fields of an AhsayCBS time, or undefined for anything that is not a real calendar time. */
+/**
+ * The fields of an AhsayCBS time, or undefined for anything that is not a real calendar time:
+ * `yyyy-MM-dd HH:mm:ss` (what the API sends) or `yyyy-MM-dd-HH-mm-ss` (what one reference table says).
+ */
 export function parseLocalDateTime(text: unknown): LocalDateTime | undefined {
   if (typeof text !== 'string') return undefined;
-  const m = LOCAL_TIME.exec(text.trim());
-  if (!m) return undefined;
-  const year = Number(m[1]);
-  const month = Number(m[2]);
-  const day = Number(m[3]);
-  const hour = Number(m[4]);
-  const minute = Number(m[5]);
-  const second = Number(m[6]);
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
-  if (hour > 23 || minute > 59 || second > 59) return undefined;
-  return { year, month, day, hour, minute, second };
-}
-
-const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-function daysInMonth(year: number, month: number): number {
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  return month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
+  const trimmed = text.length === 19 ? text : text.trim();
+  if (trimmed.length !== 19) return undefined;
+  return readDateTime(trimmed, ' -', ':-');
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();

@@ -18,7 +18,7 @@ import type { Token } from '../http/token';
 import type { Job, JobKind, RestorePoint, RestorePointState, StateTable } from '../model';
 import { mapStatus } from '../model';
 import type { CollectContext, ProviderDefinition, ProviderEnvironment } from './types';
-import { isObject, stringField } from './util';
+import { digitsAt, isObject, readDateTime, stringField, utcSeconds } from './util';
 
 /** The largest page the API serves. */
 export const PAGE_LIMIT = 1000;
@@ -74,6 +74,8 @@ export interface MappingSink {
  */
 export function parseCbrTime(value: unknown): number | undefined {
   if (typeof value !== 'string') return undefined;
+  const quick = quickCbrTime(value);
+  if (quick !== undefined) return quick;
   const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/.exec(value.trim());
   if (!m) return undefined;
   const [, date, time, fraction, zone] = m;
@@ -82,6 +84,25 @@ export function parseCbrTime(value: unknown): number | undefined {
   if (!Number.isFinite(ms)) return undefined;
   return ms / 1000 + (fraction ? Number(`0.${fraction}`) : 0);
 }
+
+/**
+ * The common shapes (`2019-05-23T14:35:23.584418`, with or without `Z`) read without a regex or
+ * Date.parse: a collection reads tens of thousands of these. Undefined for everything else, which
+ * parseCbrTime then reads the general way.
+ */
+function quickCbrTime(value: string): number | undefined {
+  const fields = readDateTime(value, 'T ', ':');
+  const seconds = fields && utcSeconds(fields);
+  if (seconds === undefined) return undefined;
+  let end = value.length;
+  if (value.charCodeAt(end - 1) === Z) end--;
+  if (end === 19) return seconds;
+  const digits = end - 20;
+  if (value[19] !== '.' || digits < 1 || digits > 9 || digitsAt(value, 20, digits) < 0) return undefined;
+  return seconds + Number(`0.${value.slice(20, end)}`);
+}
+
+const Z = 'Z'.charCodeAt(0);
 
 /** The operation-logs start_time parameter: `%YYYY-%mm-%ddT%HH:%MM:%SSZ`, e.g. 2018-01-01T12:00:00Z. */
 export function formatStartTime(unixSeconds: number): string {

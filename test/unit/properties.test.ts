@@ -17,6 +17,8 @@ import type { Collected, Job } from '../../src/model';
 import { PROVIDERS } from '../../src/providers';
 import type { CollectContext, ProviderDefinition } from '../../src/providers/types';
 import { parseIsoTimestamp } from '../../src/providers/util';
+import { parseCbrTime } from '../../src/providers/cbr';
+import { parseLocalDateTime } from '../../src/providers/ahsay';
 
 const RUNS = { numRuns: 200 };
 const silent = pino({ level: 'silent' });
@@ -231,5 +233,136 @@ describe('parsers never throw on any input', () => {
       }),
       RUNS,
     );
+  });
+});
+
+/**
+ * The date readers take a quick way for the shapes products send and the general way for the rest;
+ * both must give what the general way alone (the regex definitions below) gives, for any string
+ * near those shapes.
+ */
+describe('quick date readers agree with their definitions', () => {
+  const twoDigits = fc.integer({ min: 0, max: 99 }).map((n) => String(n).padStart(2, '0'));
+  const year = fc.oneof(fc.integer({ min: 1970, max: 2100 }), fc.integer({ min: 0, max: 9999 })).map((n) => String(n).padStart(4, '0'));
+  const nearTime = fc
+    .record({
+      pad: fc.constantFrom('', '', '', ' ', '\t'),
+      year,
+      dateSep1: fc.constantFrom('-', '-', '-', '/'),
+      month: fc.oneof(fc.integer({ min: 1, max: 12 }).map((n) => String(n).padStart(2, '0')), twoDigits),
+      dateSep2: fc.constantFrom('-', '-', '-', '.'),
+      day: fc.oneof(fc.integer({ min: 1, max: 28 }).map((n) => String(n).padStart(2, '0')), twoDigits),
+      middle: fc.constantFrom('T', ' ', '-', 't', 'x'),
+      hour: fc.oneof(fc.integer({ min: 0, max: 23 }).map((n) => String(n).padStart(2, '0')), twoDigits, fc.constant('1')),
+      timeSep1: fc.constantFrom(':', ':', ':', '-', '.'),
+      minute: fc.oneof(fc.integer({ min: 0, max: 59 }).map((n) => String(n).padStart(2, '0')), twoDigits),
+      seconds: fc.oneof(twoDigits.map((s) => `:${s}`), twoDigits.map((s) => `-${s}`), fc.constant('')),
+      fraction: fc.oneof(fc.constant(''), fc.stringMatching(/^\.\d{0,11}$/), fc.constant('.')),
+      zone: fc.constantFrom('', 'Z', 'Z', '+00:00', '-05:30', '+0800', '+8', 'z', ' Z'),
+    })
+    .map((p) => `${p.pad}${p.year}${p.dateSep1}${p.month}${p.dateSep2}${p.day}${p.middle}${p.hour}${p.timeSep1}${p.minute}${p.seconds}${p.fraction}${p.zone}${p.pad}`);
+  /** Two digits, mostly within min..max. */
+  const mostlyUpTo = (min: number, max: number) =>
+    fc.oneof(
+      { arbitrary: fc.integer({ min, max }).map((n) => String(n).padStart(2, '0')), weight: 4 },
+      { arbitrary: fc.constantFrom(String(max + 1), '00', '99'), weight: 1 },
+      { arbitrary: twoDigits, weight: 1 },
+    );
+  /** The shapes the products send, with any field values (30 February, 24:00, year 0042 included). */
+  const sentShape = fc
+    .record({
+      year,
+      month: mostlyUpTo(1, 12),
+      day: mostlyUpTo(1, 31),
+      middle: fc.constantFrom('T', ' '),
+      hour: mostlyUpTo(0, 23),
+      minute: mostlyUpTo(0, 59),
+      second: mostlyUpTo(0, 59),
+      fraction: fc.oneof({ arbitrary: fc.constant(''), weight: 2 }, { arbitrary: fc.stringMatching(/^\.\d{1,9}$/), weight: 1 }),
+      zone: fc.constantFrom('', '', 'Z'),
+    })
+    .map((p) => `${p.year}-${p.month}-${p.day}${p.middle}${p.hour}:${p.minute}:${p.second}${p.fraction}${p.zone}`);
+  const anyText = fc.oneof(sentShape, sentShape, nearTime, nearTime, fc.string({ maxLength: 30 }));
+
+  function isoByDefinition(value: string): number | undefined {
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(value)) return undefined;
+    const ms = Date.parse(value);
+    return Number.isFinite(ms) ? ms / 1000 : undefined;
+  }
+
+  function cbrByDefinition(value: string): number | undefined {
+    const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/.exec(value.trim());
+    if (!m) return undefined;
+    const [, date, time, fraction, zone] = m;
+    const offset = zone === undefined || zone === 'Z' ? 'Z' : zone.includes(':') ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
+    const ms = Date.parse(`${date}T${time}${offset}`);
+    if (!Number.isFinite(ms)) return undefined;
+    return ms / 1000 + (fraction ? Number(`0.${fraction}`) : 0);
+  }
+
+  function ahsayByDefinition(text: string): object | undefined {
+    const m = /^(\d{4})-(\d{2})-(\d{2})[ -](\d{2})[:-](\d{2})[:-](\d{2})$/.exec(text.trim());
+    if (!m) return undefined;
+    const [year, month, day, hour, minute, second] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+    const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+    const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+    if (month < 1 || month > 12 || day < 1 || day > days!) return undefined;
+    if (hour > 23 || minute > 59 || second > 59) return undefined;
+    return { year, month, day, hour, minute, second };
+  }
+
+  const many = { numRuns: 3000 };
+
+  test('parseIsoTimestamp (Ops Manager)', () => {
+    fc.assert(fc.property(anyText, (text) => Object.is(parseIsoTimestamp(text), isoByDefinition(text))), many);
+  });
+
+  test('parseCbrTime (CBR)', () => {
+    fc.assert(fc.property(anyText, (text) => Object.is(parseCbrTime(text), cbrByDefinition(text))), many);
+  });
+
+  test('parseLocalDateTime (AhsayCBS)', () => {
+    fc.assert(fc.property(anyText, (text) => expect(parseLocalDateTime(text)).toEqual(ahsayByDefinition(text))), many);
+  });
+
+  test.each([
+    '2026-11-24T10:00:00Z',
+    '2026-11-24 10:00:00',
+    '2026-11-24-10-00-00',
+    '2024-02-29T10:00:00Z',
+    '2026-02-29T10:00:00Z',
+    '2026-02-29 10:00:00',
+    '2026-04-31 00:00:00',
+    '2026-04-31T00:00:00.5',
+    '2026-11-24T24:00:00Z',
+    '2026-11-24 24:00:00',
+    '2026-11-24T23:60:00Z',
+    '2026-11-24 23:59:60',
+    '0042-01-01T00:00:00Z',
+    '0042-01-01 00:00:00',
+    '2026-11-24T10:00:00.123456789Z',
+    '2026-11-24T10:00:00.1234567890Z',
+    '2026-11-24T10:00:00.Z',
+    '2026-11-24T10:00:00+05:30',
+    '2026-11-24T10:00Z',
+    ' 2026-11-24T10:00:00Z',
+    '2026-11-24T10:00:00Z ',
+    '2026-11-24t10:00:00Z',
+    '２０２６-11-24T10:00:00Z',
+  ])('%j: each reader gives what its definition gives', (text) => {
+    expect(parseIsoTimestamp(text)).toBe(isoByDefinition(text));
+    expect(parseCbrTime(text)).toBe(cbrByDefinition(text));
+    expect(parseLocalDateTime(text)).toEqual(ahsayByDefinition(text));
+  });
+
+  test('the generated strings reach both ways: the quick shapes and the others', () => {
+    const samples = fc.sample(anyText, { numRuns: 2000, seed: 7 });
+    const quickShape = (s: string) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(s);
+    expect(samples.filter(quickShape).length).toBeGreaterThan(50);
+    expect(samples.filter((s) => !quickShape(s) && isoByDefinition(s) !== undefined).length).toBeGreaterThan(10);
+    expect(samples.filter((s) => quickShape(s) && isoByDefinition(s) !== undefined).length).toBeGreaterThan(20);
+    expect(samples.filter((s) => quickShape(s) && isoByDefinition(s) === undefined).length).toBeGreaterThan(20);
+    expect(samples.filter((s) => cbrByDefinition(s) !== undefined && /\.\d/.test(s)).length).toBeGreaterThan(10);
+    expect(samples.filter((s) => ahsayByDefinition(s) !== undefined).length).toBeGreaterThan(10);
   });
 });
