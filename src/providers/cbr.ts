@@ -86,23 +86,40 @@ export function parseCbrTime(value: unknown): number | undefined {
 }
 
 /**
- * The common shapes (`2019-05-23T14:35:23.584418`, with or without `Z`) read without a regex or
- * Date.parse: a collection reads tens of thousands of these. Undefined for everything else, which
- * parseCbrTime then reads the general way.
+ * The shapes CBR sends (`2019-05-23T14:35:23.584418`, `2019-05-23T14:35:23.584+00:00`) read from
+ * the characters, without a regex or Date.parse: a collection reads tens of thousands of them.
+ * Undefined for everything else, which parseCbrTime then reads the general way.
  */
 function quickCbrTime(value: string): number | undefined {
   const fields = readDateTime(value, 'T ', ':');
   const seconds = fields && utcSeconds(fields);
   if (seconds === undefined) return undefined;
-  let end = value.length;
-  if (value.charCodeAt(end - 1) === Z) end--;
-  if (end === 19) return seconds;
-  const digits = end - 20;
-  if (value[19] !== '.' || digits < 1 || digits > 9 || digitsAt(value, 20, digits) < 0) return undefined;
-  return seconds + Number(`0.${value.slice(20, end)}`);
+  let at = 19;
+  let fraction = 0;
+  if (value[at] === '.') {
+    let end = at + 1;
+    while (end < value.length && digitsAt(value, end, 1) >= 0) end++;
+    const digits = end - at - 1;
+    if (digits < 1 || digits > 9) return undefined;
+    fraction = Number(`0.${value.slice(at + 1, end)}`);
+    at = end;
+  }
+  const offset = zoneOffsetAt(value, at);
+  return offset === undefined ? undefined : seconds - offset + fraction;
 }
 
-const Z = 'Z'.charCodeAt(0);
+/** Seconds east of UTC of the zone that ends `value` at `at` (none, `Z`, `+08:00`, `-0530`); undefined if something else does. */
+function zoneOffsetAt(value: string, at: number): number | undefined {
+  const rest = value.length - at;
+  if (rest === 0) return 0;
+  if (rest === 1) return value[at] === 'Z' ? 0 : undefined;
+  const sign = value[at] === '+' ? 1 : value[at] === '-' ? -1 : 0;
+  if (sign === 0 || (rest !== 6 && rest !== 5) || (rest === 6 && value[at + 3] !== ':')) return undefined;
+  const hours = digitsAt(value, at + 1, 2);
+  const minutes = digitsAt(value, at + rest - 2, 2);
+  if (hours < 0 || hours > 23 || minutes < 0 || minutes > 59) return undefined;
+  return sign * (hours * 3600 + minutes * 60);
+}
 
 /** The operation-logs start_time parameter: `%YYYY-%mm-%ddT%HH:%MM:%SSZ`, e.g. 2018-01-01T12:00:00Z. */
 export function formatStartTime(unixSeconds: number): string {

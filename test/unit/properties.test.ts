@@ -279,7 +279,7 @@ describe('quick date readers agree with their definitions', () => {
       minute: mostlyUpTo(0, 59),
       second: mostlyUpTo(0, 59),
       fraction: fc.oneof({ arbitrary: fc.constant(''), weight: 2 }, { arbitrary: fc.stringMatching(/^\.\d{1,9}$/), weight: 1 }),
-      zone: fc.constantFrom('', '', 'Z'),
+      zone: fc.constantFrom('', '', 'Z', '+00:00', '-05:30', '+0800', '+23:59', '-24:00'),
     })
     .map((p) => `${p.year}-${p.month}-${p.day}${p.middle}${p.hour}:${p.minute}:${p.second}${p.fraction}${p.zone}`);
   const anyText = fc.oneof(sentShape, sentShape, nearTime, nearTime, fc.string({ maxLength: 30 }));
@@ -344,6 +344,14 @@ describe('quick date readers agree with their definitions', () => {
     '2026-11-24T10:00:00.1234567890Z',
     '2026-11-24T10:00:00.Z',
     '2026-11-24T10:00:00+05:30',
+    '2026-11-24T10:00:00.584+00:00',
+    '2026-11-24T10:00:00.584-05:30',
+    '2026-11-24T10:00:00+0800',
+    '2026-11-24T10:00:00+24:00',
+    '2026-11-24T10:00:00+05:60',
+    '2026-11-24T10:00:00+05',
+    '2026-11-24T10:00:00+5:30',
+    '2026-11-24T10:00:00+05:30Z',
     '2026-11-24T10:00Z',
     ' 2026-11-24T10:00:00Z',
     '2026-11-24T10:00:00Z ',
@@ -356,13 +364,14 @@ describe('quick date readers agree with their definitions', () => {
   });
 
   test('the generated strings reach both ways: the quick shapes and the others', () => {
-    const samples = fc.sample(anyText, { numRuns: 2000, seed: 7 });
+    const samples = fc.sample(anyText, { numRuns: 10_000, seed: 7 });
     const quickShape = (s: string) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(s);
-    expect(samples.filter(quickShape).length).toBeGreaterThan(50);
+    expect(samples.filter(quickShape).length).toBeGreaterThan(20);
     expect(samples.filter((s) => !quickShape(s) && isoByDefinition(s) !== undefined).length).toBeGreaterThan(10);
-    expect(samples.filter((s) => quickShape(s) && isoByDefinition(s) !== undefined).length).toBeGreaterThan(20);
-    expect(samples.filter((s) => quickShape(s) && isoByDefinition(s) === undefined).length).toBeGreaterThan(20);
+    expect(samples.filter((s) => quickShape(s) && isoByDefinition(s) !== undefined).length).toBeGreaterThan(10);
+    expect(samples.filter((s) => quickShape(s) && isoByDefinition(s) === undefined).length).toBeGreaterThan(5);
     expect(samples.filter((s) => cbrByDefinition(s) !== undefined && /\.\d/.test(s)).length).toBeGreaterThan(10);
+    expect(samples.filter((s) => cbrByDefinition(s) !== undefined && /[+-]\d\d:?\d\d$/.test(s)).length).toBeGreaterThan(10);
     expect(samples.filter((s) => ahsayByDefinition(s) !== undefined).length).toBeGreaterThan(10);
   });
 });
