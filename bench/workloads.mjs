@@ -108,6 +108,8 @@ ${opsTarget('ops', opsUrl)}  - name: bluexp
 export const workloads = [
   {
     id: 'a',
+    /** Simulated latency per request: the critical path is a number of these. */
+    latencyMs: 50,
     description: 'about 10,000 jobs across the four providers (one target each), 50 ms per request, one /metrics scrape',
     setup: () => fourProducts(50),
     phases(_setup, url) {
@@ -120,6 +122,8 @@ export const workloads = [
   },
   {
     id: 'e',
+    /** Simulated latency per request: the critical path is a number of these. */
+    latencyMs: 20,
     description: '2,000 AhsayCBS users, 2 days, 20 ms per request, max_concurrency 32: cold, then warm',
     async setup() {
       const sim = createAhsaySimulator({ sysUser: 'bench', sysPwd: 'bench-secret', users: 2000, faults: simulated(20) });
@@ -149,6 +153,8 @@ export const workloads = [
   },
   {
     id: 'b',
+    /** Simulated latency per request: the critical path is a number of these. */
+    latencyMs: 20,
     description: '100,000 restore jobs on one Ops Manager (200 clusters of 500), 20 ms per request',
     async setup() {
       const ops = await opsManager({ clusters: 200, jobsPerCluster: 500, latencyMs: 20 });
@@ -165,6 +171,8 @@ export const workloads = [
   },
   {
     id: 'c',
+    /** Simulated latency per request: the critical path is a number of these. */
+    latencyMs: 200,
     description: '50 Ops Manager targets (2 clusters, 20 jobs each), 200 ms per request, one /metrics scrape',
     async setup() {
       const ops = await opsManager({ clusters: 2, jobsPerCluster: 20, latencyMs: 200 });
@@ -178,6 +186,8 @@ export const workloads = [
   },
   {
     id: 'd',
+    /** Simulated latency per request: the critical path is a number of these. */
+    latencyMs: 50,
     description: '100 concurrent scrapes of one Ops Manager target (4 clusters, 100 jobs each), 50 ms per request',
     async setup() {
       const ops = await opsManager({ clusters: 4, jobsPerCluster: 100, latencyMs: 50 });

@@ -63,6 +63,9 @@ export interface SimulatorStats {
   /** Product requests seen (control API excluded), faulted ones included. */
   requests: number;
   byPath: Map<string, number>;
+  /** Product requests answered, and the milliseconds from each one's arrival to its answer, summed (the product's own latency). */
+  answered: number;
+  answerMsTotal: number;
 }
 
 export interface SimulatorOptions {
@@ -97,6 +100,8 @@ export interface RunningSimulator {
 const FAULTS_LOCAL = 'simFaults';
 /** When (epoch ms) the answer of a request with added latency may leave. */
 const DUE_LOCAL = 'simDue';
+/** Where a product request's arrival is kept, to count its answer time when the answer leaves. */
+const ANSWER_CLOCK_LOCAL = 'simAnswerClock';
 
 // byPath must stay bounded even when a benchmark walks thousands of distinct paths.
 const MAX_TRACKED_PATHS = 10_000;
@@ -118,7 +123,7 @@ const FAULT_TYPES: Record<keyof Faults, 'number' | 'boolean' | 'string'> = {
 
 export function createSimulator(options: SimulatorOptions): Simulator {
   const faults: Faults = { ...defaultFaults(), ...options.faults };
-  const stats: SimulatorStats = { requests: 0, byPath: new Map() };
+  const stats: SimulatorStats = { requests: 0, byPath: new Map(), answered: 0, answerMsTotal: 0 };
   const counters = { rateLimited: 0, errorCredit: 0 };
   const errorBody = options.errorBody ?? defaultErrorBody;
 
@@ -127,6 +132,8 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     replaceFaults(faults, defaultFaults());
     stats.requests = 0;
     stats.byPath.clear();
+    stats.answered = 0;
+    stats.answerMsTotal = 0;
     counters.rateLimited = 0;
     counters.errorCredit = 0;
     options.onReset?.();
@@ -193,8 +200,8 @@ export function validateFaultPatch(body: unknown): string | undefined {
   return undefined;
 }
 
-function statsJson(stats: SimulatorStats): { requests: number; byPath: Record<string, number> } {
-  return { requests: stats.requests, byPath: Object.fromEntries(stats.byPath) };
+function statsJson(stats: SimulatorStats): { requests: number; byPath: Record<string, number>; answered: number; answerMsTotal: number } {
+  return { requests: stats.requests, byPath: Object.fromEntries(stats.byPath), answered: stats.answered, answerMsTotal: stats.answerMsTotal };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -215,6 +222,7 @@ function faultLayer(
 ): express.RequestHandler {
   return (req, res, next) => {
     countRequest(stats, req.path);
+    res.locals[ANSWER_CLOCK_LOCAL] = { stats, arrived: performance.now() };
     res.locals[FAULTS_LOCAL] = faults;
     if (faults.replayMs > 0) res.locals[REPLAY_LOCAL] = replay;
     // The answer leaves no sooner than latencyMs after the request came, and the product's own work
@@ -379,6 +387,11 @@ function sendBody(
     return;
   }
   if (res.headersSent || res.writableEnded) return;
+  const clock = res.locals[ANSWER_CLOCK_LOCAL] as { stats: SimulatorStats; arrived: number } | undefined;
+  if (clock) {
+    clock.stats.answered++;
+    clock.stats.answerMsTotal += performance.now() - clock.arrived;
+  }
   res.status(status);
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
   res.setHeader('Content-Length', String(body.length));

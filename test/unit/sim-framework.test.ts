@@ -278,7 +278,22 @@ describe('simulator framework: control API', () => {
     await get('/api/items');
     await get('/api/missing');
     const stats = JSON.parse((await get('/_sim/stats')).text);
-    expect(stats).toEqual({ requests: 3, byPath: { '/api/items': 2, '/api/missing': 1 } });
+    expect(stats).toMatchObject({ requests: 3, byPath: { '/api/items': 2, '/api/missing': 1 }, answered: 3 });
+  });
+
+  it('counts the time from each request to its answer, latency included; a hung request is not answered', async () => {
+    sim.faults.latencyMs = 60;
+    await Promise.all([get('/api/items'), get('/api/missing')]);
+    expect(sim.stats.answered).toBe(2);
+    expect(sim.stats.answerMsTotal).toBeGreaterThanOrEqual(2 * 59);
+    // An answer takes its latency plus little more, not the client's round trip of the whole test.
+    expect(sim.stats.answerMsTotal).toBeLessThan(2 * 60 + 2 * 1_000);
+    sim.faults.latencyMs = 0;
+    sim.faults.hang = true;
+    await expect(get('/api/items', 200)).rejects.toThrow();
+    expect(sim.stats).toMatchObject({ requests: 3, answered: 2 });
+    await post('/_sim/reset', {});
+    expect(sim.stats).toMatchObject({ requests: 0, answered: 0, answerMsTotal: 0 });
   });
 
   it('POST /_sim/reset restores default faults and clears stats and counters', async () => {
