@@ -407,8 +407,11 @@ export interface TargetSnapshot {
 
 type Labels = ReadonlyArray<readonly [string, string]>;
 
-/** One target's samples, grouped by family in the order they were first added. */
-export type RenderedTarget = ReadonlyMap<Family, readonly string[]>;
+/**
+ * One target's samples, grouped by family in the order they were first added, each family's lines
+ * already joined: a scrape only strings the targets together.
+ */
+export type RenderedTarget = ReadonlyMap<Family, string>;
 
 /** Collects one target's samples per family. */
 class Exposition {
@@ -444,12 +447,14 @@ export function renderTarget(s: TargetSnapshot, history?: JobHistory): RenderedT
   if (s.ok && s.summary) renderJobs(exposition, base, s.kinds, s.summary);
   if (s.ok && s.summary && s.restorePointsSupported) renderRestorePoints(exposition, base, s.summary);
   if (history) renderHistory(exposition, base, history);
-  return exposition.samples;
+  const rendered = new Map<Family, string>();
+  for (const [family, lines] of exposition.samples) rendered.set(family, lines.join('\n'));
+  return rendered;
 }
 
 /** The exposition text of several targets: each family's HELP and TYPE once, then its samples of every target. */
 export function joinRendered(targets: readonly RenderedTarget[]): string {
-  const families = new Map<Family, (readonly string[])[]>();
+  const families = new Map<Family, string[]>();
   for (const target of targets) {
     for (const [family, lines] of target) {
       const parts = families.get(family);
@@ -459,8 +464,7 @@ export function joinRendered(targets: readonly RenderedTarget[]): string {
   }
   const out: string[] = [];
   for (const [family, parts] of families) {
-    out.push(`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} ${family.type}`);
-    for (const lines of parts) for (const line of lines) out.push(line);
+    out.push(`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} ${family.type}`, ...parts);
   }
   return out.length ? `${out.join('\n')}\n` : '';
 }
