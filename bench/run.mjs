@@ -7,6 +7,7 @@
 //   npm run bench                      every workload, table printed
 //   npm run bench -- --write           ... and written into docs/performance.md
 //   npm run bench -- --only=b,d --repeat=5
+//   npm run bench -- --only=a --targets=ops       only these of the workload's targets are configured
 import { fork } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -23,6 +24,17 @@ const flag = (name) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[
 const only = flag('only')?.split(',');
 const repeat = Number(flag('repeat') ?? 10);
 const write = args.includes('--write');
+const targets = flag('targets')?.split(',');
+if (write && targets) throw new Error('--write takes every target of a workload; leave out --targets');
+
+/** The exporter configuration with only the named targets (all when none are named). */
+function onlyTargets(config) {
+  if (!targets) return config;
+  const [head, ...blocks] = config.split(/\n(?=  - name: )/);
+  const kept = blocks.filter((block) => targets.some((name) => block.startsWith(`  - name: ${name}\n`)));
+  if (kept.length === 0) throw new Error(`--targets=${targets.join(',')}: no such target in this workload`);
+  return `${[head, ...kept].join('\n').trimEnd()}\n`;
+}
 
 async function scrape(url, timeoutSeconds) {
   const started = performance.now();
@@ -94,7 +106,14 @@ async function answerStats(simUrls) {
 
 async function runWorkload(workload) {
   const setup = await startSimHost(workload);
-  const exporter = await startExporter(setup.config);
+  let config;
+  try {
+    config = onlyTargets(setup.config);
+  } catch (err) {
+    await setup.close();
+    throw err;
+  }
+  const exporter = await startExporter(config);
   try {
     const rows = [];
     for (const phase of workload.phases(setup, exporter.url)) {
