@@ -171,9 +171,11 @@ export class JobHistory {
   /** Counts `job` if it is the first sighting of it in a terminal state. */
   record(job: Job): void {
     if (!TERMINAL_JOB_STATES.has(job.state)) return;
-    const owner = this.seenOf(job.kind, job.resource);
-    if (owner.ids.has(job.id)) return;
-    this.remember(owner, job.id);
+    if (this.capacity > 0) {
+      const owner = this.seenOf(job.kind, job.resource);
+      if (owner.ids.has(job.id)) return;
+      this.remember(owner, job.id);
+    }
     const key = seriesKey(job.kind, job.state);
     this.finished.set(key, (this.finished.get(key) ?? 0) + 1);
     if (job.startedAt !== undefined && job.endedAt !== undefined && job.endedAt >= job.startedAt) {
@@ -203,20 +205,23 @@ export class JobHistory {
   }
 
   private remember(owner: SeenIds, id: string): void {
-    if (this.capacity <= 0) return;
+    // Added before the oldest is forgotten: when that is this resource's only other id, its entry
+    // must not be emptied (and dropped) with the new id still to come.
+    owner.ids.add(id);
     const slot = this.ringNext;
     this.ringNext = (slot + 1) % this.capacity;
     const oldest = this.ringOwners[slot];
     if (oldest) this.forget(oldest, this.ringIds[slot]!);
     this.ringOwners[slot] = owner;
     this.ringIds[slot] = id;
-    owner.ids.add(id);
   }
 
   private forget(owner: SeenIds, id: string): void {
     owner.ids.delete(id);
+    if (owner.ids.size > 0) return;
     // A resource whose ids are all forgotten (a deleted volume, a departed user) leaves no entry behind.
-    if (owner.ids.size === 0) this.seen.get(owner.kind)?.delete(owner.resource);
+    const resources = this.seen.get(owner.kind);
+    if (resources?.get(owner.resource) === owner) resources.delete(owner.resource);
   }
 }
 

@@ -136,7 +136,11 @@ export class HttpClient {
     // one (a page of jobs) ends one. Large ones wait for their own turn of the event loop, so small
     // ones that arrive meanwhile start their next requests first (benchmark workload a, see
     // docs/performance.md).
-    if (response.body.length > DEFER_PARSE_BYTES) await largeAnswerTurn();
+    if (response.body.length > DEFER_PARSE_BYTES) {
+      await largeAnswerTurn();
+      // The collection may have ended while this answer waited: its parse would be wasted work.
+      if (scope.signal.aborted) throw new CollectError('timeout', 'deadline exceeded before the answer was parsed');
+    }
     return parseJsonBody(response, `${options.method ?? 'GET'} ${options.path}`) as T;
   }
 

@@ -63,7 +63,11 @@ export interface SimulatorStats {
   /** Product requests seen (control API excluded), faulted ones included. */
   requests: number;
   byPath: Map<string, number>;
-  /** Product requests answered, and the milliseconds from each one's arrival to its answer, summed (the product's own latency). */
+  /**
+   * Product requests answered through the simulator's answer path (sendJson and the fault layer, not
+   * a router's own error pages), and the milliseconds from each one's arrival to its answer, summed:
+   * the product's own latency.
+   */
   answered: number;
   answerMsTotal: number;
 }

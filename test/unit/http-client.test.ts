@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import { HttpClient, buildPath, largeAnswerTurn, productMessage, retryDelayMs } from '../../src/http/client';
+import type { RequestScope } from '../../src/http/client';
 import { CollectError } from '../../src/http/errors';
 import { scopeFor } from '../helpers/scope';
 import { selfSignedCertificate, startServer } from '../helpers/servers';
@@ -255,6 +256,16 @@ test('large answers wait for turns of their own, one per event-loop turn, first 
   // Between two of them the loop went round (and read its sockets): no two share a turn.
   expect(new Set(resolved.map((r) => r.turn)).size).toBe(3);
   expect(resolved[2]!.turn - resolved[0]!.turn).toBe(2);
+});
+
+test('a large answer whose collection ended while it waited for its turn is not parsed: timeout', async () => {
+  server = await startServer((_req, res) => json(res, 200, { items: Array.from({ length: 2_000 }, (_, i) => ({ id: i, name: `item ${i}` })) }));
+  const controller = new AbortController();
+  const scope: RequestScope = { signal: controller.signal, deadline: Date.now() + 10_000, requests: 0 };
+  // observe() runs when the answer has been read, before json() queues it for a turn: a turn taken
+  // here comes first, and the deadline passes in it.
+  const client = clientFor(server.url, { observe: () => void largeAnswerTurn().then(() => controller.abort(new Error('deadline'))) });
+  expect(await reasonOf(client.json({ path: '/big' }, scope))).toBe('timeout: deadline exceeded before the answer was parsed');
 });
 
 test('buildPath appends a query only when there is one', () => {

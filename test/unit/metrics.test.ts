@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { JOB_DURATION_BUCKETS, JobHistory, SummaryBuilder, TARGET_METRICS, createExporterMetrics, newestJobs, renderTargets, summarize, summarizeNow } from '../../src/metrics';
@@ -173,6 +174,46 @@ describe('JobHistory', () => {
     // The newest ten (41..49 and 0 again) are still known: seeing them again counts nothing.
     ['0', '41', '49'].forEach((id) => history.record(job({ id })));
     expect(history.finished.get('restore\u0000succeeded')).toBe(51);
+  });
+
+  test('a resource whose only remembered id is the oldest keeps the id that pushes it out', () => {
+    const seen = (resource: string, id: string) => job({ resource, id });
+    const two = new JobHistory(['restore'], 2);
+    [seen('r', '1'), seen('s', '1'), seen('r', '2'), seen('r', '2')].forEach((j) => two.record(j));
+    expect(two.finished.get('restore\u0000succeeded')).toBe(3);
+    const one = new JobHistory(['restore'], 1);
+    [seen('r', '1'), seen('r', '2'), seen('r', '2')].forEach((j) => one.record(j));
+    expect(one.finished.get('restore\u0000succeeded')).toBe(2);
+    expect(one.remembered()).toEqual({ ids: 1, resources: 1 });
+  });
+
+  test('counts exactly what one set of the newest `capacity` ids would count, for any sequence', () => {
+    const sighting = fc.record({
+      kind: fc.constantFrom<'backup' | 'restore'>('backup', 'restore'),
+      resource: fc.constantFrom('r', 's', 't'),
+      id: fc.constantFrom('1', '2', '3', '4'),
+    });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 6 }), fc.array(sighting, { maxLength: 60 }), (capacity, sightings) => {
+        const history = new JobHistory(['backup', 'restore'], capacity);
+        // The definition: one insertion-ordered set of joined keys, the oldest dropped past capacity.
+        const remembered = new Set<string>();
+        let expected = 0;
+        for (const { kind, resource, id } of sightings) {
+          history.record(job({ kind, resource, id }));
+          const key = `${kind}/${resource}/${id}`;
+          if (remembered.has(key)) continue;
+          expected++;
+          remembered.add(key);
+          if (remembered.size > capacity) remembered.delete(remembered.values().next().value as string);
+        }
+        const counted = (history.finished.get('backup\u0000succeeded') ?? 0) + (history.finished.get('restore\u0000succeeded') ?? 0);
+        expect(counted).toBe(expected);
+        expect(history.remembered().ids).toBe(remembered.size);
+        expect(history.remembered().resources).toBe(new Set([...remembered].map((key) => key.slice(0, key.lastIndexOf('/')))).size);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   test('forgets the oldest ids across resources and kinds, and keeps nothing of a resource whose ids are all forgotten', () => {
