@@ -1,7 +1,8 @@
 // The benchmark workloads of issue 7. Each starts its simulators (in the harness process), gives the
 // exporter configuration, and says what one measured scrape is and what its critical path costs:
 // the requests that must follow one another, each stage taking ceil(requests / max_concurrency)
-// round trips of the simulated latency.
+// round trips of the simulated latency (`latencyMs`, which the harness also scales by the answer
+// time the simulators really gave).
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -108,7 +109,6 @@ ${opsTarget('ops', opsUrl)}  - name: bluexp
 export const workloads = [
   {
     id: 'a',
-    /** Simulated latency per request: the critical path is a number of these. */
     latencyMs: 50,
     description: 'about 10,000 jobs across the four providers (one target each), 50 ms per request, one /metrics scrape',
     setup: () => fourProducts(50),
@@ -122,7 +122,6 @@ export const workloads = [
   },
   {
     id: 'e',
-    /** Simulated latency per request: the critical path is a number of these. */
     latencyMs: 20,
     description: '2,000 AhsayCBS users, 2 days, 20 ms per request, max_concurrency 32: cold, then warm',
     async setup() {
@@ -153,7 +152,6 @@ export const workloads = [
   },
   {
     id: 'b',
-    /** Simulated latency per request: the critical path is a number of these. */
     latencyMs: 20,
     description: '100,000 restore jobs on one Ops Manager (200 clusters of 500), 20 ms per request',
     async setup() {
@@ -171,7 +169,6 @@ export const workloads = [
   },
   {
     id: 'c',
-    /** Simulated latency per request: the critical path is a number of these. */
     latencyMs: 200,
     description: '50 Ops Manager targets (2 clusters, 20 jobs each), 200 ms per request, one /metrics scrape',
     async setup() {
@@ -186,7 +183,6 @@ export const workloads = [
   },
   {
     id: 'd',
-    /** Simulated latency per request: the critical path is a number of these. */
     latencyMs: 50,
     description: '100 concurrent scrapes of one Ops Manager target (4 clusters, 100 jobs each), 50 ms per request',
     async setup() {

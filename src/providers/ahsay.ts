@@ -19,6 +19,7 @@ import type { Job, JobKind, StateTable } from '../model';
 import { TERMINAL_JOB_STATES, mapStatus } from '../model';
 import type { CollectContext, ProviderDefinition } from './types';
 import { isObject, readDateTime, stringField } from './util';
+import type { DateTimeFields } from './util';
 
 export const API_BASE = '/obs/api/json';
 export const LIST_USERS_PATH = `${API_BASE}/2/ListUsers.do`;
@@ -85,20 +86,11 @@ export interface MappingSink {
 // ---------------------------------------------------------------------------------------------
 // Local times of the server's zone
 
-export interface LocalDateTime {
-  year: number;
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
-}
-
 /**
  * The fields of an AhsayCBS time, or undefined for anything that is not a real calendar time:
  * `yyyy-MM-dd HH:mm:ss` (what the API sends) or `yyyy-MM-dd-HH-mm-ss` (what one reference table says).
  */
-export function parseLocalDateTime(text: unknown): LocalDateTime | undefined {
+export function parseLocalDateTime(text: unknown): DateTimeFields | undefined {
   if (typeof text !== 'string') return undefined;
   const trimmed = text.length === 19 ? text : text.trim();
   if (trimmed.length !== 19) return undefined;
@@ -168,7 +160,7 @@ const DAY_SECONDS = 86_400;
  * go forward is moved forward by the length of the gap. The offsets a day before and after are the
  * only candidates: no zone changes its offset twice within two days.
  */
-export function localToEpochSeconds(local: LocalDateTime, zone: string): number {
+export function localToEpochSeconds(local: DateTimeFields, zone: string): number {
   const wall = Date.UTC(local.year, local.month - 1, local.day, local.hour, local.minute, local.second) / 1000;
   const before = zoneOffsetSeconds(zone, wall - DAY_SECONDS);
   const after = zoneOffsetSeconds(zone, wall + DAY_SECONDS);

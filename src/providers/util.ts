@@ -17,7 +17,7 @@ export function parseIsoTimestamp(value: unknown): number | undefined {
   if (typeof value !== 'string') return undefined;
   // The shape products send almost always (2026-11-24T10:00:00Z), read without a regex or Date.parse:
   // a collection reads tens of thousands of times. Anything else takes the general way below.
-  if (value.length === 20 && value.charCodeAt(19) === Z) {
+  if (value.length === 20 && value[19] === 'Z') {
     const fields = readDateTime(value, 'T', ':');
     const seconds = fields && utcSeconds(fields);
     if (seconds !== undefined) return seconds;
@@ -26,8 +26,6 @@ export function parseIsoTimestamp(value: unknown): number | undefined {
   const ms = Date.parse(value);
   return Number.isFinite(ms) ? ms / 1000 : undefined;
 }
-
-const Z = 'Z'.charCodeAt(0);
 
 /** The fields of a calendar date and time of day, as written (no zone). */
 export interface DateTimeFields {
@@ -77,7 +75,7 @@ export function digitsAt(text: string, at: number, count: number): number {
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
-export function daysInMonth(year: number, month: number): number {
+function daysInMonth(year: number, month: number): number {
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   return month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
 }
