@@ -1,3 +1,4 @@
+import diagnostics from 'node:diagnostics_channel';
 import type http from 'node:http';
 import { HttpClient, buildPath, largeAnswerTurn, productMessage, retryDelayMs } from '../../src/http/client';
 import type { RequestScope } from '../../src/http/client';
@@ -256,6 +257,50 @@ test('large answers wait for turns of their own, one per event-loop turn, first 
   // Between two of them the loop went round (and read its sockets): no two share a turn.
   expect(new Set(resolved.map((r) => r.turn)).size).toBe(3);
   expect(resolved[2]!.turn - resolved[0]!.turn).toBe(2);
+});
+
+test('a request started while a large answer waits for its turn is written before that answer is parsed', async () => {
+  // undici writes on a reused keep-alive connection only after a setImmediate of its own; a turn
+  // queued before that request started must step back behind it, or the next stage of a chain
+  // would wait for the parse.
+  const url = await serve((_req, res) => json(res, 200, { ok: true }));
+  const client = clientFor(url, { maxConcurrency: 1 });
+  const scope = scopeFor(5000);
+  await client.json({ path: '/warm' }, scope); // the connection is now idle and reused below
+  const order: string[] = [];
+  const written = () => order.push('request written');
+  diagnostics.subscribe('undici:client:sendHeaders', written);
+  try {
+    const turn = largeAnswerTurn().then(() => order.push('large answer parsed'));
+    const next = client.json({ path: '/next' }, scope);
+    await Promise.all([turn, next]);
+  } finally {
+    scope.done();
+    diagnostics.unsubscribe('undici:client:sendHeaders', written);
+  }
+  expect(order).toEqual(['request written', 'large answer parsed']);
+});
+
+test('requests started in every turn postpone a large answer by a bounded number of turns', async () => {
+  const url = await serve((_req, res) => json(res, 200, { ok: true }));
+  const client = clientFor(url, { maxConcurrency: 64 });
+  let turn = 0;
+  let starting = true;
+  const scope = scopeFor(5000);
+  const requests: Array<Promise<unknown>> = [];
+  const startOnePerTurn = () => {
+    if (!starting) return;
+    turn++;
+    requests.push(client.json({ path: `/r${turn}` }, scope));
+    if (turn < 50) setImmediate(startOnePerTurn);
+  };
+  startOnePerTurn();
+  await largeAnswerTurn();
+  const parsedInTurn = turn;
+  starting = false;
+  await Promise.all(requests);
+  scope.done();
+  expect(parsedInTurn).toBeLessThanOrEqual(6);
 });
 
 test('a large answer whose collection ended while it waited for its turn is not parsed: timeout', async () => {
