@@ -54,6 +54,9 @@ export const TARGET_METRICS = {
 // The exporter's own metrics (/metrics only).
 
 export interface ExporterMetrics {
+  /** process_* and nodejs_*: the process' own state, which no collection changes. */
+  processRegistry: client.Registry;
+  /** backup_exporter_*: the exporter's counters and gauges, which collections update. */
   registry: client.Registry;
   reloadSuccessful: client.Gauge;
   reloadTimestamp: client.Gauge;
@@ -63,15 +66,23 @@ export interface ExporterMetrics {
   initTarget(target: string, provider: ProviderName): void;
   /** Drops the series of targets no longer configured. */
   retainTargets(targets: ReadonlyArray<{ name: string; provider: ProviderName }>): void;
+  /**
+   * A scrape's exposition: the process' metrics, the exporter's, then what `collectTargets` renders.
+   * The process' metrics are read while the collection waits on the products, after its first
+   * requests went out; the exporter's are read after the collection, which updates them. Only the
+   * latter are on the path from the last answer to the scrape's response.
+   */
+  exposition(collectTargets: () => Promise<string>): Promise<string>;
 }
 
 export function createExporterMetrics(version: string): ExporterMetrics {
-  const registry = new client.Registry();
-  client.collectDefaultMetrics({ register: registry });
+  const processRegistry = new client.Registry();
+  client.collectDefaultMetrics({ register: processRegistry });
   // prom-client names these gauges *_total, which promtool (rightly) rejects; the per-type gauges stay.
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
-    registry.removeSingleMetric(name);
+    processRegistry.removeSingleMetric(name);
   }
+  const registry = new client.Registry();
   const buildInfo = new client.Gauge({
     name: 'backup_exporter_build_info',
     help: 'Build of the running exporter; value 1.',
@@ -104,6 +115,7 @@ export function createExporterMetrics(version: string): ExporterMetrics {
   });
   const known = new Map<string, ProviderName>();
   return {
+    processRegistry,
     registry,
     reloadSuccessful,
     reloadTimestamp,
@@ -122,6 +134,16 @@ export function createExporterMetrics(version: string): ExporterMetrics {
         // The histogram has one series per code seen: remove by partial match.
         (upstreamDuration as unknown as { remove(labels: Record<string, string>): void }).remove({ target, provider });
       }
+    },
+    async exposition(collectTargets) {
+      const targets = collectTargets();
+      // Two turns later: undici writes the collection's first requests in the next turn's check
+      // phase, and they must not wait for this.
+      const processMetrics = new Promise<string>((resolve, reject) =>
+        setImmediate(() => setImmediate(() => processRegistry.metrics().then(resolve, reject))),
+      );
+      const [processText, targetsText] = await Promise.all([processMetrics, targets]);
+      return processText + (await registry.metrics()) + targetsText;
     },
   };
 }

@@ -38,10 +38,8 @@ export function createApp(exporter: Exporter, log: Logger, isReady: () => boolea
     try {
       // ?targets=none: when the targets are scraped through /probe, /metrics must not collect them again.
       const names = only === 'none' ? [] : exporter.targets.map((t) => t.config.name);
-      // Targets first: their collections update the exporter's own counters served alongside.
-      const targets = await exporter.scrape(names, req.header(SCRAPE_TIMEOUT_HEADER));
-      const own = await exporter.metrics.registry.metrics();
-      res.type(CONTENT_TYPE).send(own + targets);
+      const exposition = await exporter.metrics.exposition(() => exporter.scrape(names, req.header(SCRAPE_TIMEOUT_HEADER)));
+      res.type(CONTENT_TYPE).send(exposition);
     } catch (err) {
       next(err);
     }

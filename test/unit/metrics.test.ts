@@ -130,8 +130,7 @@ describe('renderTargets', () => {
     const own = createExporterMetrics('0.0.0-test');
     own.initTarget('ops', 'opsmanager');
     own.upstreamDuration.observe({ target: 'ops', provider: 'opsmanager', code: '200' }, 0.1);
-    const text =
-      (await own.registry.metrics()) +
+    const text = await own.exposition(async () =>
       renderTargets([
         {
           snapshot: snapshot({
@@ -143,8 +142,38 @@ describe('renderTargets', () => {
           history,
         },
         { snapshot: snapshot({ target: 'down', ok: false }), history: new JobHistory(['restore']) },
-      ]);
+      ]),
+    );
+    expect(text).toContain('\nprocess_cpu_user_seconds_total ');
+    expect(text).toContain('\nbackup_exporter_build_info{');
     expect(promtoolCheckMetrics(text)).toBe('');
+  });
+
+  test("the process' metrics are read while the collection waits, the exporter's after it", async () => {
+    const own = createExporterMetrics('0.0.0-test');
+    own.initTarget('ops', 'opsmanager');
+    const events: string[] = [];
+    const readProcess = own.processRegistry.metrics.bind(own.processRegistry);
+    jest.spyOn(own.processRegistry, 'metrics').mockImplementation(() => {
+      events.push('process metrics read');
+      return readProcess();
+    });
+    const text = await own.exposition(async () => {
+      events.push('collection started');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      own.collectErrors.inc({ target: 'ops', provider: 'opsmanager', reason: 'timeout' });
+      events.push('collection ended');
+      return 'backup_up{target="ops"} 0\n';
+    });
+    expect(events).toEqual(['collection started', 'process metrics read', 'collection ended']);
+    // Counted during the collection, so served by this scrape.
+    expect(text).toContain('backup_exporter_collect_errors_total{target="ops",provider="opsmanager",reason="timeout"} 1');
+    expect(text.endsWith('backup_up{target="ops"} 0\n')).toBe(true);
+  });
+
+  test('a collection that fails fails the exposition, with no stray rejection', async () => {
+    const own = createExporterMetrics('0.0.0-test');
+    await expect(own.exposition(() => Promise.reject(new Error('broken')))).rejects.toThrow('broken');
   });
 });
 
@@ -237,7 +266,7 @@ test('docs/metrics.md documents every metric the exporter serves', async () => {
   const own = createExporterMetrics('0');
   const names = [
     ...Object.values(TARGET_METRICS).map((f) => f.name),
-    ...(await own.registry.getMetricsAsJSON()).map((m) => m.name).filter((n) => n.startsWith('backup_')),
+    ...(await own.registry.getMetricsAsJSON()).map((m) => m.name),
   ];
   for (const name of names) expect(docs).toContain(`\`${name}\``);
 });
