@@ -275,6 +275,8 @@ interface ReplayedAnswer {
   expires: number;
   status: number;
   text: string;
+  /** The answer's bytes when no body fault changes them, made once: a replay allocates nothing. */
+  bytes?: Buffer;
   headers: Record<string, string>;
 }
 
@@ -316,7 +318,7 @@ export const replayAnswers: express.RequestHandler = (req, res, next) => {
   if (!cache) return next();
   const key = replayKey(req);
   const answer = cache.get(key, Date.now());
-  if (answer) return sendJsonText(res, answer.status, answer.text, answer.headers);
+  if (answer) return sendReplayed(res, answer);
   res.locals[REPLAY_KEY_LOCAL] = key;
   next();
 };
@@ -347,6 +349,13 @@ export function sendJson(
     (res.locals[REPLAY_LOCAL] as ReplayCache).set(replayKeyOf, { expires: Date.now() + faults.replayMs, status, text, headers });
   }
   sendJsonText(res, status, text, headers);
+}
+
+function sendReplayed(res: express.Response, answer: ReplayedAnswer): void {
+  const faults = res.locals[FAULTS_LOCAL] as Faults;
+  if (faults.malformedJson || faults.oversizeBytes > 0) return sendJsonText(res, answer.status, answer.text, answer.headers);
+  answer.bytes ??= shapeBody(answer.text, undefined);
+  sendBody(res, answer.status, answer.bytes, withContentType(answer.headers, faults), faults);
 }
 
 function sendJsonText(res: express.Response, status: number, text: string, headers: Record<string, string>): void {

@@ -245,6 +245,27 @@ describe('simulator framework: replayMs', () => {
     expect((await ask('/api/counter')).body).toEqual({ computed: 4 });
   });
 
+  it('replays the same bytes, and still through the body faults set since', async () => {
+    const raw = async () => {
+      const res = await request(`${server.url}/api/counter`, { headers: { 'x-key': 'right' }, headersTimeout: 3_000, bodyTimeout: 3_000 });
+      return res.body.text();
+    };
+    expect(await raw()).toBe('{"computed":1}');
+    expect(await raw()).toBe('{"computed":1}');
+    replaying.faults.malformedJson = true;
+    const malformed = await raw();
+    expect(malformed.startsWith('{"comp')).toBe(true);
+    expect(() => JSON.parse(malformed)).toThrow();
+    replaying.faults.malformedJson = false;
+    replaying.faults.oversizeBytes = 1_000;
+    const padded = await raw();
+    expect(padded).toHaveLength(1_000);
+    expect(JSON.parse(padded)).toEqual({ computed: 1 });
+    replaying.faults.oversizeBytes = 0;
+    expect(await raw()).toBe('{"computed":1}');
+    expect(computed).toBe(1);
+  });
+
   it('is off by default: every request computed', async () => {
     replaying.faults.replayMs = 0;
     await ask('/api/counter');
