@@ -57,9 +57,29 @@ const quantile = (values, q) => {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
 };
 
-/** The workload's simulators in a child process; resolves once they listen. */
-function startSimHost(workload) {
-  const child = fork(join(ROOT, 'bench', 'simhost.mjs'), [workload.id], {
+/**
+ * The workload's simulators in child processes, one per part (one for a workload without parts);
+ * resolves once they all listen, with the exporter configuration joined from the parts.
+ */
+async function startSimulators(workload) {
+  const started = await Promise.allSettled((workload.parts ?? [undefined]).map((part) => startSimHost(workload, part)));
+  const hosts = started.filter((s) => s.status === 'fulfilled').map((s) => s.value);
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(hosts.map((h) => h.close()));
+    throw failed.reason;
+  }
+  return {
+    config: workload.parts ? workload.config(hosts.map((h) => h.targets).join('')) : hosts[0].config,
+    simUrls: hosts.flatMap((h) => h.simUrls),
+    cpuMicros: async () => (await Promise.all(hosts.map((h) => h.cpuMicros()))).reduce((sum, micros) => sum + micros, 0),
+    close: () => Promise.all(hosts.map((h) => h.close())),
+  };
+}
+
+/** Simulators (all of a workload's, or one part's) in a child process; resolves once they listen. */
+function startSimHost(workload, part) {
+  const child = fork(join(ROOT, 'bench', 'simhost.mjs'), part === undefined ? [workload.id] : [workload.id, part], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     execArgv: process.env.BENCH_SIM_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [],
   });
@@ -83,6 +103,7 @@ function startSimHost(workload) {
       if (m?.cmd !== 'ready') return reject(new Error('simulator host did not start'));
       resolve({
         config: m.config,
+        targets: m.targets,
         simUrls: m.simUrls,
         cpuMicros: async () => (await ask('cpu')).cpuMicros,
         close: () =>
@@ -108,7 +129,7 @@ async function answerStats(simUrls) {
 }
 
 async function runWorkload(workload) {
-  const setup = await startSimHost(workload);
+  const setup = await startSimulators(workload);
   let config;
   try {
     config = onlyTargets(setup.config);

@@ -1,5 +1,7 @@
-// The benchmark workloads of issue 7. Each starts its simulators (in the harness process), gives the
-// exporter configuration, and says what one measured scrape is and what its critical path costs:
+// The benchmark workloads of issue 7. Each starts its simulators (in a process the harness starts
+// for them; a workload with `parts` has one such process per part, and its configuration is joined
+// from the parts' target blocks), gives the exporter configuration, and says what one measured
+// scrape is and what its critical path costs:
 // the requests that must follow one another, each stage taking ceil(requests / max_concurrency)
 // round trips of the simulated latency (`latencyMs`, which the harness also scales by the answer
 // time the simulators really gave).
@@ -79,31 +81,38 @@ const warmed = (scrapeOnce) => {
   };
 };
 
-/** One simulator of each product, about 2,500 jobs each, all with the same latency per request. */
-async function fourProducts(latencyMs) {
-  const faults = simulated(latencyMs);
-  const ops = createOpsManagerSimulator({ publicKey: 'bench', privateKey: 'bench-secret', projects: 1, clustersPerProject: 5, shardedEvery: 0, jobsPerCluster: 500, jobIntervalMs: 10 * 60_000, faults });
-  const blue = createBlueXpSimulator({ accountId: 'account-bench', agentId: 'benchclients', refreshToken: 'bench-refresh', jobs: 1200, jobIntervalMs: 5 * 60_000, faults });
-  const ahsay = createAhsaySimulator({ sysUser: 'bench', sysPwd: 'bench-secret', users: 4, backupIntervalMs: 5 * 60_000, backupDurationMs: 60_000, faults });
-  const cbr = createCbrSimulator({ projectId: 'benchproject', accessKeys: { BENCHAK: 'bench-sk' }, akLockout: false, vaults: 5, resourcesPerVault: 10, backupsPerResource: 25, restores: 50, faults });
-  const servers = await Promise.all([ops, blue, ahsay, cbr].map((sim) => startSimulator(sim.app)));
-  const [opsUrl, blueUrl, ahsayUrl, cbrUrl] = servers.map((s) => s.url);
-  const config = `global: { timeout: 30s, lookback: 7d }
-targets:
-${opsTarget('ops', opsUrl)}  - name: bluexp
+/**
+ * One simulator of each product, about 2,500 jobs each, all with the same latency per request. Each
+ * is a part of its own: the harness runs each part's simulators in a process of their own, as four
+ * products are four servers (in one process, one product's 1 MB answer being written delayed the
+ * reading of another's request, which no real deployment does).
+ */
+const fourProducts = {
+  ops: (faults) => simulatorPart(createOpsManagerSimulator({ publicKey: 'bench', privateKey: 'bench-secret', projects: 1, clustersPerProject: 5, shardedEvery: 0, jobsPerCluster: 500, jobIntervalMs: 10 * 60_000, faults }), (url) => opsTarget('ops', url)),
+  bluexp: (faults) =>
+    simulatorPart(createBlueXpSimulator({ accountId: 'account-bench', agentId: 'benchclients', refreshToken: 'bench-refresh', jobs: 1200, jobIntervalMs: 5 * 60_000, faults }), (url) => `  - name: bluexp
     provider: bluexp
-    url: ${blueUrl}
-    bluexp: { account_id: account-bench, agent_id: benchclients, token_url: "${blueUrl}/oauth/token", refresh_token: bench-refresh }
-  - name: ahsay
+    url: ${url}
+    bluexp: { account_id: account-bench, agent_id: benchclients, token_url: "${url}/oauth/token", refresh_token: bench-refresh }
+`),
+  ahsay: (faults) =>
+    simulatorPart(createAhsaySimulator({ sysUser: 'bench', sysPwd: 'bench-secret', users: 4, backupIntervalMs: 5 * 60_000, backupDurationMs: 60_000, faults }), (url) => `  - name: ahsay
     provider: ahsay
-    url: ${ahsayUrl}
+    url: ${url}
     ahsay: { username: bench, password: bench-secret, days: 2 }
-  - name: cbr
+`),
+  cbr: (faults) =>
+    simulatorPart(createCbrSimulator({ projectId: 'benchproject', accessKeys: { BENCHAK: 'bench-sk' }, akLockout: false, vaults: 5, resourcesPerVault: 10, backupsPerResource: 25, restores: 50, faults }), (url) => `  - name: cbr
     provider: cbr
-    url: ${cbrUrl}
+    url: ${url}
     cbr: { project_id: benchproject, access_key: BENCHAK, secret_key: bench-sk }
-`;
-  return { config, simUrls: servers.map((s) => s.url), close: () => Promise.all(servers.map((s) => s.close())) };
+`),
+};
+
+/** A started simulator as a workload part: its target block(s) of the exporter configuration. */
+async function simulatorPart(sim, targetsFor) {
+  const server = await startSimulator(sim.app);
+  return { targets: targetsFor(server.url), simUrls: [server.url], close: () => server.close() };
 }
 
 export const workloads = [
@@ -111,7 +120,9 @@ export const workloads = [
     id: 'a',
     latencyMs: 50,
     description: 'about 10,000 jobs across the four providers (one target each), 50 ms per request, one /metrics scrape',
-    setup: () => fourProducts(50),
+    parts: Object.keys(fourProducts),
+    setup: (part) => fourProducts[part](simulated(50)),
+    config: (targets) => `global: { timeout: 30s, lookback: 7d }\ntargets:\n${targets}`,
     phases(_setup, url) {
       const once = () => get(`${url}/metrics`);
       // Warm stages per target, all targets in parallel: Ops Manager groups, clusters, 5 job lists;
