@@ -25,6 +25,9 @@ const flag = (name) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[
 const only = flag('only')?.split(',');
 const repeat = Number(flag('repeat') ?? 10);
 const write = args.includes('--write');
+/** Bounds on waiting for a simulator process: building 100,000 jobs takes seconds, not minutes. */
+const START_TIMEOUT_MS = 120_000;
+const ASK_TIMEOUT_MS = 10_000;
 const targets = flag('targets')?.split(',');
 if (write && targets) throw new Error('--write takes every target of a workload; leave out --targets');
 
@@ -79,16 +82,23 @@ async function startSimulators(workload) {
 
 /** Simulators (all of a workload's, or one part's) in a child process; resolves once they listen. */
 function startSimHost(workload, part) {
+  const name = part === undefined ? `workload ${workload.id}` : `workload ${workload.id} part ${part}`;
   const child = fork(join(ROOT, 'bench', 'simhost.mjs'), part === undefined ? [workload.id] : [workload.id, part], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     execArgv: process.env.BENCH_SIM_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [],
   });
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
   let nextId = 0;
   const ask = (cmd) =>
-    new Promise((resolve) => {
+    new Promise((resolve, reject) => {
       const id = nextId++;
+      const timer = setTimeout(() => {
+        child.off('message', onMessage);
+        reject(new Error(`simulators of ${name} did not answer "${cmd}" within ${ASK_TIMEOUT_MS} ms`));
+      }, ASK_TIMEOUT_MS);
       const onMessage = (m) => {
         if (m?.cmd === cmd && m.id === id) {
+          clearTimeout(timer);
           child.off('message', onMessage);
           resolve(m);
         }
@@ -96,23 +106,34 @@ function startSimHost(workload, part) {
       child.on('message', onMessage);
       child.send({ cmd, id });
     });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`simulator host exited with ${code}`)));
-    child.once('message', (m) => {
-      if (m?.cmd !== 'ready') return reject(new Error('simulator host did not start'));
-      resolve({
-        config: m.config,
-        targets: m.targets,
-        simUrls: m.simUrls,
-        cpuMicros: async () => (await ask('cpu')).cpuMicros,
-        close: () =>
-          new Promise((done) => {
-            child.removeAllListeners('exit');
-            child.once('exit', done);
-            child.send({ cmd: 'close' });
-          }),
+  // Closes the simulators, and ends the process if it does not end by itself.
+  const close = () =>
+    new Promise((done) => {
+      if (exited()) return done();
+      child.removeAllListeners('exit');
+      const kill = setTimeout(() => child.kill('SIGKILL'), ASK_TIMEOUT_MS);
+      child.once('exit', () => {
+        clearTimeout(kill);
+        done();
       });
+      if (child.connected) child.send({ cmd: 'close' });
+      else child.kill('SIGKILL');
+    });
+  return new Promise((resolve, reject) => {
+    const fail = async (error) => {
+      clearTimeout(timer);
+      await close();
+      reject(error);
+    };
+    const timer = setTimeout(() => void fail(new Error(`simulators of ${name} did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+    child.once('error', (error) => void fail(error));
+    child.once('exit', (code) => void fail(new Error(`simulators of ${name} exited with ${code} before they listened`)));
+    child.once('message', (m) => {
+      if (m?.cmd !== 'ready') return void fail(new Error(`simulators of ${name} did not start`));
+      clearTimeout(timer);
+      child.removeAllListeners('exit');
+      child.removeAllListeners('error');
+      resolve({ config: m.config, targets: m.targets, simUrls: m.simUrls, cpuMicros: async () => (await ask('cpu')).cpuMicros, close });
     });
   });
 }

@@ -7,7 +7,8 @@ import { workloads } from './workloads.mjs';
 const workload = workloads.find((w) => w.id === process.argv[2]);
 if (!workload) throw new Error(`unknown workload ${process.argv[2]}`);
 const part = process.argv[3];
-if (part !== undefined && !workload.parts?.includes(part)) throw new Error(`workload ${workload.id} has no part ${part}`);
+if (workload.parts && !workload.parts.includes(part)) throw new Error(`workload ${workload.id} runs one process per part: name one of ${workload.parts.join(', ')}`);
+if (!workload.parts && part !== undefined) throw new Error(`workload ${workload.id} has no parts`);
 const setup = await workload.setup(part);
 process.on('message', async (message) => {
   if (message?.cmd === 'cpu') {

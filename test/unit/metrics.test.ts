@@ -149,23 +149,37 @@ describe('renderTargets', () => {
     expect(promtoolCheckMetrics(text)).toBe('');
   });
 
-  test("the process' metrics are read while the collection waits, the exporter's after it", async () => {
+  test("the process' metrics are read while the collection waits, two turns in; the exporter's after it", async () => {
     const own = createExporterMetrics('0.0.0-test');
     own.initTarget('ops', 'opsmanager');
     const events: string[] = [];
+    let turn = 0;
+    let collecting = true;
+    let endCollection = () => {};
     const readProcess = own.processRegistry.metrics.bind(own.processRegistry);
     jest.spyOn(own.processRegistry, 'metrics').mockImplementation(() => {
-      events.push('process metrics read');
+      events.push(`process metrics read in turn ${turn}`);
+      endCollection();
       return readProcess();
     });
     const text = await own.exposition(async () => {
       events.push('collection started');
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // Counts the turns of the event loop from the collection's start (as undici's first writes would).
+      const countTurn = () => {
+        turn++;
+        if (collecting) setImmediate(countTurn);
+      };
+      setImmediate(countTurn);
+      await new Promise<void>((resolve) => {
+        endCollection = resolve;
+      });
+      collecting = false;
       own.collectErrors.inc({ target: 'ops', provider: 'opsmanager', reason: 'timeout' });
       events.push('collection ended');
       return 'backup_up{target="ops"} 0\n';
     });
-    expect(events).toEqual(['collection started', 'process metrics read', 'collection ended']);
+    // Not in the turn where the collection's first requests are written: the one after.
+    expect(events).toEqual(['collection started', 'process metrics read in turn 2', 'collection ended']);
     // Counted during the collection, so served by this scrape.
     expect(text).toContain('backup_exporter_collect_errors_total{target="ops",provider="opsmanager",reason="timeout"} 1');
     expect(text.endsWith('backup_up{target="ops"} 0\n')).toBe(true);

@@ -245,13 +245,20 @@ describe('simulator framework: replayMs', () => {
     expect((await ask('/api/counter')).body).toEqual({ computed: 4 });
   });
 
-  it('replays the same bytes, and still through the body faults set since', async () => {
-    const raw = async () => {
-      const res = await request(`${server.url}/api/counter`, { headers: { 'x-key': 'right' }, headersTimeout: 3_000, bodyTimeout: 3_000 });
-      return res.body.text();
-    };
+  it('replays the same bytes, made once, and still through the faults set since', async () => {
+    const send = () => request(`${server.url}/api/counter`, { headers: { 'x-key': 'right' }, headersTimeout: 3_000, bodyTimeout: 3_000 });
+    const raw = async () => (await send()).body.text();
     expect(await raw()).toBe('{"computed":1}');
-    expect(await raw()).toBe('{"computed":1}');
+    const bytesMade = jest.spyOn(Buffer, 'from');
+    const madeFromAnswer = () => bytesMade.mock.calls.filter(([value]) => value === '{"computed":1}').length;
+    try {
+      expect(await raw()).toBe('{"computed":1}');
+      const afterOneReplay = madeFromAnswer();
+      for (let i = 0; i < 5; i++) expect(await raw()).toBe('{"computed":1}');
+      expect(madeFromAnswer()).toBe(afterOneReplay);
+    } finally {
+      bytesMade.mockRestore();
+    }
     replaying.faults.malformedJson = true;
     const malformed = await raw();
     expect(malformed.startsWith('{"comp')).toBe(true);
@@ -262,7 +269,17 @@ describe('simulator framework: replayMs', () => {
     expect(padded).toHaveLength(1_000);
     expect(JSON.parse(padded)).toEqual({ computed: 1 });
     replaying.faults.oversizeBytes = 0;
-    expect(await raw()).toBe('{"computed":1}');
+    replaying.faults.contentType = 'text/html';
+    const html = await send();
+    expect(html.headers['content-type']).toBe('text/html');
+    expect(await html.body.text()).toBe('{"computed":1}');
+    replaying.faults.contentType = undefined;
+    replaying.faults.truncate = true;
+    await expect(raw()).rejects.toThrow();
+    replaying.faults.truncate = false;
+    const whole = await send();
+    expect(whole.headers['content-type']).toBe('application/json');
+    expect(await whole.body.text()).toBe('{"computed":1}');
     expect(computed).toBe(1);
   });
 
