@@ -121,14 +121,16 @@ export const workloads = [
     latencyMs: 50,
     description: 'about 10,000 jobs across the four providers (one target each), 50 ms per request, one /metrics scrape',
     parts: Object.keys(fourProducts),
-    setup: (part) => fourProducts[part](simulated(50)),
+    setup(part) {
+      return fourProducts[part](simulated(this.latencyMs));
+    },
     config: (targets) => `global: { timeout: 30s, lookback: 7d }\ntargets:\n${targets}`,
     phases(_setup, url) {
       const once = () => get(`${url}/metrics`);
       // Warm stages per target, all targets in parallel: Ops Manager groups, clusters, 5 job lists;
       // BlueXP /job with /restore/status; AhsayCBS ListUsers, then today's 4 users x 2 kinds;
       // CBR three lists of up to 1,250 items, each paged by 1,000: two pages in sequence.
-      return [{ name: '', before: warmed(once), scrape: async () => [await once()], criticalPathMs: Math.max(stagesMs(50, [1, 1, 5]), stagesMs(50, [2]), stagesMs(50, [1, 8]), stagesMs(50, [3, 3])) }];
+      return [{ name: '', before: warmed(once), scrape: async () => [await once()], criticalPathMs: Math.max(...[[1, 1, 5], [2], [1, 8], [3, 3]].map((stages) => stagesMs(this.latencyMs, stages))) }];
     },
   },
   {
@@ -136,7 +138,7 @@ export const workloads = [
     latencyMs: 20,
     description: '2,000 AhsayCBS users, 2 days, 20 ms per request, max_concurrency 32: cold, then warm',
     async setup() {
-      const sim = createAhsaySimulator({ sysUser: 'bench', sysPwd: 'bench-secret', users: 2000, faults: simulated(20) });
+      const sim = createAhsaySimulator({ sysUser: 'bench', sysPwd: 'bench-secret', users: 2000, faults: simulated(this.latencyMs) });
       const server = await startSimulator(sim.app);
       return {
         simUrls: [server.url],
@@ -147,7 +149,7 @@ export const workloads = [
     phases(setup, url) {
       const once = () => get(`${url}/probe?target=cbs`, 120);
       const CONC = 32;
-      const rounds = (requests) => Math.ceil(requests / CONC) * 20;
+      const rounds = (requests) => Math.ceil(requests / CONC) * this.latencyMs;
       let before = 0;
       const counted = {
         before: async () => {
@@ -156,8 +158,8 @@ export const workloads = [
         upstreamSeen: async () => (await simulatorRequests(setup.simUrls[0])) - before,
       };
       return [
-        { name: 'cold', runs: 1, ...counted, scrape: async () => [await once()], criticalPathMs: 20 + rounds(2000 * 2 * 2) },
-        { name: 'warm', runs: 3, ...counted, scrape: async () => [await once()], criticalPathMs: 20 + rounds(2000 * 2) },
+        { name: 'cold', runs: 1, ...counted, scrape: async () => [await once()], criticalPathMs: this.latencyMs + rounds(2000 * 2 * 2) },
+        { name: 'warm', runs: 3, ...counted, scrape: async () => [await once()], criticalPathMs: this.latencyMs + rounds(2000 * 2) },
       ];
     },
   },
@@ -166,7 +168,7 @@ export const workloads = [
     latencyMs: 20,
     description: '100,000 restore jobs on one Ops Manager (200 clusters of 500), 20 ms per request',
     async setup() {
-      const ops = await opsManager({ clusters: 200, jobsPerCluster: 500, latencyMs: 20 });
+      const ops = await opsManager({ clusters: 200, jobsPerCluster: 500, latencyMs: this.latencyMs });
       return {
         simUrls: [ops.server.url],
         config: `global: { timeout: 30s, lookback: 7d }\ntargets:\n${opsTarget('ops-big', ops.server.url)}`,
@@ -175,7 +177,7 @@ export const workloads = [
     },
     phases(_setup, url) {
       const once = () => get(`${url}/probe?target=ops-big`);
-      return [{ name: '', before: warmed(once), scrape: async () => [await once()], criticalPathMs: stagesMs(20, [1, 1, 200]) }];
+      return [{ name: '', before: warmed(once), scrape: async () => [await once()], criticalPathMs: stagesMs(this.latencyMs, [1, 1, 200]) }];
     },
   },
   {
@@ -183,13 +185,13 @@ export const workloads = [
     latencyMs: 200,
     description: '50 Ops Manager targets (2 clusters, 20 jobs each), 200 ms per request, one /metrics scrape',
     async setup() {
-      const ops = await opsManager({ clusters: 2, jobsPerCluster: 20, latencyMs: 200 });
+      const ops = await opsManager({ clusters: 2, jobsPerCluster: 20, latencyMs: this.latencyMs });
       const targets = Array.from({ length: 50 }, (_, i) => opsTarget(`ops-${i}`, ops.server.url)).join('');
       return { simUrls: [ops.server.url], config: `global: { timeout: 30s }\ntargets:\n${targets}`, close: () => ops.server.close() };
     },
     phases(_setup, url) {
       const once = () => get(`${url}/metrics`);
-      return [{ name: '', runs: 5, before: warmed(once), scrape: async () => [await once()], criticalPathMs: stagesMs(200, [1, 1, 2]) }];
+      return [{ name: '', runs: 5, before: warmed(once), scrape: async () => [await once()], criticalPathMs: stagesMs(this.latencyMs, [1, 1, 2]) }];
     },
   },
   {
@@ -197,7 +199,7 @@ export const workloads = [
     latencyMs: 50,
     description: '100 concurrent scrapes of one Ops Manager target (4 clusters, 100 jobs each), 50 ms per request',
     async setup() {
-      const ops = await opsManager({ clusters: 4, jobsPerCluster: 100, latencyMs: 50 });
+      const ops = await opsManager({ clusters: 4, jobsPerCluster: 100, latencyMs: this.latencyMs });
       return { simUrls: [ops.server.url], config: `targets:\n${opsTarget('ops', ops.server.url)}`, close: () => ops.server.close() };
     },
     phases(setup, url) {
@@ -215,7 +217,7 @@ export const workloads = [
           scrape: () => Promise.all(Array.from({ length: 100 }, once)),
           // What the product saw for all 100 scrapes together: one collection's requests.
           upstreamSeen: async () => (await simulatorRequests(setup.simUrls[0])) - before,
-          criticalPathMs: stagesMs(50, [1, 1, 4]),
+          criticalPathMs: stagesMs(this.latencyMs, [1, 1, 4]),
         },
       ];
     },

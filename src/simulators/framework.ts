@@ -353,9 +353,8 @@ export function sendJson(
 
 function sendReplayed(res: express.Response, answer: ReplayedAnswer): void {
   const faults = res.locals[FAULTS_LOCAL] as Faults;
-  if (faults.malformedJson || faults.oversizeBytes > 0) return sendJsonText(res, answer.status, answer.text, answer.headers);
-  answer.bytes ??= shapeBody(answer.text, undefined);
-  sendBody(res, answer.status, answer.bytes, withContentType(answer.headers, faults), faults);
+  const bytes = changesBytes(faults) ? shapeBody(answer.text, faults) : (answer.bytes ??= shapeBody(answer.text, undefined));
+  sendBody(res, answer.status, bytes, withContentType(answer.headers, faults), faults);
 }
 
 function sendJsonText(res: express.Response, status: number, text: string, headers: Record<string, string>): void {
@@ -372,6 +371,11 @@ function withContentType(headers: Record<string, string>, faults: Faults | undef
     out['Content-Type'] = faults.contentType;
   }
   return out;
+}
+
+/** Whether the body faults change an answer's bytes (shapeBody), not only how they are sent. */
+function changesBytes(faults: Faults): boolean {
+  return faults.malformedJson || faults.oversizeBytes > 0;
 }
 
 function shapeBody(text: string, faults: Faults | undefined): Buffer {
