@@ -9,7 +9,7 @@ import { HttpClient } from './http/client';
 import type { RequestAuth, RequestScope } from './http/client';
 import { CollectError } from './http/errors';
 import type { ExporterMetrics, RenderedTarget, TargetSnapshot } from './metrics';
-import { JobHistory, SummaryBuilder, renderTarget, summarize } from './metrics';
+import { JobHistory, SummaryBuilder, renderTarget } from './metrics';
 import { UnknownStatusLog } from './model';
 import { providerFor } from './providers';
 import type { ProviderDefinition, ProviderInstance, ScopedHttp } from './providers/types';
@@ -58,6 +58,8 @@ export class TargetRuntime {
     log: Logger,
     private readonly unknownStatuses: UnknownStatusLog,
     version: string,
+    /** Epoch milliseconds now; tests fix it to make an exposition exact. */
+    private readonly clock: () => number = Date.now,
   ) {
     this.definition = providerFor(config.provider);
     this.log = log.child({ target: config.name, provider: config.provider });
@@ -74,7 +76,9 @@ export class TargetRuntime {
       this.clients.push(created);
       return created;
     };
-    this.provider = this.definition.create(config, { log: this.log, client: (baseUrl) => client(baseUrl) });
+    // The schema guarantees every target the block named after its provider.
+    const settings = (config as unknown as Record<string, unknown>)[config.provider];
+    this.provider = this.definition.create(config, settings as never, { log: this.log, client: (baseUrl) => client(baseUrl) });
     this.history = new JobHistory(this.definition.kinds);
     this.http = client(config.url, this.provider.auth);
     metrics.initTarget(config.name, config.provider);
@@ -91,7 +95,7 @@ export class TargetRuntime {
    */
   async collect(budgetMs: number): Promise<CollectResult> {
     const cached = this.last;
-    if (cached && this.config.min_interval > 0 && Date.now() - cached.snapshot.timestamp * 1000 < this.config.min_interval) {
+    if (cached && this.config.min_interval > 0 && this.clock() - cached.snapshot.timestamp * 1000 < this.config.min_interval) {
       return { ...cached, cached: true };
     }
     if (!this.inflight) {
@@ -109,7 +113,7 @@ export class TargetRuntime {
   /** A scrape that joined a collection started with a longer deadline still answers within its own. */
   private async waitAtMost(shared: Promise<CollectResult>, budgetMs: number): Promise<CollectResult> {
     let timer: NodeJS.Timeout | undefined;
-    const startedAt = Date.now();
+    const startedAt = this.clock();
     const timeout = new Promise<CollectResult>((resolve) => {
       timer = setTimeout(() => {
         const error = new CollectError('timeout', 'deadline exceeded while waiting for a shared collection');
@@ -124,36 +128,42 @@ export class TargetRuntime {
   }
 
   private async run(budgetMs: number): Promise<CollectResult> {
-    const startedAt = Date.now();
+    const startedAt = this.clock();
     const controller = new AbortController();
     // Every request in flight listens on this signal; hundreds at once are expected, not a leak.
     setMaxListeners(0, controller.signal);
     const timer = setTimeout(() => controller.abort(new CollectError('timeout', 'deadline exceeded')), budgetMs);
     const scope: RequestScope = { signal: controller.signal, deadline: startedAt + budgetMs, requests: 0 };
     let result: CollectResult;
-    const builder = new SummaryBuilder(this.config.max_jobs, (startedAt - this.config.lookback) / 1000, this.history);
+    const lookbackStart = (startedAt - this.config.lookback) / 1000;
+    // Finished jobs enter the history only if the whole collection succeeds (see commit below).
+    const history = this.history.begin();
+    const builder = new SummaryBuilder(this.config.max_jobs, lookbackStart, history);
     let open = true;
     try {
-      const collected = await this.provider.collect({
-        http: this.scoped(scope),
-        now: startedAt / 1000,
-        lookbackStart: (startedAt - this.config.lookback) / 1000,
-        log: this.log,
-        unknownStatus: (status) => {
-          if (this.unknownStatuses.firstTime(this.config.provider, status)) {
-            this.log.warn({ status }, 'unknown product status mapped to state "unknown"');
-          }
-        },
-        report: (found) => {
-          // A provider's straggling promise may report after the collection ended: too late to count.
-          if (!open) return;
-          for (const job of found.jobs ?? []) builder.addJob(job);
-          for (const point of found.restorePoints ?? []) builder.addRestorePoint(point);
-        },
-      }).finally(() => {
-        open = false;
-      });
-      const summary = await summarize(collected, builder);
+      await this.provider
+        .collect({
+          http: this.scoped(scope),
+          now: startedAt / 1000,
+          lookbackStart,
+          log: this.log,
+          unknownStatus: (status) => {
+            if (this.unknownStatuses.firstTime(this.config.provider, status)) {
+              this.log.warn({ status }, 'unknown product status mapped to state "unknown"');
+            }
+          },
+          report: (found) => {
+            // A provider's straggling promise may report after the collection ended: too late to count.
+            if (!open) return;
+            for (const job of found.jobs ?? []) builder.addJob(job);
+            for (const point of found.restorePoints ?? []) builder.addRestorePoint(point);
+          },
+        })
+        .finally(() => {
+          open = false;
+        });
+      history.commit();
+      const summary = builder.result();
       result = this.result({ ...this.baseSnapshot(startedAt, scope.requests), ok: true, summary });
       if (this.lastLoggedFailure) this.log.info({ requests: scope.requests }, 'target recovered');
       this.lastLoggedFailure = undefined;
@@ -181,7 +191,7 @@ export class TargetRuntime {
    * the same reason with another message (a 500 after a 503, a parse error elsewhere) is debug.
    */
   private logFailure(error: CollectError, startedAt: number): void {
-    const fields = { reason: error.reason, err: error.message, duration_seconds: (Date.now() - startedAt) / 1000 };
+    const fields = { reason: error.reason, err: error.message, duration_seconds: (this.clock() - startedAt) / 1000 };
     if (this.lastLoggedFailure === error.reason) this.log.debug(fields, 'collection failed');
     else this.log.warn(fields, 'collection failed');
     this.lastLoggedFailure = error.reason;
@@ -210,7 +220,7 @@ export class TargetRuntime {
       kinds: this.definition.kinds,
       restorePointsSupported: this.definition.restorePoints,
       timestamp: startedAt / 1000,
-      durationSeconds: (Date.now() - startedAt) / 1000,
+      durationSeconds: (this.clock() - startedAt) / 1000,
       upstreamRequests: requests,
     };
   }

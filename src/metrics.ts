@@ -9,7 +9,9 @@
 import client from 'prom-client';
 import { ERROR_REASONS } from './http/errors';
 import { JOB_KINDS, JOB_STATES, RESTORE_POINT_STATES, TERMINAL_JOB_STATES } from './model';
-import type { Collected, Job, JobKind, JobState, ProviderName, RestorePoint } from './model';
+import type { Job, JobKind, JobState, RestorePoint } from './model';
+import type { ProviderName } from './providers';
+import type { Findings } from './providers/types';
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -164,11 +166,14 @@ interface SeenIds {
   ids: Set<string>;
 }
 
-/** Counts each job once when first seen in a terminal state; remembers at most `capacity` job ids. */
+/**
+ * Counts each job once when first seen in a terminal state; remembers at most `capacity` job ids.
+ * A collection's jobs go through a HistoryBatch and count only when it is committed.
+ */
 export class JobHistory {
   /**
    * kind -> resource -> ids. Nested rather than one set of joined keys: every job is looked up on
-   * every scrape, and joining three strings per job was a third of the summaries' CPU time.
+   * every scrape, and joining three strings per job would be a third of the summaries' CPU time.
    */
   private readonly seen = new Map<JobKind, Map<string, SeenIds>>();
   /** The remembered ids in the order they came, a ring of `capacity` slots: the oldest is forgotten first. */
@@ -188,6 +193,16 @@ export class JobHistory {
         this.durations.set(seriesKey(kind, state), emptyHistogram());
       }
     }
+  }
+
+  /** A batch for one collection's jobs: nothing in it counts until it is committed. */
+  begin(): HistoryBatch {
+    return new HistoryBatch(this, this.capacity);
+  }
+
+  /** Whether `job` was already counted. */
+  has(job: Job): boolean {
+    return this.seen.get(job.kind)?.get(job.resource)?.ids.has(job.id) ?? false;
   }
 
   /** Counts `job` if it is the first sighting of it in a terminal state. */
@@ -247,6 +262,41 @@ export class JobHistory {
   }
 }
 
+/**
+ * The finished jobs one collection saw that the history has not counted yet, held until the
+ * collection is known to have succeeded. Bounded by the history's capacity: beyond it a job is left
+ * for a later collection, which sees it again.
+ */
+export class HistoryBatch {
+  private readonly pending: Job[] = [];
+  /** kind -> resource -> ids pending, so a job listed twice in one collection counts once. */
+  private readonly pendingIds = new Map<JobKind, Map<string, Set<string>>>();
+  private committed = false;
+
+  constructor(
+    private readonly history: JobHistory,
+    private readonly capacity: number,
+  ) {}
+
+  add(job: Job): void {
+    if (!TERMINAL_JOB_STATES.has(job.state) || this.pending.length >= this.capacity || this.history.has(job)) return;
+    let resources = this.pendingIds.get(job.kind);
+    if (!resources) this.pendingIds.set(job.kind, (resources = new Map()));
+    let ids = resources.get(job.resource);
+    if (!ids) resources.set(job.resource, (ids = new Set()));
+    if (ids.has(job.id)) return;
+    ids.add(job.id);
+    this.pending.push(job);
+  }
+
+  /** Counts the batch's jobs into the history; only the first call does. */
+  commit(): void {
+    if (this.committed) return;
+    this.committed = true;
+    for (const job of this.pending) this.history.record(job);
+  }
+}
+
 /** Every kind\0state key, made once: summaries look one up per job. */
 const SERIES_KEYS = new Map(JOB_KINDS.map((kind) => [kind, new Map(JOB_STATES.map((state) => [state, `${kind}\u0000${state}`]))]));
 
@@ -265,9 +315,9 @@ function observe(histogram: DurationHistogram, seconds: number): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Summaries: what the metrics need of one collection, computed once when it arrives (one pass,
-// in slices that leave the event loop free), so that rendering costs the series served, not the
-// jobs seen, and a cached or shared result is rendered cheaply for every scrape.
+// Summaries: what the metrics need of one collection, built as the provider reports its findings,
+// so that rendering costs the series served, not the jobs seen, and a cached or shared result is
+// rendered cheaply for every scrape.
 
 export interface Summary {
   /** Jobs inside the lookback window. */
@@ -285,9 +335,6 @@ export interface Summary {
   lastRestorePoint: Map<string, Map<string, number>>;
 }
 
-/** Items summarised between two yields to the event loop. */
-const SUMMARY_SLICE = 5_000;
-
 export class SummaryBuilder {
   private readonly summary: Summary = {
     jobCount: 0,
@@ -304,7 +351,8 @@ export class SummaryBuilder {
     maxJobs: number,
     /** Unix seconds; jobs that started earlier are left out. */
     private readonly lookbackStart = -Infinity,
-    private readonly history?: JobHistory,
+    /** Where finished jobs go to be counted once the collection succeeds. */
+    private readonly history?: HistoryBatch,
   ) {
     this.newest = new NewestJobs(maxJobs);
   }
@@ -319,7 +367,7 @@ export class SummaryBuilder {
     const newestOf = job.state === 'succeeded' ? s.lastSuccess : job.state === 'failed' ? s.lastFailure : undefined;
     const time = job.endedAt ?? job.startedAt;
     if (newestOf && time !== undefined) keepNewest(newestOf, job.kind, job.resource, time);
-    this.history?.record(job);
+    this.history?.add(job);
   }
 
   addRestorePoint(point: RestorePoint): void {
@@ -346,29 +394,25 @@ function keepNewest<G>(newest: Map<G, Map<string, number>>, group: G, resource: 
   if (time > (times.get(resource) ?? -Infinity)) times.set(resource, time);
 }
 
-/** Summarises a collection in slices, yielding to the event loop between them. */
-export async function summarize(collected: Collected, builder: SummaryBuilder): Promise<Summary> {
-  const yieldNow = () => new Promise<void>((resolve) => setImmediate(resolve));
-  for (let i = 0; i < collected.jobs.length; i++) {
-    if (i > 0 && i % SUMMARY_SLICE === 0) await yieldNow();
-    builder.addJob(collected.jobs[i]);
-  }
-  for (let i = 0; i < collected.restorePoints.length; i++) {
-    if (i > 0 && i % SUMMARY_SLICE === 0) await yieldNow();
-    builder.addRestorePoint(collected.restorePoints[i]);
-  }
-  return builder.result();
-}
-
 /** The summary of a whole collection at once (tests, small inputs). */
-export function summarizeNow(collected: Collected, maxJobs: number, lookbackStart = -Infinity): Summary {
+export function summarizeNow(found: Findings, maxJobs: number, lookbackStart = -Infinity): Summary {
   const builder = new SummaryBuilder(maxJobs, lookbackStart);
-  for (const job of collected.jobs) builder.addJob(job);
-  for (const point of collected.restorePoints) builder.addRestorePoint(point);
+  for (const job of found.jobs ?? []) builder.addJob(job);
+  for (const point of found.restorePoints ?? []) builder.addRestorePoint(point);
   return builder.result();
 }
 
 const startOf = (job: Job) => job.startedAt ?? -Infinity;
+
+/**
+ * Negative when `a` is older than `b`: by start time, then by id, so that which jobs are served
+ * does not depend on the order in which a product's answers arrived.
+ */
+function compareAge(a: Job, b: Job): number {
+  const byStart = startOf(a) - startOf(b);
+  if (byStart !== 0 && !Number.isNaN(byStart)) return byStart;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
 
 /**
  * The newest `limit` jobs by start time; jobs without a start time come last. A min-heap of
@@ -383,15 +427,15 @@ export class NewestJobs {
     const heap = this.heap;
     if (heap.length < this.limit) {
       heap.push(job);
-      for (let i = heap.length - 1; i > 0 && startOf(heap[(i - 1) >> 1]) > startOf(heap[i]); i = (i - 1) >> 1) this.swap(i, (i - 1) >> 1);
-    } else if (this.limit > 0 && startOf(job) > startOf(heap[0])) {
+      for (let i = heap.length - 1; i > 0 && compareAge(heap[(i - 1) >> 1]!, heap[i]!) > 0; i = (i - 1) >> 1) this.swap(i, (i - 1) >> 1);
+    } else if (this.limit > 0 && compareAge(job, heap[0]!) > 0) {
       heap[0] = job;
       for (let i = 0; ; ) {
         const left = 2 * i + 1;
         const right = left + 1;
         let smallest = i;
-        if (left < heap.length && startOf(heap[left]) < startOf(heap[smallest])) smallest = left;
-        if (right < heap.length && startOf(heap[right]) < startOf(heap[smallest])) smallest = right;
+        if (left < heap.length && compareAge(heap[left]!, heap[smallest]!) < 0) smallest = left;
+        if (right < heap.length && compareAge(heap[right]!, heap[smallest]!) < 0) smallest = right;
         if (smallest === i) break;
         this.swap(i, smallest);
         i = smallest;
@@ -401,11 +445,11 @@ export class NewestJobs {
 
   /** Newest first. */
   result(): Job[] {
-    return [...this.heap].sort((a, b) => startOf(b) - startOf(a));
+    return [...this.heap].sort((a, b) => compareAge(b, a));
   }
 
   private swap(i: number, j: number): void {
-    [this.heap[i], this.heap[j]] = [this.heap[j], this.heap[i]];
+    [this.heap[i], this.heap[j]] = [this.heap[j]!, this.heap[i]!];
   }
 }
 
@@ -420,7 +464,7 @@ export function newestJobs(jobs: readonly Job[], limit: number): Job[] {
 
 export interface TargetSnapshot {
   target: string;
-  provider: ProviderName;
+  provider: string;
   kinds: readonly JobKind[];
   restorePointsSupported: boolean;
   ok: boolean;

@@ -3,9 +3,6 @@
  * turn each product's own status words into one small set of states.
  */
 
-export const PROVIDER_NAMES = ['opsmanager', 'bluexp', 'ahsay', 'cbr'] as const;
-export type ProviderName = (typeof PROVIDER_NAMES)[number];
-
 export const JOB_KINDS = ['backup', 'restore'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
@@ -44,12 +41,6 @@ export interface RestorePoint {
   /** Unix seconds. */
   createdAt: number;
   bytes?: number;
-}
-
-/** What one provider collection returns. */
-export interface Collected {
-  jobs: Job[];
-  restorePoints: RestorePoint[];
 }
 
 export type StateTable = Readonly<Record<string, JobState>>;

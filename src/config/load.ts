@@ -7,27 +7,11 @@ import { readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { isNode, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
-import {
-  configSchema,
-  PROVIDER_BLOCKS,
-  SUPPORTED_PROVIDERS,
-  type Config,
-  type ParsedConfig,
-  type SupportedProvider,
-  type TargetConfig,
-  type TlsConfig,
-} from './schema';
-import { PROVIDER_NAMES } from '../model';
+import { PROVIDER_NAMES } from '../providers';
+import { isObject, quoteForMessage } from '../text';
+import { configSchema, SECRET_PATHS, type Config, type ParsedConfig, type TargetConfig, type TlsConfig } from './schema';
 
-export type {
-  Config,
-  GlobalConfig,
-  OpsManagerConfig,
-  ProviderConfig,
-  SimulatorsConfig,
-  TargetConfig,
-  TlsConfig,
-} from './schema';
+export type { Config, GlobalConfig, SimulatorsConfig, TargetConfig, TlsConfig } from './schema';
 
 export const DEFAULT_CONFIG_FILE = 'exporter.yml';
 
@@ -57,10 +41,6 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return out === '' ? '(root)' : out;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 // ---------------------------------------------------------------------------------------------
 // ${ENV_VAR} expansion
 
@@ -73,7 +53,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 function expandEnv(value: unknown, env: NodeJS.ProcessEnv, path: PathSegment[], problems: Problem[]): unknown {
   if (typeof value === 'string') return expandString(value, env, path, problems);
   if (Array.isArray(value)) return value.map((item, index) => expandEnv(item, env, [...path, index], problems));
-  if (isRecord(value)) {
+  if (isObject(value)) {
     // Object.fromEntries defines own properties, so a key "__proto__" stays a plain (unknown) key.
     return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, expandEnv(item, env, [...path, key], problems)]));
   }
@@ -127,7 +107,7 @@ function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
   let current = root;
   for (const segment of path) {
     if (Array.isArray(current) && typeof segment === 'number') current = current[segment];
-    else if (isRecord(current) && typeof segment === 'string' && Object.prototype.hasOwnProperty.call(current, segment)) {
+    else if (isObject(current) && typeof segment === 'string' && Object.prototype.hasOwnProperty.call(current, segment)) {
       current = current[segment];
     } else return undefined;
   }
@@ -162,17 +142,7 @@ function issueToProblems(issue: z.core.$ZodIssue, input: unknown): Problem[] {
       return [{ path, message: `expected ${expected}, got ${describeValue(value)}` }];
     }
     case 'unrecognized_keys':
-      return issue.keys.map((key) => {
-        const isProvider = (PROVIDER_NAMES as readonly string[]).includes(key);
-        let hint = '';
-        if (isProvider && path.length === 2 && path[0] === 'targets') hint = ` (provider "${key}" is not supported yet)`;
-        if (isProvider && path.length === 1 && path[0] === 'simulators') hint = ` (there is no "${key}" simulator yet)`;
-        return {
-          path,
-          message: `unknown key ${JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}...` : key)}${hint}`,
-          at: [...path, key],
-        };
-      });
+      return issue.keys.map((key) => ({ path, message: `unknown key ${quoteForMessage(key)}`, at: [...path, key] }));
     case 'too_small': {
       const min = Number(issue.minimum);
       if (issue.origin === 'string') return [{ path, message: min <= 1 ? 'must not be empty' : `must be at least ${min} characters` }];
@@ -238,13 +208,13 @@ function readReferencedFiles(doc: unknown, baseDir: string, skip: ReadonlySet<st
     files.set(formatPath(path), { file, content });
   };
 
-  const targets = isRecord(doc) ? doc.targets : undefined;
+  const targets = isObject(doc) ? doc.targets : undefined;
   if (!Array.isArray(targets)) return files;
   targets.forEach((target: unknown, index) => {
-    if (!isRecord(target)) return;
-    if (isRecord(target.tls)) read(['targets', index, 'tls', 'ca_file'], target.tls.ca_file, 'ca');
-    for (const provider of SUPPORTED_PROVIDERS) {
-      for (const secretPath of PROVIDER_BLOCKS[provider].secretPaths) {
+    if (!isObject(target)) return;
+    if (isObject(target.tls)) read(['targets', index, 'tls', 'ca_file'], target.tls.ca_file, 'ca');
+    for (const provider of PROVIDER_NAMES) {
+      for (const secretPath of SECRET_PATHS[provider]) {
         const parent = childAt(target[provider], secretPath.slice(0, -1));
         const fileKey = `${secretPath[secretPath.length - 1]}_file`;
         if (parent) read(['targets', index, provider, ...secretPath.slice(0, -1), fileKey], parent[fileKey], 'secret');
@@ -257,8 +227,8 @@ function readReferencedFiles(doc: unknown, baseDir: string, skip: ReadonlySet<st
 /** The object at `path` below `value`, if every step is an object. */
 export function childAt(value: unknown, path: readonly string[]): Record<string, unknown> | undefined {
   let current = value;
-  for (const key of path) current = isRecord(current) ? current[key] : undefined;
-  return isRecord(current) ? current : undefined;
+  for (const key of path) current = isObject(current) ? current[key] : undefined;
+  return isObject(current) ? current : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -285,11 +255,11 @@ function resolveTarget(target: ParsedConfig['targets'][number], index: number, g
     }
     resolved.tls = resolvedTls;
   }
-  for (const provider of SUPPORTED_PROVIDERS) {
+  for (const provider of PROVIDER_NAMES) {
     const block = target[provider];
     if (block === undefined) continue;
     const out = structuredClone(block) as Record<string, unknown>;
-    for (const secretPath of PROVIDER_BLOCKS[provider].secretPaths) {
+    for (const secretPath of SECRET_PATHS[provider]) {
       const parent = childAt(out, secretPath.slice(0, -1));
       const secret = secretPath[secretPath.length - 1];
       const fileKey = `${secret}_file`;
@@ -299,7 +269,7 @@ function resolveTarget(target: ParsedConfig['targets'][number], index: number, g
       parent[fileKey] = read.file;
       parent[secret] = read.content;
     }
-    (resolved as unknown as Record<SupportedProvider, unknown>)[provider] = out;
+    (resolved as unknown as Record<string, unknown>)[provider] = out;
   }
   return resolved;
 }

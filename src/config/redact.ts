@@ -5,7 +5,7 @@
  */
 import type { Config } from './schema';
 import { childAt } from './load';
-import { SECRET_PATHS, SUPPORTED_PROVIDERS } from './schema';
+import { SECRET_PATHS } from './schema';
 
 export const REDACTED = '<secret>';
 
@@ -13,12 +13,11 @@ export function redactConfig(config: Config): unknown {
   const copy = structuredClone(config) as Config;
   for (const target of copy.targets) {
     if (target.tls) delete target.tls.ca;
-    for (const provider of SUPPORTED_PROVIDERS) {
-      for (const secretPath of SECRET_PATHS[provider]) {
-        const parent = childAt(target[provider], secretPath.slice(0, -1));
-        const secret = secretPath[secretPath.length - 1];
-        if (parent && parent[secret] !== undefined) parent[secret] = REDACTED;
-      }
+    const block = (target as unknown as Record<string, unknown>)[target.provider];
+    for (const secretPath of SECRET_PATHS[target.provider]) {
+      const parent = childAt(block, secretPath.slice(0, -1));
+      const secret = secretPath[secretPath.length - 1];
+      if (parent && parent[secret] !== undefined) parent[secret] = REDACTED;
     }
   }
   return copy;

@@ -3,38 +3,18 @@
  * to milliseconds, applies defaults, and is the source of the JSON Schema for editors
  * (write-json-schema.ts) and of the resolved types the rest of the code uses.
  *
- * Adding a provider: define its block with defineProviderBlock() and add it to PROVIDER_BLOCKS.
- * Its secrets (with their *_file twins), the "block required for its provider" rule, redaction and
- * the resolved TargetConfig type all follow from that one entry.
+ * A target's provider block comes from its provider's definition (src/providers/<name>.ts, listed in
+ * src/providers/index.ts): its secrets (with their *_file twins), the "block required for its
+ * provider" rule, redaction and the resolved TargetConfig type all follow from that one entry.
  */
 import { z } from 'zod';
-import { PROVIDER_NAMES, type ProviderName } from '../model';
 import { parseListenAddress } from '../listen-address';
+import { PROVIDERS, PROVIDER_NAMES, isProviderName } from '../providers';
+import type { ProviderName, SettingsOf } from '../providers';
+import { isObject, quoteForMessage } from '../text';
+import { ALWAYS, integer, patternOrEnv } from './blocks';
+import type { ProviderBlock } from './blocks';
 import { DURATION_PATTERN, parseDuration } from './duration';
-
-// ---------------------------------------------------------------------------------------------
-// Small helpers
-
-/** Quotes a value for an error message, cut short; only for names and durations, never secrets. */
-export function quoteForMessage(value: unknown): string {
-  const text = typeof value === 'string' ? value : String(value);
-  return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}...` : text);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/**
- * A JSON Schema pattern that also accepts any value containing `${`: editors check the file as
- * written, and such a value is only known after ${ENV_VAR} expansion.
- */
-function patternOrEnv(pattern: string): string {
-  return `(?:${pattern})|\\$\\{`;
-}
-
-/** Refinements that must run even when other fields of the same object are invalid (all problems at once). */
-const ALWAYS = { when: () => true } as const;
 
 // ---------------------------------------------------------------------------------------------
 // Durations and tuning knobs (global defaults, per-target overrides)
@@ -77,19 +57,6 @@ const TUNING_DESCRIPTIONS = {
   max_concurrency: 'Upstream requests in flight per target (integer 1..256).',
 } as const;
 
-/**
- * An integer in [min, max]. Not z.int(): its "not an integer" issue aborts the whole parse, which
- * would hide the cross-field problems (duplicate names, ...) that are reported together with it.
- */
-function integer(min: number, max: number) {
-  return z
-    .number()
-    .refine(Number.isInteger, { message: 'must be an integer' })
-    .min(min)
-    .max(max)
-    .meta({ type: 'integer' });
-}
-
 function tuningFields() {
   return {
     timeout: duration({ allowZero: false }),
@@ -127,262 +94,19 @@ const targetOverrideShape = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Provider blocks and their secrets
+// Provider blocks, from the provider definitions
 
-export interface SecretSpec {
-  /** true: exactly one of `<name>` and `<name>_file` must be set; false: at most one. */
-  readonly required: boolean;
-  readonly description: string;
-}
+type Registered = (typeof PROVIDERS)[number];
 
-type SecretShape<K extends string> = { [P in K]: z.ZodOptional<z.ZodString> } & {
-  [P in `${K}_file`]: z.ZodOptional<z.ZodString>;
+/** Each provider's block schema, keyed by provider name. */
+export const PROVIDER_BLOCKS = Object.fromEntries(PROVIDERS.map((p) => [p.name, p.config])) as {
+  [D in Registered as D['name']]: D['config'];
 };
 
-/**
- * Builds the schema of a provider block. Each secret gets a `<name>_file` twin (read at load time);
- * the block rejects both being set, and a required secret rejects neither being set.
- */
-export function defineProviderBlock<
-  S extends z.ZodRawShape,
-  const Sec extends Record<string, SecretSpec>,
-  N extends Record<string, AnyProviderBlock> = Record<never, AnyProviderBlock>,
->(def: {
-  description: string;
-  fields: S;
-  secrets: Sec;
-  /** Sub-blocks with secrets of their own (e.g. cbr.iam); optional fields of this block. */
-  nested?: N;
-  /** Rules across fields (e.g. "one of two ways to authenticate"); report with ctx.addIssue. */
-  refine?: (block: Record<string, unknown>, ctx: z.RefinementCtx) => void;
-}) {
-  const secretShape: Record<string, z.ZodOptional<z.ZodString>> = {};
-  const oneOfs: object[] = [];
-  for (const [name, spec] of Object.entries(def.secrets)) {
-    const file = `${name}_file`;
-    const rule = spec.required ? `Exactly one of ${name} and ${file} is required.` : `Set at most one of ${name} and ${file}.`;
-    secretShape[name] = z
-      .string()
-      .min(1)
-      .optional()
-      .describe(`${spec.description} Secret: never logged or shown. Use \${ENV_VAR} or ${file} to keep it out of this file. ${rule}`);
-    secretShape[file] = z
-      .string()
-      .min(1)
-      .optional()
-      .describe(
-        `File holding ${name}, read at load time (trailing newlines trimmed); relative paths are relative to the config file's directory. ${rule}`,
-      );
-    oneOfs.push(
-      spec.required
-        ? { oneOf: [{ required: [name] }, { required: [file] }] }
-        : { not: { required: [name, file] } },
-    );
-  }
-  const nestedShape = Object.fromEntries(Object.entries(def.nested ?? {}).map(([key, block]) => [key, block.schema.optional()])) as {
-    [K in keyof N]: z.ZodOptional<N[K]['schema']>;
-  };
-  const schema = z
-    .strictObject({ ...def.fields, ...nestedShape, ...secretShape } as S & { [K in keyof N]: z.ZodOptional<N[K]['schema']> } & SecretShape<
-        Extract<keyof Sec, string>
-      >)
-    .superRefine((parsed, ctx) => {
-      if (!isRecord(parsed)) return;
-      const value = parsed as Record<string, unknown>;
-      for (const [name, spec] of Object.entries(def.secrets)) {
-        const file = `${name}_file`;
-        const hasValue = value[name] !== undefined;
-        const hasFile = value[file] !== undefined;
-        if (hasValue && hasFile) {
-          ctx.addIssue({ code: 'custom', path: [], message: `set either ${name} or ${file}, not both` });
-        } else if (spec.required && !hasValue && !hasFile) {
-          ctx.addIssue({ code: 'custom', path: [name], message: `required (or ${file})` });
-        }
-      }
-      def.refine?.(value, ctx);
-    }, ALWAYS)
-    .meta({ description: def.description, ...(oneOfs.length > 0 ? { allOf: oneOfs } : {}) });
-  const nestedPaths = Object.entries(def.nested ?? {}).flatMap(([key, block]) => block.secretPaths.map((path) => [key, ...path]));
-  const secretPaths: ReadonlyArray<readonly string[]> = [...Object.keys(def.secrets).map((name) => [name]), ...nestedPaths];
-  return { schema, secrets: def.secrets, secretPaths };
-}
-
-interface AnyProviderBlock {
-  schema: z.ZodType;
-  secrets: Record<string, SecretSpec>;
-  /** Where the block's secrets are, its own and its sub-blocks' (e.g. ["iam", "password"]). */
-  secretPaths: ReadonlyArray<readonly string[]>;
-}
-
-/** At most one of the groups of fields may be set, and with `required`, exactly one. */
-function oneOf(groups: Array<{ name: string; fields: string[] }>, required: boolean) {
-  return (block: Record<string, unknown>, ctx: z.RefinementCtx) => {
-    const present = groups.filter((g) => g.fields.some((f) => block[f] !== undefined));
-    const names = groups.map((g) => g.name).join(' or ');
-    if (present.length > 1) ctx.addIssue({ code: 'custom', path: [], message: `set either ${names}, not both` });
-    else if (required && present.length === 0) ctx.addIssue({ code: 'custom', path: [], message: `one of ${names} is required` });
-  };
-}
-
-const nonEmpty = (description: string) => z.string().min(1).describe(description);
-
-/** An http(s) URL field of a provider block (token endpoints); never echoed in messages. */
-function httpUrl(description: string) {
-  return z
-    .string()
-    .refine((text) => {
-      try {
-        const url = new URL(text);
-        return (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === '';
-      } catch {
-        return false;
-      }
-    }, 'must be an http:// or https:// URL without user info')
-    .describe(description);
-}
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const opsManagerBlock = defineProviderBlock({
-  description: 'MongoDB Ops Manager: API key (HTTP Digest authentication) and which projects to watch.',
-  fields: {
-    public_key: z.string().min(1).describe('Public key of the Ops Manager API key (the Digest user name).'),
-    projects: z
-      .array(z.string().min(1))
-      .min(1)
-      .optional()
-      .describe('Project (group) ids to collect. Omit to collect every project the API key can see.'),
-  },
-  secrets: {
-    private_key: { required: true, description: 'Private key of the Ops Manager API key (the Digest password).' },
-  },
-});
-
-/** Documented defaults of the NetApp BlueXP (Console) authentication service. */
-export const BLUEXP_DEFAULTS = {
-  token_url: 'https://netapp-cloud-account.auth0.com/oauth/token',
-  audience: 'https://api.cloud.netapp.com',
-  /** The client id of the BlueXP Console, the same for every customer (refresh-token grant). */
-  refresh_client_id: 'Mu0V1ywgYteI6w1MbD15fKfVIUrNXGWC',
-} as const;
-
-const blueXpBlock = defineProviderBlock({
-  description:
-    'NetApp BlueXP backup and recovery: account, Connector (agent) and credentials. Give refresh_token (refresh-token grant) or client_id with client_secret (client-credentials grant of a service account).',
-  fields: {
-    account_id: nonEmpty('BlueXP account id (account-xxxxxxxx).'),
-    agent_id: nonEmpty('Connector (agent) id, sent as x-agent-id; with or without its "clients" suffix.'),
-    token_url: httpUrl('Token endpoint of the BlueXP authentication service.').prefault(BLUEXP_DEFAULTS.token_url),
-    audience: nonEmpty('Audience of the token request.').prefault(BLUEXP_DEFAULTS.audience),
-    client_id: nonEmpty(
-      `Client id of the token request: a service account's client id with client_secret; with refresh_token it defaults to the BlueXP Console's (${BLUEXP_DEFAULTS.refresh_client_id}).`,
-    ).optional(),
-  },
-  secrets: {
-    refresh_token: { required: false, description: 'Refresh token of a BlueXP user (refresh-token grant).' },
-    client_secret: { required: false, description: 'Client secret of a BlueXP service account (client-credentials grant; needs client_id).' },
-  },
-  refine(block, ctx) {
-    oneOf(
-      [
-        { name: 'refresh_token (or refresh_token_file)', fields: ['refresh_token', 'refresh_token_file'] },
-        { name: 'client_secret (or client_secret_file)', fields: ['client_secret', 'client_secret_file'] },
-      ],
-      true,
-    )(block, ctx);
-    if ((block.client_secret !== undefined || block.client_secret_file !== undefined) && block.client_id === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['client_id'], message: 'required with client_secret' });
-    }
-  },
-});
-
-const ahsayBlock = defineProviderBlock({
-  description: 'AhsayCBS: a system user with the API or Read-Only API role, and which backup users to read.',
-  fields: {
-    username: nonEmpty('AhsayCBS system user (SysUser) with the Admin, API or Read-Only API role.'),
-    users: z
-      .array(z.string().min(1))
-      .min(1)
-      .optional()
-      .describe('Login names of the backup users to read. Omit to read every user (ListUsers).'),
-    timezone: z
-      .string()
-      .refine(isTimeZone, 'not an IANA time zone (e.g. "Asia/Hong_Kong", "UTC")')
-      .prefault('UTC')
-      .describe("IANA time zone of the AhsayCBS server: its job times carry no zone."),
-    days: integer(1, 31)
-      .prefault(2)
-      .describe('How many calendar days to read, today (in the server time zone) included.'),
-  },
-  secrets: {
-    password: { required: true, description: 'Password of the system user (SysPwd).' },
-  },
-});
-
-const cbrIamBlock = defineProviderBlock({
-  description: 'IAM user whose token authenticates the requests (password method, project scope).',
-  fields: {
-    url: httpUrl('IAM endpoint, e.g. https://iam.ap-southeast-1.myhuaweicloud.com (the path /v3/auth/tokens is added).'),
-    domain: nonEmpty('Account (domain) name of the IAM user.'),
-    user: nonEmpty('IAM user name.'),
-    project: nonEmpty('Project name the token is scoped to, e.g. ap-southeast-1.'),
-  },
-  secrets: {
-    password: { required: true, description: 'Password of the IAM user.' },
-  },
-});
-
-const cbrBlock = defineProviderBlock({
-  description: 'Huawei Cloud Backup and Recovery (CBR): project and credentials, either an IAM user (iam) or an access key pair (access_key, secret_key).',
-  fields: {
-    project_id: nonEmpty('Project id whose backups and tasks are read.'),
-    access_key: nonEmpty('Access key id (AK) for request signing (SDK-HMAC-SHA256).').optional(),
-  },
-  nested: { iam: cbrIamBlock },
-  secrets: {
-    secret_key: { required: false, description: 'Secret access key (SK) for request signing.' },
-  },
-  refine(block, ctx) {
-    oneOf(
-      [
-        { name: 'iam', fields: ['iam'] },
-        { name: 'access_key with secret_key', fields: ['access_key', 'secret_key', 'secret_key_file'] },
-      ],
-      true,
-    )(block, ctx);
-    const signing = block.access_key !== undefined || block.secret_key !== undefined || block.secret_key_file !== undefined;
-    if (signing && block.access_key === undefined) ctx.addIssue({ code: 'custom', path: ['access_key'], message: 'required with secret_key' });
-    if (signing && block.secret_key === undefined && block.secret_key_file === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['secret_key'], message: 'required with access_key (or secret_key_file)' });
-    }
-  },
-});
-
-/**
- * One block schema per supported provider; a target's block is named after its provider.
- * To support another provider of PROVIDER_NAMES, add its block here.
- */
-export const PROVIDER_BLOCKS = {
-  opsmanager: opsManagerBlock,
-  bluexp: blueXpBlock,
-  ahsay: ahsayBlock,
-  cbr: cbrBlock,
-} as const satisfies { [P in ProviderName]?: AnyProviderBlock };
-
-export type SupportedProvider = keyof typeof PROVIDER_BLOCKS;
-export const SUPPORTED_PROVIDERS = Object.keys(PROVIDER_BLOCKS) as SupportedProvider[];
-
 /** Where the secrets of each provider block are (paths inside the block), from the block definitions. */
-export const SECRET_PATHS: { readonly [P in SupportedProvider]: ReadonlyArray<readonly string[]> } = Object.fromEntries(
-  SUPPORTED_PROVIDERS.map((p) => [p, PROVIDER_BLOCKS[p].secretPaths]),
-) as { [P in SupportedProvider]: ReadonlyArray<readonly string[]> };
+export const SECRET_PATHS: { readonly [P in ProviderName]: ReadonlyArray<readonly string[]> } = Object.fromEntries(
+  PROVIDERS.map((p) => [p.name, (p.config as ProviderBlock).secretPaths]),
+) as { [P in ProviderName]: ReadonlyArray<readonly string[]> };
 
 // ---------------------------------------------------------------------------------------------
 // Targets
@@ -399,14 +123,12 @@ const targetName = z
   .describe('Unique name of the target; the `target` label of its series and the `target` parameter of /probe.');
 
 const provider = z
-  .enum(SUPPORTED_PROVIDERS, {
+  .enum(PROVIDER_NAMES as [ProviderName, ...ProviderName[]], {
     error: (issue) => {
-      const supported = SUPPORTED_PROVIDERS.join(', ');
+      const supported = PROVIDER_NAMES.join(', ');
       if (issue.input === undefined) return 'required';
       if (typeof issue.input !== 'string') return `expected a provider name (one of: ${supported})`;
-      return (PROVIDER_NAMES as readonly string[]).includes(issue.input)
-        ? `provider ${quoteForMessage(issue.input)} is not supported yet (supported: ${supported})`
-        : `unknown provider ${quoteForMessage(issue.input)} (expected one of: ${supported})`;
+      return `unknown provider ${quoteForMessage(issue.input)} (expected one of: ${supported})`;
     },
   })
   .describe('Which product this target is. The target must have a block of the same name with its settings.');
@@ -452,16 +174,16 @@ const tlsSchema = z
   .describe('TLS settings for https URLs.');
 
 const blockShape = Object.fromEntries(
-  SUPPORTED_PROVIDERS.map((p) => [p, PROVIDER_BLOCKS[p].schema.optional()]),
-) as { [P in SupportedProvider]: z.ZodOptional<(typeof PROVIDER_BLOCKS)[P]['schema']> };
+  PROVIDER_NAMES.map((p) => [p, PROVIDER_BLOCKS[p].schema.optional()]),
+) as { [P in ProviderName]: z.ZodOptional<(typeof PROVIDER_BLOCKS)[P]['schema']> };
 
 /** JSON Schema: the block named after the provider is required, blocks of other providers are not allowed. */
-const providerBlockRules = SUPPORTED_PROVIDERS.map((p) => ({
+const providerBlockRules = PROVIDER_NAMES.map((p) => ({
   if: { properties: { provider: { const: p } }, required: ['provider'] },
   then: {
     required: [p],
-    ...(SUPPORTED_PROVIDERS.length > 1
-      ? { properties: Object.fromEntries(SUPPORTED_PROVIDERS.filter((q) => q !== p).map((q) => [q, false])) }
+    ...(PROVIDER_NAMES.length > 1
+      ? { properties: Object.fromEntries(PROVIDER_NAMES.filter((q) => q !== p).map((q) => [q, false])) }
       : {}),
   },
 }));
@@ -476,10 +198,10 @@ export const targetSchema = z
     ...blockShape,
   })
   .superRefine((target, ctx) => {
-    if (!isRecord(target)) return;
+    if (!isObject(target)) return;
     const chosen = target.provider;
-    if (typeof chosen !== 'string' || !(PROVIDER_NAMES as readonly string[]).includes(chosen)) return;
-    for (const p of SUPPORTED_PROVIDERS) {
+    if (!isProviderName(chosen)) return;
+    for (const p of PROVIDER_NAMES) {
       if (p === chosen && target[p] === undefined) {
         ctx.addIssue({ code: 'custom', path: [p], message: `required for provider "${p}"` });
       } else if (p !== chosen && target[p] !== undefined) {
@@ -541,10 +263,10 @@ export const configSchema = z
       .describe('Products to collect from. May be empty: the exporter then serves only its own metrics.'),
   })
   .superRefine((config, ctx) => {
-    if (!isRecord(config) || !Array.isArray(config.targets)) return;
+    if (!isObject(config) || !Array.isArray(config.targets)) return;
     const firstIndex = new Map<string, number>();
     config.targets.forEach((target: unknown, index: number) => {
-      if (!isRecord(target) || typeof target.name !== 'string') return;
+      if (!isObject(target) || typeof target.name !== 'string') return;
       const first = firstIndex.get(target.name);
       if (first === undefined) {
         firstIndex.set(target.name, index);
@@ -578,26 +300,21 @@ export interface TlsConfig extends ParsedTls {
   ca?: string;
 }
 
-type RequiredSecrets<Sec> = Extract<{ [K in keyof Sec]: Sec[K] extends { required: true } ? K : never }[keyof Sec], string>;
-
-/** A provider block with its required secrets resolved to their values (`<name>_file` holds the absolute path, if used). */
-export type ProviderConfig<P extends SupportedProvider> = Omit<
-  z.output<(typeof PROVIDER_BLOCKS)[P]['schema']>,
-  RequiredSecrets<(typeof PROVIDER_BLOCKS)[P]['secrets']>
-> & { [K in RequiredSecrets<(typeof PROVIDER_BLOCKS)[P]['secrets']>]: string };
-
-type ProviderConfigs = { [P in SupportedProvider]?: ProviderConfig<P> };
-
-export interface OpsManagerConfig extends ProviderConfig<'opsmanager'> {}
-
 type ParsedTarget = z.output<typeof targetSchema>;
-export interface TargetConfig
-  extends Omit<ParsedTarget, keyof Tuning | 'provider' | 'tls' | SupportedProvider>,
-    Tuning,
-    ProviderConfigs {
+
+/** What every target has, whatever its provider: name, url, TLS and the tuning knobs (globals merged in). */
+export interface TargetCommon extends Omit<ParsedTarget, keyof Tuning | 'provider' | 'tls' | ProviderName>, Tuning {
   provider: ProviderName;
   tls?: TlsConfig;
 }
+
+/** A target of provider `P`: the common settings and the resolved `<P>:` block (and no other provider's). */
+export type TargetOf<P extends ProviderName> = TargetCommon & { provider: P } & { [K in P]: SettingsOf<P> } & {
+  [K in Exclude<ProviderName, P>]?: undefined;
+};
+
+/** A resolved target: a union discriminated by `provider`, so narrowing on it types the provider's block. */
+export type TargetConfig = { [P in ProviderName]: TargetOf<P> }[ProviderName];
 
 type ParsedSimulators = z.output<typeof simulatorsSchema>;
 export interface SimulatorsConfig extends ParsedSimulators {}

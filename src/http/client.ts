@@ -7,6 +7,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
+import { isObject, truncate } from '../text';
 import { CollectError, classifyError, reasonForStatus } from './errors';
 import { Semaphore } from './semaphore';
 
@@ -307,14 +308,13 @@ export function productMessage(body: Buffer): string | undefined {
   } catch {
     return undefined;
   }
-  if (!parsed || typeof parsed !== 'object') return undefined;
+  if (!isObject(parsed)) return undefined;
   for (const field of MESSAGE_FIELDS) {
-    const value = (parsed as Record<string, unknown>)[field];
+    const value = parsed[field];
     if (typeof value === 'string' && value.trim()) return truncate(value.trim(), 300);
   }
   // Huawei IAM nests it: {"error": {"code": 401, "message": "...", "title": "Unauthorized"}}.
-  const nested = (parsed as { error?: unknown }).error;
-  if (nested && typeof nested === 'object' && !Array.isArray(nested)) return productMessage(Buffer.from(JSON.stringify(nested)));
+  if (isObject(parsed.error)) return productMessage(Buffer.from(JSON.stringify(parsed.error)));
   return undefined;
 }
 
@@ -335,8 +335,4 @@ export function parseJsonBody(response: HttpResponse, where: string): unknown {
     }
     throw new CollectError('parse', `${where}: invalid JSON: ${(err as Error).message}`);
   }
-}
-
-export function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

@@ -12,13 +12,19 @@
  * AhsayCBS writes times as `yyyy-MM-dd HH:mm:ss` in the server's zone without saying which; the
  * conversion below uses Intl only and follows java.time for the hours a DST change makes odd.
  */
+import { LRUCache } from 'lru-cache';
+import { z } from 'zod';
+import { defineProviderBlock, integer, isTimeZone, nonEmpty } from '../config/blocks';
 import { CollectError } from '../http/errors';
 import type { ErrorReason } from '../http/errors';
-import { truncate } from '../http/client';
 import type { Job, JobKind, StateTable } from '../model';
 import { TERMINAL_JOB_STATES, mapStatus } from '../model';
-import type { CollectContext, ProviderDefinition } from './types';
-import { isObject, readDateTime, stringField } from './util';
+import { isObject, quoteForMessage, truncate } from '../text';
+import type { MappingSink } from './kit';
+import { ProblemLog } from './kit';
+import type { CollectContext } from './types';
+import { defineProvider } from './types';
+import { readDateTime, stringField } from './util';
 import type { DateTimeFields } from './util';
 
 export const API_BASE = '/obs/api/json';
@@ -69,19 +75,10 @@ const SIZE_FIELDS: Readonly<Record<JobKind, string>> = { backup: 'UploadSize', r
  */
 const AUTH_MESSAGE = /incorrect system username\/password|password has expired|not authori[sz]ed|access denied|permission denied/i;
 
-/** Remembered day lists per target: 2,000 users x 2 kinds x 31 days fit; beyond, the oldest go. */
+/** Remembered day lists per target: 2,000 users x 2 kinds x 31 days fit; beyond, the least used go. */
 export const MAX_CACHED_DAYS = 200_000;
-/** Jobs kept in remembered days per target (a few hundred bytes each). */
-export const MAX_CACHED_JOBS = 200_000;
-/** Problems with single answers logged per collection; the rest are counted in one line. */
-const MAX_LOGGED_PROBLEMS = 20;
-/** Problems remembered per target as already logged. */
-const MAX_REMEMBERED_PROBLEMS = 10_000;
-
-export interface MappingSink {
-  unknownStatus(status: string): void;
-  problem(message: string): void;
-}
+/** Size of the remembered days per target: one per day plus one per job (a few hundred bytes each). */
+export const MAX_CACHED_SIZE = 400_000;
 
 // ---------------------------------------------------------------------------------------------
 // Local times of the server's zone
@@ -256,7 +253,7 @@ export function mapJob(item: unknown, day: DayContext, sink: MappingSink): Job |
   const raw = item[sizeField];
   const bytes = parseSize(raw);
   if (bytes !== undefined) job.bytes = bytes;
-  else if (raw !== undefined && raw !== null && raw !== '') sink.problem(`${day.kind} job ${id}: ${sizeField} ${JSON.stringify(raw)} is not a size`);
+  else if (raw !== undefined && raw !== null && raw !== '') sink.problem(`${day.kind} job ${id}: ${sizeField} ${quoteForMessage(raw)} is not a size`);
   return job;
 }
 
@@ -264,7 +261,7 @@ function readTime(item: Record<string, unknown>, field: string, day: DayContext,
   const raw = item[field];
   if (raw === undefined || raw === null || raw === '') return undefined;
   const at = parseAhsayTime(raw, day.zone);
-  if (at === undefined) sink.problem(`${day.kind} job ${id}: ${field} ${JSON.stringify(raw)} is not a time (yyyy-MM-dd HH:mm:ss); left out`);
+  if (at === undefined) sink.problem(`${day.kind} job ${id}: ${field} ${quoteForMessage(raw)} is not a time (yyyy-MM-dd HH:mm:ss); left out`);
   return at;
 }
 
@@ -337,60 +334,43 @@ export function isFinalDay(jobs: readonly Job[], date: string, today: string): b
 
 interface CachedDay {
   login: string;
-  kind: JobKind;
   date: string;
   jobs: readonly Job[];
 }
 
 /**
- * Final day lists of one target, keyed by user, kind and date, bounded in days and in jobs: days
- * that left the window and users no longer listed are dropped on every collection, and past the
- * caps the oldest entries go (they are read again when needed).
+ * Final day lists of one target, keyed by user, kind and date, bounded in days and in size (a day
+ * counts one, and one per job): days that left the window and users no longer listed are dropped on
+ * every collection, and past the bounds the least recently used go (they are read again when needed).
  */
 export class FinishedDays {
-  private readonly days = new Map<string, CachedDay>();
-  private jobs = 0;
+  private readonly days: LRUCache<string, CachedDay>;
 
-  constructor(
-    private readonly maxDays = MAX_CACHED_DAYS,
-    private readonly maxJobs = MAX_CACHED_JOBS,
-  ) {}
+  constructor(maxDays = MAX_CACHED_DAYS, maxSize = MAX_CACHED_SIZE) {
+    this.days = new LRUCache({ max: maxDays, maxSize, sizeCalculation: (day) => day.jobs.length + 1 });
+  }
 
   get size(): number {
     return this.days.size;
   }
 
+  /** Jobs held in remembered days. */
   get jobCount(): number {
-    return this.jobs;
+    return this.days.calculatedSize - this.days.size;
   }
 
   get(login: string, kind: JobKind, date: string): readonly Job[] | undefined {
     return this.days.get(key(login, kind, date))?.jobs;
   }
 
+  /** Remembers a day; one larger than the whole size bound is not kept. */
   put(login: string, kind: JobKind, date: string, jobs: readonly Job[]): void {
-    if (jobs.length > this.maxJobs) return;
-    const k = key(login, kind, date);
-    this.remove(k);
-    this.days.set(k, { login, kind, date, jobs });
-    this.jobs += jobs.length;
-    // A Map iterates in insertion order: the first entries are the oldest.
-    for (const oldest of this.days.keys()) {
-      if (this.days.size <= this.maxDays && this.jobs <= this.maxJobs) break;
-      this.remove(oldest);
-    }
+    this.days.set(key(login, kind, date), { login, date, jobs });
   }
 
   /** Keeps only days of `dates` and users of `logins`. */
   retain(logins: ReadonlySet<string>, dates: ReadonlySet<string>): void {
-    for (const [k, day] of this.days) if (!logins.has(day.login) || !dates.has(day.date)) this.remove(k);
-  }
-
-  private remove(k: string): void {
-    const day = this.days.get(k);
-    if (!day) return;
-    this.days.delete(k);
-    this.jobs -= day.jobs.length;
+    for (const [k, day] of this.days.entries()) if (!logins.has(day.login) || !dates.has(day.date)) this.days.delete(k);
   }
 }
 
@@ -422,9 +402,9 @@ async function readDay(ctx: CollectContext, credentials: Credentials, user: Back
 }
 
 /**
- * Runs `work` over `items` with at most `limit` in flight, results in order. The HttpClient's
- * semaphore would bound the requests anyway; this also keeps thousands of user-days from all being
- * prepared at once, and starts nothing more once one has failed (the collection is lost then).
+ * Runs `work` over `items` with at most `limit` in flight, results in order. The HTTP pool bounds
+ * the requests anyway; this also keeps thousands of user-days from all being prepared at once, and
+ * starts nothing more once one has failed (the collection is lost then).
  */
 export async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
@@ -446,59 +426,56 @@ export async function mapLimited<T, R>(items: readonly T[], limit: number, work:
   return results;
 }
 
-/**
- * Logs each problem once per target (today's lists are read on every scrape, with the same typos),
- * and at most MAX_LOGGED_PROBLEMS new ones per collection, the rest as a count, so a bad day cannot
- * flood the log.
- */
-function collectionSink(ctx: CollectContext, logged: Set<string>): MappingSink & { flush(): void } {
-  let fresh = 0;
-  return {
-    unknownStatus: (status) => ctx.unknownStatus(status),
-    problem(message) {
-      if (logged.has(message)) return;
-      if (logged.size >= MAX_REMEMBERED_PROBLEMS) logged.clear();
-      logged.add(message);
-      fresh++;
-      if (fresh <= MAX_LOGGED_PROBLEMS) ctx.log.warn({ problem: message }, 'AhsayCBS answer partly unusable');
-    },
-    flush() {
-      if (fresh > MAX_LOGGED_PROBLEMS) {
-        ctx.log.warn({ problems: fresh, logged: MAX_LOGGED_PROBLEMS }, 'AhsayCBS answers had more problems than were logged');
-      }
-    },
-  };
-}
+const ahsayBlock = defineProviderBlock({
+  description: 'AhsayCBS: a system user with the API or Read-Only API role, and which backup users to read.',
+  fields: {
+    username: nonEmpty('AhsayCBS system user (SysUser) with the Admin, API or Read-Only API role.'),
+    users: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe('Login names of the backup users to read. Omit to read every user (ListUsers).'),
+    timezone: z
+      .string()
+      .refine(isTimeZone, 'not an IANA time zone (e.g. "Asia/Hong_Kong", "UTC")')
+      .prefault('UTC')
+      .describe("IANA time zone of the AhsayCBS server: its job times carry no zone."),
+    days: integer(1, 31)
+      .prefault(2)
+      .describe('How many calendar days to read, today (in the server time zone) included.'),
+  },
+  secrets: {
+    password: { required: true, description: 'Password of the system user (SysPwd).' },
+  },
+});
 
-export const ahsay: ProviderDefinition = {
+export const ahsay = defineProvider({
   name: 'ahsay',
   kinds: ['backup', 'restore'],
   restorePoints: false,
-  create(target) {
-    const settings = target.ahsay;
-    if (!settings) throw new Error(`target ${target.name}: ahsay block missing`);
+  config: ahsayBlock,
+  create(target, settings) {
     const credentials: Credentials = { SysUser: settings.username, SysPwd: settings.password };
     const configured = settings.users ? [...new Set(settings.users)].map((login) => ({ login })) : undefined;
     const finished = new FinishedDays();
-    const loggedProblems = new Set<string>();
+    const problems = new ProblemLog('AhsayCBS');
     return {
       async collect(ctx) {
-        const sink = collectionSink(ctx, loggedProblems);
+        const sink = problems.sink(ctx);
         const dates = datesToRead(ctx.now, settings.timezone, settings.days);
         const today = dates[0]!;
         const users = configured ?? (await listUsers(ctx, credentials, sink));
         finished.retain(new Set(users.map((u) => u.login)), new Set(dates));
         const days = users.flatMap((user) => (['backup', 'restore'] as const).flatMap((kind) => dates.map((date) => ({ user, kind, date }))));
-        const lists = await mapLimited(days, target.max_concurrency, async ({ user, kind, date }): Promise<readonly Job[]> => {
+        await mapLimited(days, target.max_concurrency, async ({ user, kind, date }) => {
           const cached = finished.get(user.login, kind, date);
-          if (cached) return cached;
+          if (cached) return ctx.report({ jobs: cached });
           const jobs = await readDay(ctx, credentials, user, { kind, login: user.login, date, zone: settings.timezone }, sink);
           if (isFinalDay(jobs, date, today)) finished.put(user.login, kind, date, jobs);
-          return jobs;
+          ctx.report({ jobs });
         });
         sink.flush();
-        return { jobs: lists.flat(), restorePoints: [] };
       },
     };
   },
-};
+});

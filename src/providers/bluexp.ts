@@ -8,15 +8,20 @@
  * A token from the BlueXP authentication service (refresh-token or client-credentials grant) is
  * requested on the first collection and again shortly before it expires or after a 401.
  */
-import { BLUEXP_DEFAULTS } from '../config/schema';
-import type { TargetConfig } from '../config/schema';
+import { LRUCache } from 'lru-cache';
+import type { ResolvedBlock } from '../config/blocks';
+import { defineProviderBlock, httpUrl, nonEmpty, oneOf } from '../config/blocks';
 import { CollectError } from '../http/errors';
 import { TokenCache, tokenAuth } from '../http/token';
 import type { Token } from '../http/token';
 import type { Job, JobKind, JobState, StateTable } from '../model';
 import { mapStatus, worstOf } from '../model';
-import type { CollectContext, ProviderDefinition } from './types';
-import { isObject, stringField } from './util';
+import { isObject, quoteForMessage } from '../text';
+import type { MappingSink } from './kit';
+import { ProblemLog } from './kit';
+import type { CollectContext } from './types';
+import { defineProvider } from './types';
+import { stringField } from './util';
 
 export const BLUEXP_JOB_STATES: StateTable = {
   PENDING: 'pending',
@@ -95,9 +100,7 @@ export function jobsOf(body: unknown, where: string): unknown[] {
   return asList(jobs);
 }
 
-export interface MappingSink {
-  unknownStatus(status: string): void;
-  problem(message: string): void;
+export interface BlueXpSink extends MappingSink {
   /** A job type that names neither a backup nor a restore, counted as a backup. */
   unclassifiedType?(type: string): void;
 }
@@ -110,7 +113,7 @@ export type JobSource = 'job' | 'restore-status';
  * and "backup" first; then the data decides (data.restore, data.multi-volume-backup); anything else
  * (retention, deletion, activation jobs of the backup service) counts as a backup job.
  */
-export function jobKind(raw: Record<string, unknown>, sink?: MappingSink): JobKind {
+export function jobKind(raw: Record<string, unknown>, sink?: BlueXpSink): JobKind {
   const type = stringField(raw, 'type');
   if (type && /restore/i.test(type)) return 'restore';
   if (type && /backup/i.test(type)) return 'backup';
@@ -122,7 +125,7 @@ export function jobKind(raw: Record<string, unknown>, sink?: MappingSink): JobKi
 }
 
 /** The Jobs one raw job stands for: one per volume of a backup, one per restore. */
-export function mapJob(raw: unknown, sink: MappingSink, source: JobSource = 'job'): Job[] {
+export function mapJob(raw: unknown, sink: BlueXpSink, source: JobSource = 'job'): Job[] {
   if (!isObject(raw)) {
     sink.problem('job is not an object');
     return [];
@@ -137,28 +140,28 @@ export function mapJob(raw: unknown, sink: MappingSink, source: JobSource = 'job
   return kind === 'restore' ? [mapRestore(raw, id, startedAt, sink)] : mapBackup(raw, id, startedAt, sink);
 }
 
-function readTime(item: Record<string, unknown>, what: string, sink: MappingSink): number | undefined {
+function readTime(item: Record<string, unknown>, what: string, sink: BlueXpSink): number | undefined {
   const value = item.time;
   if (value === undefined || value === null) return undefined;
   const seconds = timeToSeconds(value);
-  if (seconds === undefined) sink.problem(`${what}: time ${JSON.stringify(value)} is not a usable time`);
+  if (seconds === undefined) sink.problem(`${what}: time ${quoteForMessage(value)} is not a usable time`);
   return seconds;
 }
 
 /** The job's own status mapped, or undefined when it has none. */
-function jobStatus(raw: Record<string, unknown>, sink: MappingSink): { status: string; state: JobState } | undefined {
+function jobStatus(raw: Record<string, unknown>, sink: BlueXpSink): { status: string; state: JobState } | undefined {
   const status = stringField(raw, 'status');
   if (!status) return undefined;
   return { status, state: itemState(BLUEXP_JOB_STATES, status, sink) };
 }
 
-function itemState(table: StateTable, status: string, sink: MappingSink): JobState {
+function itemState(table: StateTable, status: string, sink: BlueXpSink): JobState {
   const state = mapStatus(table, status);
   if (state === 'unknown') sink.unknownStatus(status);
   return state;
 }
 
-function withoutStatus(sink: MappingSink): { status: string; state: JobState } {
+function withoutStatus(sink: BlueXpSink): { status: string; state: JobState } {
   sink.unknownStatus('(none)');
   return { status: 'UNKNOWN', state: 'unknown' };
 }
@@ -168,7 +171,7 @@ function dataOf(raw: Record<string, unknown>): Record<string, unknown> | undefin
 }
 
 /** One Job per volume of a (multi-volume) backup; a job without volumes is one Job about its working environment. */
-export function mapBackup(raw: Record<string, unknown>, id: string, startedAt: number | undefined, sink: MappingSink): Job[] {
+export function mapBackup(raw: Record<string, unknown>, id: string, startedAt: number | undefined, sink: BlueXpSink): Job[] {
   const own = jobStatus(raw, sink);
   const error = stringField(raw, 'error');
   const multi = dataOf(raw)?.['multi-volume-backup'];
@@ -205,7 +208,7 @@ export function mapBackup(raw: Record<string, unknown>, id: string, startedAt: n
  * One Job per restore. A file restore's batches are parts of it: without a job status the worst
  * batch speaks for it, and a restore reported COMPLETED while a batch FAILED is a `warning`.
  */
-export function mapRestore(raw: Record<string, unknown>, id: string, startedAt: number | undefined, sink: MappingSink): Job {
+export function mapRestore(raw: Record<string, unknown>, id: string, startedAt: number | undefined, sink: BlueXpSink): Job {
   const restore = dataOf(raw)?.restore;
   const details = isObject(restore) ? restore : {};
   const batches = asList(details.batch).filter(isObject);
@@ -298,9 +301,47 @@ export function needsDetails(raw: unknown, lookbackStart: number): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Authentication
+// Configuration and authentication
 
-type BlueXpSettings = NonNullable<TargetConfig['bluexp']>;
+/** Documented defaults of the NetApp BlueXP (Console) authentication service. */
+export const BLUEXP_DEFAULTS = {
+  token_url: 'https://netapp-cloud-account.auth0.com/oauth/token',
+  audience: 'https://api.cloud.netapp.com',
+  /** The client id of the BlueXP Console, the same for every customer (refresh-token grant). */
+  refresh_client_id: 'Mu0V1ywgYteI6w1MbD15fKfVIUrNXGWC',
+} as const;
+
+const blueXpBlock = defineProviderBlock({
+  description:
+    'NetApp BlueXP backup and recovery: account, Connector (agent) and credentials. Give refresh_token (refresh-token grant) or client_id with client_secret (client-credentials grant of a service account).',
+  fields: {
+    account_id: nonEmpty('BlueXP account id (account-xxxxxxxx).'),
+    agent_id: nonEmpty('Connector (agent) id, sent as x-agent-id; with or without its "clients" suffix.'),
+    token_url: httpUrl('Token endpoint of the BlueXP authentication service.').prefault(BLUEXP_DEFAULTS.token_url),
+    audience: nonEmpty('Audience of the token request.').prefault(BLUEXP_DEFAULTS.audience),
+    client_id: nonEmpty(
+      `Client id of the token request: a service account's client id with client_secret; with refresh_token it defaults to the BlueXP Console's (${BLUEXP_DEFAULTS.refresh_client_id}).`,
+    ).optional(),
+  },
+  secrets: {
+    refresh_token: { required: false, description: 'Refresh token of a BlueXP user (refresh-token grant).' },
+    client_secret: { required: false, description: 'Client secret of a BlueXP service account (client-credentials grant; needs client_id).' },
+  },
+  refine(block, ctx) {
+    oneOf(
+      [
+        { name: 'refresh_token (or refresh_token_file)', fields: ['refresh_token', 'refresh_token_file'] },
+        { name: 'client_secret (or client_secret_file)', fields: ['client_secret', 'client_secret_file'] },
+      ],
+      true,
+    )(block, ctx);
+    if ((block.client_secret !== undefined || block.client_secret_file !== undefined) && block.client_id === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['client_id'], message: 'required with client_secret' });
+    }
+  },
+});
+
+type BlueXpSettings = ResolvedBlock<typeof blueXpBlock>;
 
 /** The token request body: the refresh-token grant when a refresh token is configured, else client credentials. */
 export function tokenRequestBody(settings: BlueXpSettings): Record<string, string> {
@@ -338,19 +379,8 @@ export function parseTokenAnswer(body: unknown, requestedAt: number): Token {
 // ---------------------------------------------------------------------------------------------
 // Collection
 
-/** Finished jobs' details by id, oldest dropped first. */
-class DetailCache {
-  private readonly entries = new Map<string, Record<string, unknown>>();
-  get(id: string): Record<string, unknown> | undefined {
-    return this.entries.get(id);
-  }
-  remember(id: string, detail: Record<string, unknown>): void {
-    if (!TERMINAL_JOB_STATUSES.has(stringField(detail, 'status') ?? '')) return;
-    this.entries.delete(id);
-    this.entries.set(id, detail);
-    if (this.entries.size > DETAIL_CACHE_SIZE) this.entries.delete(this.entries.keys().next().value as string);
-  }
-}
+/** Finished jobs' details by id (they never change again). */
+type DetailCache = LRUCache<string, Record<string, unknown>>;
 
 /** GET /restore/status; a 4xx (e.g. a Connector without the endpoint) leaves restores to GET /job. */
 async function readRestoreStatus(ctx: CollectContext, base: string, warn: (message: string) => void): Promise<unknown[]> {
@@ -384,8 +414,9 @@ async function fillDetails(ctx: CollectContext, base: string, jobs: SourcedJob[]
       }
       const detail = await readDetail(ctx, base, id);
       if (!detail) return;
-      entry.raw = { ...summary, ...detail };
-      cache.remember(id, entry.raw as Record<string, unknown>);
+      const merged = { ...summary, ...detail };
+      entry.raw = merged;
+      if (TERMINAL_JOB_STATUSES.has(stringField(merged, 'status') ?? '')) cache.set(id, merged);
     }),
   );
 }
@@ -406,13 +437,12 @@ async function readDetail(ctx: CollectContext, base: string, id: string): Promis
   return isObject(match) ? match : undefined;
 }
 
-export const bluexp: ProviderDefinition = {
+export const bluexp = defineProvider({
   name: 'bluexp',
   kinds: ['backup', 'restore'],
   restorePoints: false,
-  create(target, env) {
-    const settings = target.bluexp;
-    if (!settings) throw new Error(`target ${target.name}: bluexp block missing`);
+  config: blueXpBlock,
+  create(_target, settings, env) {
     const tokenUrl = new URL(settings.token_url);
     const tokenClient = env.client(tokenUrl.origin);
     const body = JSON.stringify(tokenRequestBody(settings));
@@ -426,15 +456,15 @@ export const bluexp: ProviderDefinition = {
     });
     const agentId = normalizeAgentId(settings.agent_id);
     const base = apiPrefix(settings.account_id);
-    const details = new DetailCache();
+    const details: DetailCache = new LRUCache({ max: DETAIL_CACHE_SIZE });
+    const problems = new ProblemLog('BlueXP');
     const loggedTypes = new Set<string>();
     let restoreStatusFailing = false;
     return {
       auth: tokenAuth(cache, (token) => ({ authorization: `Bearer ${token}`, 'x-agent-id': agentId })),
       async collect(ctx) {
-        const sink: MappingSink = {
-          unknownStatus: (status) => ctx.unknownStatus(status),
-          problem: (message) => ctx.log.warn({ problem: message }, 'BlueXP answer partly unusable'),
+        const sink: BlueXpSink & { flush(): void } = {
+          ...problems.sink(ctx),
           unclassifiedType: (type) => {
             if (loggedTypes.has(type) || loggedTypes.size >= MAX_LOGGED_TYPES) return;
             loggedTypes.add(type);
@@ -453,8 +483,9 @@ export const bluexp: ProviderDefinition = {
         restoreStatusFailing = restoreStatusFailed;
         const merged = mergeJobLists(listed, restores);
         await fillDetails(ctx, base, merged, details);
-        return { jobs: merged.flatMap(({ raw, source }) => mapJob(raw, sink, source)), restorePoints: [] };
+        ctx.report({ jobs: merged.flatMap(({ raw, source }) => mapJob(raw, sink, source)) });
+        sink.flush();
       },
     };
   },
-};
+});

@@ -8,7 +8,10 @@
  * /v3/{project_id}/checkpoints/{id} to name vaults no task named and to explain skipped backups
  * that carry no error. Authentication: an IAM token (X-Auth-Token) or AK/SK request signing.
  */
-import type { TargetConfig } from '../config/schema';
+import { LRUCache } from 'lru-cache';
+import type { ResolvedBlock } from '../config/blocks';
+import { defineProviderBlock, httpUrl, nonEmpty, oneOf } from '../config/blocks';
+import type { TargetCommon } from '../config/schema';
 import type { HttpClient, RequestAuth } from '../http/client';
 import { parseJsonBody } from '../http/client';
 import { CollectError } from '../http/errors';
@@ -17,14 +20,20 @@ import { TokenCache, tokenAuth } from '../http/token';
 import type { Token } from '../http/token';
 import type { Job, JobKind, RestorePoint, RestorePointState, StateTable } from '../model';
 import { mapStatus } from '../model';
-import type { CollectContext, ProviderDefinition, ProviderEnvironment } from './types';
-import { digitsAt, isObject, readDateTime, stringField, utcSeconds } from './util';
+import { isObject, quoteForMessage } from '../text';
+import type { MappingSink, Paging } from './kit';
+import { ProblemLog, offsetPaging, readPages } from './kit';
+import type { CollectContext, ProviderEnvironment } from './types';
+import { defineProvider } from './types';
+import { digitsAt, readDateTime, stringField, utcSeconds } from './util';
 
 /** The largest page the API serves. */
 export const PAGE_LIMIT = 1000;
 /** 100 pages of 1,000 tasks per kind inside the lookback window: far beyond a real project, and a bound. */
 export const MAX_TASK_PAGES = 100;
 export const MAX_BACKUP_PAGES = 200;
+const TASK_PAGING: Paging = offsetPaging(PAGE_LIMIT, MAX_TASK_PAGES, 'operation_logs');
+const BACKUP_PAGING: Paging = offsetPaging(PAGE_LIMIT, MAX_BACKUP_PAGES, 'backups');
 /** Checkpoint details read per collection; what they tell is remembered, so later scrapes need fewer. */
 export const MAX_CHECKPOINT_LOOKUPS = 10;
 const MAX_REMEMBERED_CHECKPOINTS = 5000;
@@ -60,10 +69,6 @@ export const CBR_RESTORE_POINT_STATES: Readonly<Record<string, RestorePointState
   waiting_restore: 'available',
 };
 
-export interface MappingSink {
-  unknownStatus(status: string): void;
-  problem(message: string): void;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Small pure helpers
@@ -181,14 +186,14 @@ export function mapTask(item: unknown, kind: JobKind, sink: MappingSink): Job | 
   let resource = taskResource(extra, kind);
   if (!resource) {
     resource = stringField(item, 'vault_name') ?? 'unknown';
-    sink.problem(`${kind} task ${id} names no resource; reported as ${JSON.stringify(resource)}`);
+    sink.problem(`${kind} task ${id} names no resource; reported as ${quoteForMessage(resource)}`);
   }
   const job: Job = { kind, id, resource, state, status: status ?? 'unknown' };
   const startField = item.started_at !== undefined && item.started_at !== null && item.started_at !== '' ? 'started_at' : 'created_at';
   const startedAt = parseCbrTime(item[startField]);
   if (startedAt !== undefined) job.startedAt = startedAt;
   else if (item[startField] !== undefined && item[startField] !== null) {
-    sink.problem(`${kind} task ${id}: ${startField} ${JSON.stringify(item[startField])} is not a time`);
+    sink.problem(`${kind} task ${id}: ${startField} ${quoteForMessage(item[startField])} is not a time`);
   }
   const finished = state === 'succeeded' || state === 'failed' || state === 'cancelled';
   const endedAt = finished ? parseCbrTime(item.ended_at) : undefined;
@@ -230,11 +235,11 @@ export function mapTaskPage(items: readonly unknown[], kind: JobKind, sink: Mapp
 
 /** Vault id -> name, learnt from tasks and checkpoint details; bounded. */
 export class VaultNames {
-  private readonly names = new Map<string, string>();
-  constructor(private readonly limit = MAX_REMEMBERED_VAULTS) {}
+  private readonly names: LRUCache<string, string>;
+  constructor(limit = MAX_REMEMBERED_VAULTS) {
+    this.names = new LRUCache({ max: limit });
+  }
   remember(id: string, name: string): void {
-    if (this.names.get(id) === name) return;
-    if (!this.names.has(id) && this.names.size >= this.limit) this.names.delete(this.names.keys().next().value!);
     this.names.set(id, name);
   }
   get(id: string): string | undefined {
@@ -255,7 +260,7 @@ export function mapBackup(item: unknown, vaults: Pick<VaultNames, 'get'>, sink: 
   }
   const createdAt = parseCbrTime(item.created_at);
   if (createdAt === undefined) {
-    sink.problem(`backup ${id}: created_at ${JSON.stringify(item.created_at)} is not a time; skipped`);
+    sink.problem(`backup ${id}: created_at ${quoteForMessage(item.created_at)} is not a time; skipped`);
     return undefined;
   }
   const status = stringField(item, 'status');
@@ -325,54 +330,18 @@ export function mapCheckpoint(body: unknown, sink: MappingSink): CheckpointDetai
 // ---------------------------------------------------------------------------------------------
 // Collection
 
-/** Checkpoint details already read (they do not change), oldest first, bounded; null = not readable. */
+/** Checkpoint details already read (they do not change), bounded; null = not readable. */
 class CheckpointMemo {
-  private readonly known = new Map<string, CheckpointDetail | null>();
+  private readonly known = new LRUCache<string, { detail: CheckpointDetail | null }>({ max: MAX_REMEMBERED_CHECKPOINTS });
   has(id: string): boolean {
     return this.known.has(id);
   }
   get(id: string): CheckpointDetail | null | undefined {
-    return this.known.get(id);
+    return this.known.get(id)?.detail;
   }
   set(id: string, detail: CheckpointDetail | null): void {
-    if (!this.known.has(id) && this.known.size >= MAX_REMEMBERED_CHECKPOINTS) this.known.delete(this.known.keys().next().value!);
-    this.known.set(id, detail);
+    this.known.set(id, { detail });
   }
-}
-
-/**
- * Reads a CBR list (limit=1000; offset left out on the first page, where the API's documentation is
- * unsure whether 0 is allowed). The first page's `count` says how many pages follow: those are
- * requested at once. Without a usable count, or if the list grew meanwhile, it pages on until a
- * page comes back short; never more than maxPages.
- */
-export async function readPages(
-  ctx: CollectContext,
-  path: string,
-  query: Record<string, string>,
-  listKey: string,
-  maxPages: number,
-  onPage: (items: unknown[]) => void,
-): Promise<void> {
-  const readPage = async (page: number): Promise<{ length: number; count?: number }> => {
-    const offset = page * PAGE_LIMIT;
-    const body = await ctx.http.json({ path, query: { ...query, limit: PAGE_LIMIT, offset: offset > 0 ? offset : undefined } });
-    const list = isObject(body) ? body[listKey] : undefined;
-    if (!Array.isArray(list)) throw new CollectError('invalid_response', `GET ${path} offset ${offset}: answer has no "${listKey}" list`);
-    onPage(list);
-    const count = isObject(body) && typeof body.count === 'number' && Number.isSafeInteger(body.count) ? body.count : undefined;
-    return { length: list.length, count };
-  };
-  let last = await readPage(0);
-  let next = 1;
-  if (last.length >= PAGE_LIMIT && last.count !== undefined && last.count > PAGE_LIMIT) {
-    const pages = Math.min(Math.ceil(last.count / PAGE_LIMIT), maxPages);
-    const rest = await Promise.all(Array.from({ length: pages - 1 }, (_, i) => readPage(i + 1)));
-    last = rest[rest.length - 1] ?? last;
-    next = pages;
-  }
-  for (; last.length >= PAGE_LIMIT && next < maxPages; next++) last = await readPage(next);
-  if (last.length >= PAGE_LIMIT) ctx.log.warn({ path, pages: maxPages }, 'CBR list longer than the page bound; the rest is not read');
 }
 
 /** Tasks of one kind; the same id on two pages (the list moved while paging) counts once. */
@@ -386,7 +355,7 @@ async function readTasks(
 ): Promise<MappedTask[]> {
   const byId = new Map<string, MappedTask>();
   const query = { operation_type: kind, start_time: formatStartTime(ctx.lookbackStart) };
-  await readPages(ctx, `${projectPath}/operation-logs`, query, 'operation_logs', MAX_TASK_PAGES, (items) => {
+  await readPages(ctx, `${projectPath}/operation-logs`, query, TASK_PAGING, (items) => {
     const fresh: MappedTask[] = [];
     for (const task of mapTaskPage(items, kind, sink, vaults)) {
       if (byId.has(task.job.id)) continue;
@@ -404,13 +373,12 @@ interface RawBackup {
   checkpointId?: string;
 }
 
-async function readBackups(ctx: CollectContext, projectPath: string): Promise<RawBackup[]> {
+async function readBackups(ctx: CollectContext, projectPath: string, sink: MappingSink): Promise<RawBackup[]> {
   const out: RawBackup[] = [];
   const seen = new Set<string>();
   // Vault names are applied after the checkpoint lookups; here every vault is still its id.
   const noNames = { get: () => undefined };
-  const sink = sinkFor(ctx);
-  await readPages(ctx, `${projectPath}/backups`, {}, 'backups', MAX_BACKUP_PAGES, (items) => {
+  await readPages(ctx, `${projectPath}/backups`, {}, BACKUP_PAGING, (items) => {
     for (const item of items) {
       const point = mapBackup(item, noNames, sink);
       if (!point || seen.has(point.id) || !isObject(item)) continue;
@@ -424,13 +392,6 @@ async function readBackups(ctx: CollectContext, projectPath: string): Promise<Ra
     }
   });
   return out;
-}
-
-function sinkFor(ctx: CollectContext): MappingSink {
-  return {
-    unknownStatus: (status) => ctx.unknownStatus(status),
-    problem: (message) => ctx.log.warn({ problem: message }, 'CBR answer partly unusable'),
-  };
 }
 
 /**
@@ -461,10 +422,10 @@ export function checkpointsToRead(
   return [...wanted];
 }
 
-async function readCheckpoint(ctx: CollectContext, projectPath: string, id: string, memo: CheckpointMemo, vaults: VaultNames): Promise<void> {
+async function readCheckpoint(ctx: CollectContext, projectPath: string, id: string, memo: CheckpointMemo, vaults: VaultNames, sink: MappingSink): Promise<void> {
   try {
     const body = await ctx.http.json({ path: `${projectPath}/checkpoints/${encodeURIComponent(id)}` });
-    const detail = mapCheckpoint(body, sinkFor(ctx)) ?? null;
+    const detail = mapCheckpoint(body, sink) ?? null;
     memo.set(id, detail);
     if (detail?.vaultId && detail.vaultName) vaults.remember(detail.vaultId, detail.vaultName);
   } catch (err) {
@@ -522,9 +483,48 @@ function explainSkipped(tasks: MappedTask[], memo: CheckpointMemo): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Authentication
+// Configuration and authentication
 
-type CbrSettings = NonNullable<TargetConfig['cbr']>;
+const cbrIamBlock = defineProviderBlock({
+  description: 'IAM user whose token authenticates the requests (password method, project scope).',
+  fields: {
+    url: httpUrl('IAM endpoint, e.g. https://iam.ap-southeast-1.myhuaweicloud.com (the path /v3/auth/tokens is added).'),
+    domain: nonEmpty('Account (domain) name of the IAM user.'),
+    user: nonEmpty('IAM user name.'),
+    project: nonEmpty('Project name the token is scoped to, e.g. ap-southeast-1.'),
+  },
+  secrets: {
+    password: { required: true, description: 'Password of the IAM user.' },
+  },
+});
+
+const cbrBlock = defineProviderBlock({
+  description: 'Huawei Cloud Backup and Recovery (CBR): project and credentials, either an IAM user (iam) or an access key pair (access_key, secret_key).',
+  fields: {
+    project_id: nonEmpty('Project id whose backups and tasks are read.'),
+    access_key: nonEmpty('Access key id (AK) for request signing (SDK-HMAC-SHA256).').optional(),
+  },
+  nested: { iam: cbrIamBlock },
+  secrets: {
+    secret_key: { required: false, description: 'Secret access key (SK) for request signing.' },
+  },
+  refine(block, ctx) {
+    oneOf(
+      [
+        { name: 'iam', fields: ['iam'] },
+        { name: 'access_key with secret_key', fields: ['access_key', 'secret_key', 'secret_key_file'] },
+      ],
+      true,
+    )(block, ctx);
+    const signing = block.access_key !== undefined || block.secret_key !== undefined || block.secret_key_file !== undefined;
+    if (signing && block.access_key === undefined) ctx.addIssue({ code: 'custom', path: ['access_key'], message: 'required with secret_key' });
+    if (signing && block.secret_key === undefined && block.secret_key_file === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['secret_key'], message: 'required with access_key (or secret_key_file)' });
+    }
+  },
+});
+
+type CbrSettings = ResolvedBlock<typeof cbrBlock>;
 
 /** The IAM password-method token request, scoped to a project by name. */
 export function tokenRequestBody(iam: { domain: string; user: string; password: string; project: string }): string {
@@ -562,7 +562,7 @@ export function iamTokenFetcher(
   };
 }
 
-function authFor(target: TargetConfig, settings: CbrSettings, env: ProviderEnvironment): RequestAuth {
+function authFor(target: TargetCommon, settings: CbrSettings, env: ProviderEnvironment): RequestAuth {
   const { iam } = settings;
   if (iam) {
     if (iam.password === undefined) throw new Error(`target ${target.name}: cbr.iam.password missing`);
@@ -576,26 +576,26 @@ function authFor(target: TargetConfig, settings: CbrSettings, env: ProviderEnvir
   return akskAuth({ accessKey: settings.access_key, secretKey: settings.secret_key, baseUrl: target.url });
 }
 
-export const cbr: ProviderDefinition = {
+export const cbr = defineProvider({
   name: 'cbr',
   kinds: ['backup', 'restore'],
   restorePoints: true,
-  create(target, env) {
-    const settings = target.cbr;
-    if (!settings) throw new Error(`target ${target.name}: cbr block missing`);
+  config: cbrBlock,
+  create(target, settings, env) {
     const projectPath = `/v3/${encodeURIComponent(settings.project_id)}`;
     const vaults = new VaultNames();
     const memo = new CheckpointMemo();
+    const problems = new ProblemLog('CBR');
     return {
       auth: authFor(target, settings, env),
       async collect(ctx) {
-        const sink = sinkFor(ctx);
-        const lookups = new CheckpointLookups((id) => readCheckpoint(ctx, projectPath, id, memo, vaults), memo);
+        const sink = problems.sink(ctx);
+        const lookups = new CheckpointLookups((id) => readCheckpoint(ctx, projectPath, id, memo, vaults, sink), memo);
         const [backupTasks, restoreTasks, backups] = await Promise.all([
           // At most half the budget early: vault names (restore points' labels) come first at the end.
           readTasks(ctx, projectPath, 'backup', sink, vaults, (tasks) => lookups.start(checkpointsToRead([], tasks, vaults, lookups, lookups.remaining(MAX_CHECKPOINT_LOOKUPS / 2)))),
           readTasks(ctx, projectPath, 'restore', sink, vaults),
-          readBackups(ctx, projectPath),
+          readBackups(ctx, projectPath, sink),
         ]);
         // Vaults no task named are known only now that every list is read.
         lookups.start(checkpointsToRead(backups, backupTasks, vaults, lookups, lookups.remaining()));
@@ -605,8 +605,9 @@ export const cbr: ProviderDefinition = {
           const name = vaultId && vaults.get(vaultId);
           return name ? { ...point, vault: name } : point;
         });
-        return { jobs: [...backupTasks, ...restoreTasks].map((t) => t.job), restorePoints };
+        ctx.report({ jobs: [...backupTasks, ...restoreTasks].map((t) => t.job), restorePoints });
+        sink.flush();
       },
     };
   },
-};
+});

@@ -5,17 +5,23 @@
  * GET /groups/{id}/clusters (paged) per project, GET /groups/{id}/clusters/{id}/restoreJobs (paged,
  * itemsPerPage=500) per cluster. Digest authentication with the public key as user name.
  */
+import { z } from 'zod';
+import { defineProviderBlock } from '../config/blocks';
 import { digestAuth } from '../http/auth';
-import { CollectError } from '../http/errors';
 import type { Job, StateTable } from '../model';
 import { mapStatus, worstOf } from '../model';
-import type { CollectContext, ProviderDefinition } from './types';
-import { isObject, parseIsoTimestamp, stringField } from './util';
+import { isObject, quoteForMessage } from '../text';
+import type { MappingSink, Paging } from './kit';
+import { ProblemLog, pageNumberPaging, readPages } from './kit';
+import type { CollectContext } from './types';
+import { defineProvider } from './types';
+import { parseIsoTimestamp, stringField } from './util';
 
 const API = '/api/public/v1.0';
 export const ITEMS_PER_PAGE = 500;
 /** 1,000 pages of 500 = half a million items per list: far beyond any real cluster, small enough to bound a loop. */
 const MAX_PAGES = 1000;
+const PAGING: Paging = pageNumberPaging(ITEMS_PER_PAGE, MAX_PAGES);
 
 export const OPSMANAGER_STATES: StateTable = {
   IN_PROGRESS: 'running',
@@ -26,12 +32,6 @@ export const OPSMANAGER_STATES: StateTable = {
 
 /** Delivery states in which the download link can still be used; only these get an expiry series. */
 const USABLE_DELIVERY_STATES = new Set(['NOT_STARTED', 'IN_PROGRESS', 'READY']);
-
-
-export interface MappingSink {
-  unknownStatus(status: string): void;
-  problem(message: string): void;
-}
 
 interface RawProject {
   id: string;
@@ -96,7 +96,7 @@ export function mapRestoreJob(item: unknown, resource: string, sink: MappingSink
   if (state === 'unknown') sink.unknownStatus(status || '(none)');
   const created = item.created;
   const startedAt = parseIsoTimestamp(created);
-  if (created !== undefined && startedAt === undefined) sink.problem(`restore job ${id}: created ${JSON.stringify(created)} is not an ISO-8601 time`);
+  if (created !== undefined && startedAt === undefined) sink.problem(`restore job ${id}: created ${quoteForMessage(created)} is not an ISO-8601 time`);
   const job: Job = { kind: 'restore', id, resource, state, status: status || 'UNKNOWN' };
   if (startedAt !== undefined) job.startedAt = startedAt;
   const expiry = deliveryExpiry(item.delivery);
@@ -121,41 +121,11 @@ function mergeBatch(batchId: string, members: Job[]): Job {
   return job;
 }
 
-/**
- * Reads every page of an Ops Manager list: the first page gives totalCount, the rest are requested
- * at once. Each page goes through `mapPage` as soon as it arrives, so the raw answers of a long
- * list are never all in memory together.
- */
-export async function readAllPages<T>(ctx: CollectContext, path: string, mapPage: (items: unknown[]) => T[]): Promise<T[]> {
-  const first = await readPage(ctx, path, 1);
-  const mapped = mapPage(first.results);
-  const total = first.totalCount;
-  if (total === undefined) return readPagesInOrder(ctx, path, first.results.length, mapped, mapPage);
-  const pageCount = Math.min(Math.ceil(total / ITEMS_PER_PAGE), MAX_PAGES);
-  const rest = await Promise.all(
-    Array.from({ length: Math.max(0, pageCount - 1) }, (_, i) => readPage(ctx, path, i + 2).then((p) => mapPage(p.results))),
-  );
-  return mapped.concat(...rest);
-}
-
-/** For answers without totalCount: page on until a short page. */
-async function readPagesInOrder<T>(ctx: CollectContext, path: string, firstLength: number, mapped: T[], mapPage: (items: unknown[]) => T[]): Promise<T[]> {
-  let lastLength = firstLength;
-  for (let pageNum = 2; lastLength >= ITEMS_PER_PAGE && pageNum <= MAX_PAGES; pageNum++) {
-    const page = (await readPage(ctx, path, pageNum)).results;
-    lastLength = page.length;
-    mapped.push(...mapPage(page));
-  }
+/** Every item of a paged Ops Manager list, each page mapped as it arrives. */
+async function readAll<T>(ctx: CollectContext, path: string, mapPage: (items: unknown[]) => T[]): Promise<T[]> {
+  const mapped: T[] = [];
+  await readPages(ctx, path, {}, PAGING, (items) => mapped.push(...mapPage(items)));
   return mapped;
-}
-
-async function readPage(ctx: CollectContext, path: string, pageNum: number): Promise<{ results: unknown[]; totalCount?: number }> {
-  const body = await ctx.http.json({ path, query: { pageNum, itemsPerPage: ITEMS_PER_PAGE } });
-  if (!isObject(body) || !Array.isArray(body.results)) {
-    throw new CollectError('invalid_response', `GET ${path} page ${pageNum}: answer has no "results" list`);
-  }
-  const total = body.totalCount;
-  return { results: body.results, totalCount: typeof total === 'number' && total >= 0 ? total : undefined };
 }
 
 async function listProjects(ctx: CollectContext, configured: string[] | undefined): Promise<RawProject[]> {
@@ -168,7 +138,7 @@ async function listProjects(ctx: CollectContext, configured: string[] | undefine
       }),
     );
   }
-  return readAllPages(ctx, `${API}/groups`, (items) =>
+  return readAll(ctx, `${API}/groups`, (items) =>
     items.flatMap((item) => {
       const id = isObject(item) ? stringField(item, 'id') : undefined;
       if (!id || !isObject(item)) {
@@ -181,7 +151,7 @@ async function listProjects(ctx: CollectContext, configured: string[] | undefine
 }
 
 async function listClusters(ctx: CollectContext, project: RawProject): Promise<RawCluster[]> {
-  return readAllPages(ctx, `${API}/groups/${encodeURIComponent(project.id)}/clusters`, (items) =>
+  return readAll(ctx, `${API}/groups/${encodeURIComponent(project.id)}/clusters`, (items) =>
     items.flatMap((item) => {
       const id = isObject(item) ? stringField(item, 'id') : undefined;
       if (!id || !isObject(item) || isPartOfShardedCluster(item)) return [];
@@ -199,20 +169,32 @@ export function isPartOfShardedCluster(cluster: Record<string, unknown>): boolea
   return stringField(cluster, 'shardName') !== undefined || cluster.typeName === 'CONFIG_SERVER_REPLICA_SET';
 }
 
-export const opsmanager: ProviderDefinition = {
+const opsManagerBlock = defineProviderBlock({
+  description: 'MongoDB Ops Manager: API key (HTTP Digest authentication) and which projects to watch.',
+  fields: {
+    public_key: z.string().min(1).describe('Public key of the Ops Manager API key (the Digest user name).'),
+    projects: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe('Project (group) ids to collect. Omit to collect every project the API key can see.'),
+  },
+  secrets: {
+    private_key: { required: true, description: 'Private key of the Ops Manager API key (the Digest password).' },
+  },
+});
+
+export const opsmanager = defineProvider({
   name: 'opsmanager',
   kinds: ['restore'],
   restorePoints: false,
-  create(target) {
-    const settings = target.opsmanager;
-    if (!settings) throw new Error(`target ${target.name}: opsmanager block missing`);
+  config: opsManagerBlock,
+  create(_target, settings) {
+    const problems = new ProblemLog('Ops Manager');
     return {
       auth: digestAuth(settings.public_key, settings.private_key),
       async collect(ctx) {
-        const sink: MappingSink = {
-          unknownStatus: (status) => ctx.unknownStatus(status),
-          problem: (message) => ctx.log.warn({ problem: message }, 'Ops Manager answer partly unusable'),
-        };
+        const sink = problems.sink(ctx);
         const projects = await listProjects(ctx, settings.projects);
         const clusters = await Promise.all(projects.map((project) => listClusters(ctx, project).then((list) => ({ project, list }))));
         // Each cluster's jobs are reported as soon as its pages are in: 200 clusters of 500 jobs are
@@ -221,12 +203,12 @@ export const opsmanager: ProviderDefinition = {
           clusters.flatMap(({ project, list }) =>
             list.map(async (cluster) => {
               const path = `${API}/groups/${encodeURIComponent(project.id)}/clusters/${encodeURIComponent(cluster.id)}/restoreJobs`;
-              ctx.report({ jobs: mergeBatches(await readAllPages(ctx, path, (items) => mapRestoreJobPage(items, cluster.name, sink))) });
+              ctx.report({ jobs: mergeBatches(await readAll(ctx, path, (items) => mapRestoreJobPage(items, cluster.name, sink))) });
             }),
           ),
         );
-        return { jobs: [], restorePoints: [] };
+        sink.flush();
       },
     };
   },
-};
+});

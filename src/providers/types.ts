@@ -1,16 +1,24 @@
 /**
- * The one signature every product provider has. A provider is a small module: how to authenticate
- * to the product, and how to turn the product's API answers into Jobs and RestorePoints.
+ * The one shape every product provider has. A provider file exports one defineProvider({...}) value:
+ * its name, the job kinds it reports, whether it reports restore points, its configuration block,
+ * and create(), which binds it to one target and returns how that target authenticates and collects.
  */
 import type { Logger } from 'pino';
-import type { TargetConfig } from '../config/schema';
+import type { ProviderBlock, ResolvedBlock } from '../config/blocks';
+import type { TargetCommon } from '../config/schema';
 import type { HttpClient, HttpResponse, RequestAuth, RequestOptions } from '../http/client';
-import type { Collected, JobKind, ProviderName } from '../model';
+import type { Job, JobKind, RestorePoint } from '../model';
 
 /** HTTP bound to one collection: every call carries the collection's deadline and is counted. */
 export interface ScopedHttp {
   request(options: RequestOptions): Promise<HttpResponse>;
   json<T = unknown>(options: RequestOptions): Promise<T>;
+}
+
+/** What a provider found, handed over as soon as it is known. */
+export interface Findings {
+  jobs?: readonly Job[];
+  restorePoints?: readonly RestorePoint[];
 }
 
 export interface CollectContext {
@@ -23,18 +31,20 @@ export interface CollectContext {
   /** Reports a product status word that the provider's state table does not know (logged once). */
   unknownStatus(status: string): void;
   /**
-   * Hands over jobs and restore points as soon as they are known: they are summarised at once, so a
-   * long list read page by page never has to be held whole (what collect() returns is added to them).
-   * Nothing reported counts if the collection then fails.
+   * The one way findings reach the metrics: each is summarised at once, so a long list read page
+   * by page is never held whole. The target's history (finished-job counter, duration histogram)
+   * takes them in only when the whole collection succeeds; nothing reported by a collection that
+   * fails is counted.
    */
-  report(found: Partial<Collected>): void;
+  report(found: Findings): void;
 }
 
 /** One provider bound to one target; lives as long as the target's configuration is unchanged. */
 export interface ProviderInstance {
   /** How requests to this target authenticate; undefined when the product needs no HTTP-level auth. */
   auth?: RequestAuth;
-  collect(ctx: CollectContext): Promise<Collected>;
+  /** Reads the product and reports what it finds through ctx.report; rejects when the collection fails. */
+  collect(ctx: CollectContext): Promise<void>;
 }
 
 /** What a provider gets when it is bound to a target. */
@@ -48,11 +58,21 @@ export interface ProviderEnvironment {
   client(baseUrl: string): HttpClient;
 }
 
-export interface ProviderDefinition {
-  name: ProviderName;
+export interface ProviderDefinition<Name extends string = string, Block extends ProviderBlock = ProviderBlock> {
+  /** The `provider` value of a target in exporter.yml, its block's key and the `provider` label. */
+  name: Name;
   /** The job kinds this product reports; backup_jobs is emitted for each of them, zeros included. */
   kinds: readonly JobKind[];
   /** Whether the product reports restore points (backup_restore_points and friends). */
   restorePoints: boolean;
-  create(target: TargetConfig, env: ProviderEnvironment): ProviderInstance;
+  /** The target's `<name>:` block of exporter.yml. */
+  config: Block;
+  create(target: TargetCommon, settings: ResolvedBlock<Block>, env: ProviderEnvironment): ProviderInstance;
+}
+
+/** Declares a provider; the type parameters keep its name and block exact for the registry. */
+export function defineProvider<const Name extends string, Block extends ProviderBlock>(
+  definition: ProviderDefinition<Name, Block>,
+): ProviderDefinition<Name, Block> {
+  return definition;
 }

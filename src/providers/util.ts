@@ -1,8 +1,4 @@
-/** Small helpers for reading untrusted JSON from product APIs. */
-
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+/** Small helpers for reading fields and times from the untrusted JSON of product APIs. */
 
 /** A non-empty string field; numbers are accepted and turned into strings (ids are sometimes numeric). */
 export function stringField(obj: Record<string, unknown>, key: string): string | undefined {

@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import { BLUEXP_DEFAULTS } from '../../src/config/schema';
+import { BLUEXP_DEFAULTS } from '../../src/providers/bluexp';
 import {
   DEMO_BLUEXP_ACCOUNT_ID,
   DEMO_BLUEXP_AGENT_ID,

@@ -24,8 +24,10 @@ import {
   reasonForProductError,
   usersFromAnswer,
 } from '../../src/providers/ahsay';
-import type { DayContext, MappingSink } from '../../src/providers/ahsay';
+import type { DayContext } from '../../src/providers/ahsay';
+import type { MappingSink } from '../../src/providers/kit';
 import type { CollectContext } from '../../src/providers/types';
+import { bind, collectWith } from '../helpers/collect';
 
 const fixture = (name: string): unknown => JSON.parse(readFileSync(join(__dirname, '../fixtures/ahsay', name), 'utf8'));
 const utc = (y: number, mo: number, d: number, h = 0, mi = 0, s = 0) => Date.UTC(y, mo - 1, d, h, mi, s) / 1000;
@@ -312,8 +314,8 @@ describe('finished days', () => {
     expect(isFinalDay(states.map(job), date, '2024-06-26')).toBe(final);
   });
 
-  test('bounded in days and jobs (oldest out first); retain drops other users and dates', () => {
-    const cache = new FinishedDays(3, 5);
+  test('bounded in days and in size, a day one plus one per job (least used out first); retain drops other users and dates', () => {
+    const cache = new FinishedDays(3, 7);
     cache.put('a', 'backup', '2024-06-25', [job('succeeded')]);
     cache.put('b', 'backup', '2024-06-25', [job('succeeded'), job('failed')]);
     cache.put('c', 'backup', '2024-06-25', []);
@@ -323,7 +325,7 @@ describe('finished days', () => {
     cache.put('e', 'restore', '2024-06-24', [job('succeeded'), job('succeeded'), job('succeeded'), job('succeeded')]);
     expect(cache.get('b', 'backup', '2024-06-25')).toBeUndefined();
     expect([cache.size, cache.jobCount]).toEqual([3, 4]);
-    cache.put('f', 'restore', '2024-06-24', Array.from({ length: 6 }, () => job('succeeded')));
+    cache.put('f', 'restore', '2024-06-24', Array.from({ length: 7 }, () => job('succeeded')));
     expect(cache.get('f', 'restore', '2024-06-24')).toBeUndefined();
     cache.retain(new Set(['c', 'd', 'e']), new Set(['2024-06-25']));
     expect([cache.size, cache.jobCount]).toEqual([2, 0]);
@@ -410,10 +412,10 @@ describe('AhsayCBS collect (fake transport)', () => {
 
   test('request bodies have the shape of the seed example; a warm collection re-reads only today', async () => {
     const sent: Sent[] = [];
-    const instance = ahsay.create(target({ users: ['obm', 'finance', 'obm'] }), { log: pino({ level: 'silent' }), client: () => undefined as never });
+    const instance = bind(ahsay, target({ users: ['obm', 'finance', 'obm'] }), { log: pino({ level: 'silent' }), client: () => undefined as never });
     const now = utc(2024, 6, 26, 12);
     const answer = (s: Sent) => finishedJob(String(s.body.BackupDate ?? s.body.RestoreDate));
-    const first = await instance.collect(context(now, answer, sent));
+    const first = await collectWith(instance, context(now, answer, sent));
     expect(first.jobs).toHaveLength(2 * 2 * 2);
     expect(sent).toHaveLength(2 * 2 * 2);
     const seedRequest = fixture('seed-003-request.json') as Record<string, unknown>;
@@ -422,52 +424,52 @@ describe('AhsayCBS collect (fake transport)', () => {
     expect(Object.keys(sent.find((s) => s.path === '/obs/api/json/ListBackupJobStatus.do')!.body).sort()).toEqual(['BackupDate', 'LoginName', 'SysPwd', 'SysUser']);
 
     sent.length = 0;
-    const second = await instance.collect(context(now + 600, answer, sent));
+    const second = await collectWith(instance, context(now + 600, answer, sent));
     expect(second.jobs).toHaveLength(8);
     expect(sent).toHaveLength(2 * 2);
     expect(new Set(sent.map((s) => s.body.BackupDate ?? s.body.RestoreDate))).toEqual(new Set(['2024-06-26']));
 
     // The next day: yesterday (read only as "today" so far) is read once more, then remembered.
     sent.length = 0;
-    await instance.collect(context(utc(2024, 6, 27, 0, 5), answer, sent));
+    await collectWith(instance, context(utc(2024, 6, 27, 0, 5), answer, sent));
     expect(sent).toHaveLength(2 * 2 * 2);
     sent.length = 0;
-    await instance.collect(context(utc(2024, 6, 27, 0, 10), answer, sent));
+    await collectWith(instance, context(utc(2024, 6, 27, 0, 10), answer, sent));
     expect(new Set(sent.map((s) => s.body.BackupDate ?? s.body.RestoreDate))).toEqual(new Set(['2024-06-27']));
   });
 
   test('a past day that still holds a running job is read again; without users, ListUsers (LoginNameOnly) is asked each time and Owner passed on', async () => {
     const sent: Sent[] = [];
-    const instance = ahsay.create(target({}), { log: pino({ level: 'silent' }), client: () => undefined as never });
+    const instance = bind(ahsay, target({}), { log: pino({ level: 'silent' }), client: () => undefined as never });
     const answer = (s: Sent) => {
       if (s.path === '/obs/api/json/2/ListUsers.do') return { Status: 'OK', User: [{ LoginName: 'obm' }, { LoginName: 'finance', Owner: 'reseller-east' }] };
       const date = String(s.body.BackupDate ?? s.body.RestoreDate);
       return finishedJob(date, date === '2024-06-25' && s.body.LoginName === 'obm' ? 'BS_STILL_RUNNING' : 'BS_STOP_SUCCESS');
     };
     const now = utc(2024, 6, 26, 12);
-    await instance.collect(context(now, answer, sent));
+    await collectWith(instance, context(now, answer, sent));
     expect(sent[0]).toEqual({ path: '/obs/api/json/2/ListUsers.do', body: { SysUser: 'system', SysPwd: 'system1', LoginNameOnly: true } });
     expect(sent.filter((s) => s.body.LoginName === 'finance').every((s) => s.body.Owner === 'reseller-east')).toBe(true);
     sent.length = 0;
-    await instance.collect(context(now + 60, answer, sent));
+    await collectWith(instance, context(now + 60, answer, sent));
     const asked = sent.slice(1).map((s) => `${String(s.body.LoginName)} ${String(s.body.BackupDate ?? `r ${String(s.body.RestoreDate)}`)}`).sort();
     expect(asked).toEqual(['finance 2024-06-26', 'finance r 2024-06-26', 'obm 2024-06-25', 'obm 2024-06-26', 'obm r 2024-06-26']);
   });
 
   test('one error answer fails the collection with its reason; problems beyond 20 are counted in one line, each logged once', async () => {
-    const instance = ahsay.create(target({ users: ['obm'] }), { log: pino({ level: 'silent' }), client: () => undefined as never });
-    await expect(instance.collect(context(utc(2024, 6, 26, 12), () => fixture('error-wrong-credentials.json'), []))).rejects.toMatchObject({ reason: 'auth' });
+    const instance = bind(ahsay, target({ users: ['obm'] }), { log: pino({ level: 'silent' }), client: () => undefined as never });
+    await expect(collectWith(instance, context(utc(2024, 6, 26, 12), () => fixture('error-wrong-credentials.json'), []))).rejects.toMatchObject({ reason: 'auth' });
 
     const logs: string[] = [];
     const bad = { Status: 'OK', Data: Array.from({ length: 30 }, (_, i) => ({ ID: `j${i}`, StartTime: '2024-06-26 11;34:15', BackupJobStatus: 'BS_STOP_SUCCESS' })) };
-    const many = ahsay.create(target({ users: ['obm'], days: 1 }), { log: pino({ level: 'silent' }), client: () => undefined as never });
-    await many.collect(context(utc(2024, 6, 26, 12), () => bad, [], logs));
+    const many = bind(ahsay, target({ users: ['obm'], days: 1 }), { log: pino({ level: 'silent' }), client: () => undefined as never });
+    await collectWith(many, context(utc(2024, 6, 26, 12), () => bad, [], logs));
     expect(logs.filter((l) => l.includes('AhsayCBS answer partly unusable'))).toHaveLength(20);
     expect(logs.some((l) => l.includes('"problems":60') && l.includes('more problems than were logged'))).toBe(true);
     expect(logs.join('\n')).not.toContain('system1');
     // The same problems again (today is read on every scrape): not logged twice.
     logs.length = 0;
-    await many.collect(context(utc(2024, 6, 26, 12, 1), () => bad, [], logs));
+    await collectWith(many, context(utc(2024, 6, 26, 12, 1), () => bad, [], logs));
     expect(logs).toEqual([]);
   });
 });

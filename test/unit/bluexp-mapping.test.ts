@@ -3,13 +3,14 @@ import fc from 'fast-check';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { BLUEXP_DEFAULTS } from '../../src/config/schema';
+
 import type { TargetConfig } from '../../src/config/schema';
 import type { HttpClient, RequestOptions } from '../../src/http/client';
 import { CollectError } from '../../src/http/errors';
 import type { Job } from '../../src/model';
 import { JOB_STATES, UnknownStatusLog } from '../../src/model';
 import {
+  BLUEXP_DEFAULTS,
   MAX_DETAIL_REQUESTS,
   apiPrefix,
   asList,
@@ -24,12 +25,13 @@ import {
   timeToSeconds,
   tokenRequestBody,
 } from '../../src/providers/bluexp';
-import type { JobSource, MappingSink } from '../../src/providers/bluexp';
+import type { JobSource, BlueXpSink } from '../../src/providers/bluexp';
 import type { CollectContext } from '../../src/providers/types';
+import { bind, collectWith } from '../helpers/collect';
 
 const fixture = (name: string): any => JSON.parse(readFileSync(join(__dirname, '../fixtures/bluexp', name), 'utf8'));
 
-function recordingSink(): MappingSink & { unknown: string[]; problems: string[]; types: string[] } {
+function recordingSink(): BlueXpSink & { unknown: string[]; problems: string[]; types: string[] } {
   const unknown: string[] = [];
   const problems: string[] = [];
   const types: string[] = [];
@@ -43,7 +45,7 @@ function recordingSink(): MappingSink & { unknown: string[]; problems: string[];
   };
 }
 
-function mapAnswer(body: unknown, sink: MappingSink, source: JobSource = 'job'): Job[] {
+function mapAnswer(body: unknown, sink: BlueXpSink, source: JobSource = 'job'): Job[] {
   return jobsOf(body, 'test').flatMap((raw) => mapJob(raw, sink, source));
 }
 
@@ -364,7 +366,7 @@ function harness(answer: (path: string) => unknown) {
   );
   const paths: string[] = [];
   const unknownLog = new UnknownStatusLog();
-  const instance = bluexp.create(target(), { log, client: () => ({}) as HttpClient });
+  const instance = bind(bluexp, target(), { log, client: () => ({}) as HttpClient });
   const collect = () => {
     const ctx: CollectContext = {
       http: {
@@ -388,7 +390,7 @@ function harness(answer: (path: string) => unknown) {
         throw new Error('BlueXP returns its jobs from collect(); nothing is reported on the way');
       },
     };
-    return instance.collect(ctx);
+    return collectWith(instance, ctx);
   };
   return { collect, paths, lines };
 }

@@ -19,7 +19,9 @@ import {
   parseCbrTime,
   VaultNames,
 } from '../../src/providers/cbr';
-import type { MappedTask, MappingSink } from '../../src/providers/cbr';
+import type { MappedTask } from '../../src/providers/cbr';
+import type { MappingSink } from '../../src/providers/kit';
+import { bind, collectWith } from '../helpers/collect';
 
 const fixture = (name: string): any => JSON.parse(readFileSync(join(__dirname, '../fixtures/cbr', name), 'utf8'));
 /** Unix seconds of a whole-second UTC time plus a decimal fraction, computed the way the provider does. */
@@ -360,8 +362,8 @@ describe('CBR collect with canned answers', () => {
       if (path === '/v3/p1/checkpoints/c1') return fixture('checkpoint-skipped.json');
       throw new CollectError('http_4xx', `GET ${path}: HTTP 404: not found`);
     });
-    const instance = cbr.create(target, env);
-    const collected = await instance.collect(ctx);
+    const instance = bind(cbr, target, env);
+    const collected = await collectWith(instance, ctx);
     expect(calls.slice(0, 3)).toEqual([
       { path: '/v3/p1/operation-logs', query: { operation_type: 'backup', start_time: '2019-05-20T00:00:00Z', limit: 1000, offset: undefined } },
       { path: '/v3/p1/operation-logs', query: { operation_type: 'restore', start_time: '2019-05-20T00:00:00Z', limit: 1000, offset: undefined } },
@@ -377,7 +379,7 @@ describe('CBR collect with canned answers', () => {
 
     // A second collection asks no checkpoint again: answers (and the 404) are remembered.
     calls.length = 0;
-    await instance.collect(ctx);
+    await collectWith(instance, ctx);
     expect(calls.map((c) => c.path).filter((p) => p.includes('/checkpoints/'))).toEqual([]);
   });
 
@@ -391,7 +393,7 @@ describe('CBR collect with canned answers', () => {
       if (offset === 0) return { operation_logs: Array.from({ length: 1000 }, (_, i) => task(i)), count: 1004 };
       return { operation_logs: Array.from({ length: 5 }, (_, i) => task(999 + i)), count: 1004 };
     });
-    const collected = await cbr.create(target, env).collect(ctx);
+    const collected = await collectWith(bind(cbr, target, env), ctx);
     expect(calls.filter((c) => c.query?.operation_type === 'backup').map((c) => c.query?.offset)).toEqual([undefined, 1000]);
     expect(collected.jobs).toHaveLength(1004);
   });
@@ -416,7 +418,7 @@ describe('CBR collect with canned answers', () => {
       events.push('page 2 answered');
       return { operation_logs: Array.from({ length: 500 }, (_, i) => task(1000 + i)), count: 1500 };
     });
-    const collected = await cbr.create(target, env).collect(ctx);
+    const collected = await collectWith(bind(cbr, target, env), ctx);
     expect(events).toEqual(['checkpoint asked', 'page 2 answered']);
     expect(collected.jobs.find((j) => j.id === 'task-skipped')?.error).toBe('BackupService.6009: The resource is being backed up.');
   });
@@ -430,7 +432,7 @@ describe('CBR collect with canned answers', () => {
       if (query?.operation_type === 'restore') return { operation_logs: [], count: 0 };
       return { operation_logs: Array.from({ length: 20 }, (_, i) => skippedTask(i)), count: 20 };
     });
-    await cbr.create(target, env).collect(ctx);
+    await collectWith(bind(cbr, target, env), ctx);
     const asked = calls.map((c) => c.path).filter((p) => p.includes('/checkpoints/'));
     expect(asked).toHaveLength(MAX_CHECKPOINT_LOOKUPS);
     expect(asked.filter((p) => p.includes('/cv-'))).toHaveLength(3);
@@ -438,6 +440,6 @@ describe('CBR collect with canned answers', () => {
 
   test('an answer without the list is invalid_response', async () => {
     const { ctx } = context(() => ({ error_code: 'BackupService.6500', error_msg: 'oops' }));
-    await expect(cbr.create(target, env).collect(ctx)).rejects.toMatchObject({ reason: 'invalid_response' });
+    await expect(collectWith(bind(cbr, target, env), ctx)).rejects.toMatchObject({ reason: 'invalid_response' });
   });
 });

@@ -280,7 +280,7 @@ describe('bad configs: every problem, each as "<path>: <message>"', () => {
     [
       'target name too long',
       targets(target('x'.repeat(65))),
-      [`targets[0].name: invalid target name "${'x'.repeat(64)}...": use 1 to 64 characters of a-z, A-Z, 0-9, "_", ".", ":" and "-"`],
+      [`targets[0].name: invalid target name "${'x'.repeat(63)}…": use 1 to 64 characters of a-z, A-Z, 0-9, "_", ".", ":" and "-"`],
     ],
     ['target name a number', targets(target('42')), ['targets[0].name: expected a string, got an integer']],
     [
@@ -722,7 +722,7 @@ const typeShape: Config = {
   targets: [
     {
       name: 'n',
-      provider: 'bluexp',
+      provider: 'opsmanager',
       url: 'https://x',
       tls: { ca: 'pem', ca_file: '/ca.pem', insecure_skip_verify: false },
       timeout: 1,
@@ -735,6 +735,19 @@ const typeShape: Config = {
   ],
 };
 void typeShape;
+// @ts-expect-error a target carries its own provider's block, not another's
+const otherProvidersBlock: TargetConfig = {
+  name: 'n',
+  provider: 'bluexp',
+  url: 'https://x',
+  timeout: 1,
+  lookback: 1,
+  max_jobs: 1,
+  min_interval: 0,
+  max_concurrency: 1,
+  opsmanager: { public_key: 'p', private_key: 's' },
+};
+void otherProvidersBlock;
 
 describe('the other providers\' blocks', () => {
   test('bluexp: defaults for token_url and audience', () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { JOB_DURATION_BUCKETS, JobHistory, SummaryBuilder, TARGET_METRICS, createExporterMetrics, newestJobs, renderTargets, summarize, summarizeNow } from '../../src/metrics';
+import { JOB_DURATION_BUCKETS, JobHistory, SummaryBuilder, TARGET_METRICS, createExporterMetrics, newestJobs, renderTargets, summarizeNow } from '../../src/metrics';
 import type { TargetSnapshot } from '../../src/metrics';
 import type { Job, RestorePoint } from '../../src/model';
 import { promtoolCheckMetrics } from '../helpers/promtool';
@@ -304,11 +304,24 @@ describe('summaries', () => {
     expect(summary.newest.map((j) => j.id)).toEqual(['new', 'edge', 'none']);
   });
 
-  test('the sliced summary equals the one-pass summary, and records history once per job', async () => {
-    const jobs = Array.from({ length: 12_345 }, (_, i) => job({ id: String(i), resource: `r${i % 17}`, state: i % 5 === 0 ? 'failed' : 'succeeded', startedAt: i }));
+  test('finished jobs count only when the collection\'s batch is committed, each once', () => {
+    const jobs = Array.from({ length: 1_234 }, (_, i) => job({ id: String(i), resource: `r${i % 17}`, state: i % 5 === 0 ? 'failed' : 'succeeded', startedAt: i }));
     const history = new JobHistory(['restore']);
-    const sliced = await summarize({ jobs, restorePoints: [] }, new SummaryBuilder(50, -Infinity, history));
-    expect(sliced).toEqual(summarizeNow({ jobs, restorePoints: [] }, 50));
-    expect(history.finished.get('restore\u0000failed')).toBe(2469);
+    const failedCollection = new SummaryBuilder(50, -Infinity, history.begin());
+    jobs.forEach((j) => failedCollection.addJob(j));
+    expect(history.finished.get('restore\u0000failed')).toBe(0);
+    const batch = history.begin();
+    const builder = new SummaryBuilder(50, -Infinity, batch);
+    // Listed twice in one collection (a page that moved): still one job.
+    [...jobs, ...jobs.slice(0, 100)].forEach((j) => builder.addJob(j));
+    expect(history.finished.get('restore\u0000failed')).toBe(0);
+    batch.commit();
+    batch.commit();
+    expect(history.finished.get('restore\u0000failed')).toBe(247);
+    expect(history.finished.get('restore\u0000succeeded')).toBe(987);
+    const next = history.begin();
+    jobs.forEach((j) => next.add(j));
+    next.commit();
+    expect(history.finished.get('restore\u0000failed')).toBe(247);
   });
 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Job } from '../../src/model';
 import { mapRestoreJob, mapRestoreJobs } from '../../src/providers/opsmanager';
-import type { MappingSink } from '../../src/providers/opsmanager';
+import type { MappingSink } from '../../src/providers/kit';
 
 const fixture = (name: string): unknown => JSON.parse(readFileSync(join(__dirname, '../fixtures/opsmanager', name), 'utf8'));
 const at = (iso: string) => Date.parse(iso) / 1000;

@@ -13,7 +13,9 @@ import { HttpClient, productMessage, retryDelayMs } from '../../src/http/client'
 import { CollectError } from '../../src/http/errors';
 import { JobHistory, renderTargets, summarizeNow } from '../../src/metrics';
 import { JOB_KINDS, JOB_STATES } from '../../src/model';
-import type { Collected, Job } from '../../src/model';
+import type { Job } from '../../src/model';
+import type { Found } from '../helpers/collect';
+import { bind } from '../helpers/collect';
 import { PROVIDERS } from '../../src/providers';
 import type { CollectContext, ProviderDefinition } from '../../src/providers/types';
 import { parseIsoTimestamp } from '../../src/providers/util';
@@ -74,7 +76,7 @@ function expectFiniteSamples(text: string): void {
 const REQUEST_BUDGET = 300;
 
 /** A collection context whose every request answers with the next generated value; what is reported goes to `reported`. */
-function contextAnswering(answers: unknown[], reported: Collected): CollectContext {
+function contextAnswering(answers: unknown[], reported: Found): CollectContext {
   let i = 0;
   const next = async () => {
     if (i >= REQUEST_BUDGET) throw new CollectError('timeout', 'request budget of the property test spent');
@@ -111,7 +113,7 @@ afterAll(async () => {
   await Promise.all(afterRun.map((close) => close()));
 });
 
-describe.each(Object.entries(PROVIDERS) as Array<[string, ProviderDefinition]>)('provider %s with any answer', (name, definition) => {
+describe.each(PROVIDERS.map((p): [string, ProviderDefinition] => [p.name, p]))('provider %s with any answer', (name, definition) => {
   test('resolves with finite values or rejects with a CollectError, never anything else', async () => {
     const target = {
       name: 't',
@@ -133,13 +135,11 @@ describe.each(Object.entries(PROVIDERS) as Array<[string, ProviderDefinition]>)(
           clients.push(created);
           return created;
         };
-        const instance = definition.create(target, { log: silent, client });
+        const instance = bind(definition, target, { log: silent, client });
         afterRun.push(...clients.map((c) => () => c.close()));
-        const collected: Collected = { jobs: [], restorePoints: [] };
+        const collected: Found = { jobs: [], restorePoints: [] };
         try {
-          const returned = await instance.collect(contextAnswering(answers, collected));
-          collected.jobs.push(...returned.jobs);
-          collected.restorePoints.push(...returned.restorePoints);
+          await instance.collect(contextAnswering(answers, collected));
         } catch (err) {
           if (!(err instanceof CollectError)) throw err;
           return;

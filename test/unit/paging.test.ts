@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { readPages } from '../../src/providers/cbr';
+import { offsetPaging, readPages } from '../../src/providers/kit';
 import type { CollectContext } from '../../src/providers/types';
 
 /** A fake product holding `total` items, answering `count` as given (or the truth when undefined). */
@@ -27,7 +27,7 @@ function listOf(total: number, count?: (offset: number) => number | undefined) {
 
 async function read(list: ReturnType<typeof listOf>, maxPages = 50): Promise<number[]> {
   const seen: number[] = [];
-  await readPages(list.ctx, '/v3/p/backups', {}, 'items', maxPages, (items) => seen.push(...(items as number[])));
+  await readPages(list.ctx, '/v3/p/backups', {}, offsetPaging(1000, maxPages, 'items'), (items) => seen.push(...(items as number[])));
   return seen.sort((a, b) => a - b);
 }
 

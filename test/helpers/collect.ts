@@ -1,0 +1,27 @@
+/** Drives one provider directly, without an exporter: bind it to a target and collect what it reports. */
+import type { TargetConfig } from '../../src/config/schema';
+import type { Job, RestorePoint } from '../../src/model';
+import type { CollectContext, ProviderDefinition, ProviderEnvironment, ProviderInstance } from '../../src/providers/types';
+
+/** `definition` bound to `target`, given the block named after the provider as the exporter does. */
+export function bind(definition: ProviderDefinition, target: TargetConfig, env: ProviderEnvironment): ProviderInstance {
+  return definition.create(target, (target as unknown as Record<string, never>)[definition.name], env);
+}
+
+export interface Found {
+  jobs: Job[];
+  restorePoints: RestorePoint[];
+}
+
+/** One collection; resolves with everything the provider reported (rejects as the collection does). */
+export async function collectWith(instance: ProviderInstance, ctx: Omit<CollectContext, 'report'> & Partial<Pick<CollectContext, 'report'>>): Promise<Found> {
+  const found: Found = { jobs: [], restorePoints: [] };
+  await instance.collect({
+    ...ctx,
+    report: (reported) => {
+      found.jobs.push(...(reported.jobs ?? []));
+      found.restorePoints.push(...(reported.restorePoints ?? []));
+    },
+  });
+  return found;
+}
