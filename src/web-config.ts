@@ -7,10 +7,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import bcrypt from 'bcryptjs';
 import type { RequestHandler } from 'express';
+import { LRUCache } from 'lru-cache';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { PasswordChecker } from './password-check';
 
 const TLS_VERSIONS = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
 const CLIENT_AUTH_TYPES = ['NoClientCert', 'RequestClientCert', 'RequireAnyClientCert', 'VerifyClientCertIfGiven', 'RequireAndVerifyClientCert'] as const;
@@ -136,7 +137,10 @@ function stripUnsupported(doc: unknown): unknown {
   return copy;
 }
 
-/** Most verdicts remembered; bcrypt is slow on purpose, a scrape every few seconds should not pay it each time. */
+/**
+ * Successful checks remembered; bcrypt is slow on purpose, a scrape every few seconds should not pay
+ * it each time. Failures are never remembered, so guesses cannot push out a client's verdict.
+ */
 const VERDICT_CACHE_SIZE = 1000;
 /** Compared against when the user is unknown, so that unknown and known users take the same time. */
 const DUMMY_HASH = '$2b$10$CwTycUXWue0Thq9StjUM0uJ8DfpQzjKDhrBLMCHMh3zy2XuXsmVS2';
@@ -146,8 +150,8 @@ const DUMMY_HASH = '$2b$10$CwTycUXWue0Thq9StjUM0uJ8DfpQzjKDhrBLMCHMh3zy2XuXsmVS2
  * basic authentication, and the configured response headers. `current` is read on every request
  * so that a reload takes effect at once.
  */
-export function webProtection(current: () => WebConfig | undefined): RequestHandler {
-  const verdicts = new Map<string, boolean>();
+export function webProtection(current: () => WebConfig | undefined, checker = new PasswordChecker()): RequestHandler {
+  const allowed = new LRUCache<string, true>({ max: VERDICT_CACHE_SIZE });
   return (req, res, next) => {
     const config = current();
     if (!config) return next();
@@ -170,20 +174,16 @@ export function webProtection(current: () => WebConfig | undefined): RequestHand
     if (!credentials) return deny();
     const hash = config.users.get(credentials.user);
     const key = createHash('sha256').update(`${credentials.user}\u0000${credentials.password}\u0000${hash ?? ''}`).digest('hex');
-    const cached = verdicts.get(key);
-    const check = cached !== undefined ? Promise.resolve(cached) : bcrypt.compare(credentials.password, normaliseHash(hash ?? DUMMY_HASH));
-    void check.then(
-      (ok) => {
-        const allowed = ok && hash !== undefined;
-        if (cached === undefined) {
-          if (verdicts.size >= VERDICT_CACHE_SIZE) verdicts.delete(verdicts.keys().next().value as string);
-          verdicts.set(key, allowed);
-        }
-        if (allowed) next();
-        else deny();
-      },
-      () => deny(),
-    );
+    if (hash !== undefined && allowed.has(key)) return next();
+    void checker.check(credentials.password, normaliseHash(hash ?? DUMMY_HASH)).then((verdict) => {
+      if (verdict === 'busy') {
+        res.setHeader('Retry-After', '1');
+        res.status(503).type('text/plain').send('too many password checks in progress; try again\n');
+      } else if (verdict && hash !== undefined) {
+        allowed.set(key, true);
+        next();
+      } else deny();
+    });
   };
 }
 
