@@ -12,11 +12,14 @@ import type { ExporterMetrics, RenderedTarget, TargetSnapshot } from './metrics'
 import { JobHistory, SummaryBuilder, renderTarget } from './metrics';
 import { UnknownStatusLog } from './model';
 import { providerFor } from './providers';
+import { truncate } from './text';
 import type { ProviderDefinition, ProviderInstance, ScopedHttp } from './providers/types';
 
 /** Time kept back from Prometheus' scrape timeout for rendering and the network. */
 export const SCRAPE_TIMEOUT_MARGIN_MS = 500;
 const MIN_DEADLINE_MS = 100;
+/** Longest status word written to the log. */
+const MAX_LOGGED_STATUS_LENGTH = 200;
 
 export interface CollectResult {
   snapshot: TargetSnapshot;
@@ -149,7 +152,7 @@ export class TargetRuntime {
           log: this.log,
           unknownStatus: (status) => {
             if (this.unknownStatuses.firstTime(this.config.provider, status)) {
-              this.log.warn({ status }, 'unknown product status mapped to state "unknown"');
+              this.log.warn({ status: truncate(status, MAX_LOGGED_STATUS_LENGTH) }, 'unknown product status mapped to state "unknown"');
             }
           },
           report: (found) => {

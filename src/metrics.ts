@@ -8,6 +8,7 @@
  */
 import client from 'prom-client';
 import { ERROR_REASONS } from './http/errors';
+import { boundedText } from './text';
 import { JOB_KINDS, JOB_STATES, RESTORE_POINT_STATES, TERMINAL_JOB_STATES } from './model';
 import type { Job, JobKind, JobState, RestorePoint } from './model';
 import type { ProviderName } from './providers';
@@ -200,14 +201,19 @@ export class JobHistory {
     return new HistoryBatch(this, this.capacity);
   }
 
-  /** Whether `job` was already counted. */
-  has(job: Job): boolean {
+  /** Whether the finished job was already counted. */
+  has(job: FinishedJob): boolean {
     return this.seen.get(job.kind)?.get(job.resource)?.ids.has(job.id) ?? false;
   }
 
   /** Counts `job` if it is the first sighting of it in a terminal state. */
   record(job: Job): void {
-    if (!TERMINAL_JOB_STATES.has(job.state)) return;
+    const finished = finishedJob(job);
+    if (finished) this.count(finished);
+  }
+
+  /** Counts a finished job unless it was already counted. */
+  count(job: FinishedJob): void {
     if (this.capacity > 0) {
       const owner = this.seenOf(job.kind, job.resource);
       if (owner.ids.has(job.id)) return;
@@ -215,9 +221,9 @@ export class JobHistory {
     }
     const key = seriesKey(job.kind, job.state);
     this.finished.set(key, (this.finished.get(key) ?? 0) + 1);
-    if (job.startedAt !== undefined && job.endedAt !== undefined && job.endedAt >= job.startedAt) {
+    if (job.seconds !== undefined) {
       const histogram = this.durations.get(key) ?? emptyHistogram();
-      observe(histogram, job.endedAt - job.startedAt);
+      observe(histogram, job.seconds);
       this.durations.set(key, histogram);
     }
   }
@@ -262,13 +268,39 @@ export class JobHistory {
   }
 }
 
+/** Longest job id or resource the history keeps (see boundedText): an upstream controls their size. */
+const HISTORY_KEY_LENGTH = 128;
+
+/** What the history keeps of a job in a terminal state: bounded keys, the state and the duration. */
+export interface FinishedJob {
+  kind: JobKind;
+  resource: string;
+  id: string;
+  state: JobState;
+  /** Where the product says when the job started and ended. */
+  seconds?: number;
+}
+
+/** The history's view of `job`; undefined unless it is in a terminal state. */
+export function finishedJob(job: Job): FinishedJob | undefined {
+  if (!TERMINAL_JOB_STATES.has(job.state)) return undefined;
+  const finished: FinishedJob = {
+    kind: job.kind,
+    resource: boundedText(job.resource, HISTORY_KEY_LENGTH),
+    id: boundedText(job.id, HISTORY_KEY_LENGTH),
+    state: job.state,
+  };
+  if (job.startedAt !== undefined && job.endedAt !== undefined && job.endedAt >= job.startedAt) finished.seconds = job.endedAt - job.startedAt;
+  return finished;
+}
+
 /**
  * The finished jobs one collection saw that the history has not counted yet, held until the
  * collection is known to have succeeded. Bounded by the history's capacity: beyond it a job is left
  * for a later collection, which sees it again.
  */
 export class HistoryBatch {
-  private readonly pending: Job[] = [];
+  private readonly pending: FinishedJob[] = [];
   /** kind -> resource -> ids pending, so a job listed twice in one collection counts once. */
   private readonly pendingIds = new Map<JobKind, Map<string, Set<string>>>();
   private committed = false;
@@ -279,21 +311,23 @@ export class HistoryBatch {
   ) {}
 
   add(job: Job): void {
-    if (!TERMINAL_JOB_STATES.has(job.state) || this.pending.length >= this.capacity || this.history.has(job)) return;
-    let resources = this.pendingIds.get(job.kind);
-    if (!resources) this.pendingIds.set(job.kind, (resources = new Map()));
-    let ids = resources.get(job.resource);
-    if (!ids) resources.set(job.resource, (ids = new Set()));
-    if (ids.has(job.id)) return;
-    ids.add(job.id);
-    this.pending.push(job);
+    if (!TERMINAL_JOB_STATES.has(job.state) || this.pending.length >= this.capacity) return;
+    const finished = finishedJob(job)!;
+    if (this.history.has(finished)) return;
+    let resources = this.pendingIds.get(finished.kind);
+    if (!resources) this.pendingIds.set(finished.kind, (resources = new Map()));
+    let ids = resources.get(finished.resource);
+    if (!ids) resources.set(finished.resource, (ids = new Set()));
+    if (ids.has(finished.id)) return;
+    ids.add(finished.id);
+    this.pending.push(finished);
   }
 
   /** Counts the batch's jobs into the history; only the first call does. */
   commit(): void {
     if (this.committed) return;
     this.committed = true;
-    for (const job of this.pending) this.history.record(job);
+    for (const job of this.pending) this.history.count(job);
   }
 }
 
@@ -604,12 +638,19 @@ function formatLabels(labels: Labels): string {
   return `${text}}`;
 }
 
-const NEEDS_ESCAPE = /[\\"\n]/;
+/** Characters a label value must not carry as they are: the format's escapes and control characters. */
+const NEEDS_CLEANING = /[\\"\n\u0000-\u001f\u007f-\u009f]/;
+/** Control characters other than the newline, which the format escapes. */
+const CONTROL_CHARACTERS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g;
 
+/**
+ * A label value as written in the exposition: bounded (a cut value keeps a short hash of the whole,
+ * so distinct values stay distinct series), control characters replaced by U+FFFD, and escaped.
+ */
 export function escapeLabelValue(value: string): string {
-  const bounded = value.length > MAX_LABEL_VALUE_LENGTH ? value.slice(0, MAX_LABEL_VALUE_LENGTH) : value;
-  if (!NEEDS_ESCAPE.test(bounded)) return bounded;
-  return bounded.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+  const bounded = boundedText(value, MAX_LABEL_VALUE_LENGTH);
+  if (!NEEDS_CLEANING.test(bounded)) return bounded;
+  return bounded.replace(CONTROL_CHARACTERS, '\ufffd').replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
 function escapeHelp(help: string): string {

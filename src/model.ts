@@ -2,6 +2,7 @@
  * The normalised model every provider maps its product's answers into, and the state tables that
  * turn each product's own status words into one small set of states.
  */
+import { boundedText } from './text';
 
 export const JOB_KINDS = ['backup', 'restore'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
@@ -67,13 +68,16 @@ export function mapStatus(table: StateTable, status: string | undefined | null):
   return Object.prototype.hasOwnProperty.call(table, status) ? table[status] : 'unknown';
 }
 
+/** Longest status word remembered as logged (see boundedText). */
+const STATUS_KEY_LENGTH = 128;
+
 /** Remembers which unknown status words were already logged, so each is logged once per process. */
 export class UnknownStatusLog {
   private readonly seen = new Set<string>();
   constructor(private readonly limit = 1000) {}
   /** Returns true the first time a (provider, word) pair is seen. */
   firstTime(provider: string, status: string): boolean {
-    const key = `${provider}\u0000${status}`;
+    const key = `${provider}\u0000${boundedText(status, STATUS_KEY_LENGTH)}`;
     if (this.seen.has(key) || this.seen.size >= this.limit) return false;
     this.seen.add(key);
     return true;

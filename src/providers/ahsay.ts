@@ -237,7 +237,7 @@ export function mapJob(item: unknown, day: DayContext, sink: MappingSink): Job |
   const setId = stringField(item, 'BackupSetID');
   const destination = stringField(item, 'DestinationID');
   const id = [day.login, setId ?? '-', ...(destination ? [destination] : []), runId].join('/');
-  const setName = typeof item.BackupSetName === 'string' && item.BackupSetName !== '' ? item.BackupSetName : setId;
+  const setName = stringField(item, 'BackupSetName') ?? setId;
   const status = firstString(item, STATUS_FIELDS[day.kind]) ?? '';
   const state = mapStatus(STATE_TABLES[day.kind], status);
   if (state === 'unknown') sink.unknownStatus(status || '(none)');
@@ -313,7 +313,7 @@ export function usersFromAnswer(body: unknown, sink: MappingSink): BackupUser[] 
   if (!Array.isArray(ok.User)) throw new CollectError('invalid_response', '2/ListUsers.do: answer has no "User" list');
   const users = new Map<string, BackupUser>();
   for (const entry of ok.User) {
-    const login = typeof entry === 'string' ? entry || undefined : isObject(entry) ? stringField(entry, 'LoginName') : undefined;
+    const login = typeof entry === 'string' ? stringField({ entry }, 'entry') : isObject(entry) ? stringField(entry, 'LoginName') : undefined;
     if (!login) {
       sink.problem('2/ListUsers.do: a user without LoginName skipped');
       continue;

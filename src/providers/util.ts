@@ -1,9 +1,19 @@
 /** Small helpers for reading fields and times from the untrusted JSON of product APIs. */
+import { boundedText } from '../text';
 
-/** A non-empty string field; numbers are accepted and turned into strings (ids are sometimes numeric). */
+/**
+ * Longest string a provider keeps of one field: a product's ids, names and status words are short,
+ * and a longer value (an error text, a hostile answer) must not make state or logs grow with it.
+ */
+export const MAX_FIELD_LENGTH = 1024;
+
+/**
+ * A non-empty string field, bounded to MAX_FIELD_LENGTH (see boundedText); numbers are accepted and
+ * turned into strings (ids are sometimes numeric).
+ */
 export function stringField(obj: Record<string, unknown>, key: string): string | undefined {
   const value = obj[key];
-  if (typeof value === 'string') return value === '' ? undefined : value;
+  if (typeof value === 'string') return value === '' ? undefined : boundedText(value, MAX_FIELD_LENGTH);
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   return undefined;
 }

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { JOB_DURATION_BUCKETS, JobHistory, SummaryBuilder, TARGET_METRICS, createExporterMetrics, newestJobs, renderTargets, summarizeNow } from '../../src/metrics';
+import { JOB_DURATION_BUCKETS, JobHistory, SummaryBuilder, TARGET_METRICS, createExporterMetrics, escapeLabelValue, finishedJob, newestJobs, renderTargets, summarizeNow } from '../../src/metrics';
+import { stringField } from '../../src/providers/util';
 import type { TargetSnapshot } from '../../src/metrics';
 import type { Job, RestorePoint } from '../../src/model';
 import { promtoolCheckMetrics } from '../helpers/promtool';
@@ -323,5 +324,50 @@ describe('summaries', () => {
     jobs.forEach((j) => next.add(j));
     next.commit();
     expect(history.finished.get('restore\u0000failed')).toBe(247);
+  });
+});
+
+describe('values an upstream controls stay bounded and distinct', () => {
+  const long = (tail: string) => `${'x'.repeat(300)}${tail}`;
+
+  test('label values: at most 256 characters, a cut value keeps a hash of the whole', () => {
+    const a = escapeLabelValue(long('a'));
+    const b = escapeLabelValue(long('b'));
+    expect(a.length).toBe(256);
+    expect(a).not.toBe(b);
+    expect(a.startsWith('x'.repeat(200))).toBe(true);
+    expect(escapeLabelValue('short')).toBe('short');
+  });
+
+  test('label values: control characters replaced, the format\'s escapes applied', () => {
+    expect(escapeLabelValue('a\u0000b\u001bc\rd\u007fe\u0085f')).toBe('a\ufffdb\ufffdc\ufffdd\ufffde\ufffdf');
+    expect(escapeLabelValue('say "hi"\\\n')).toBe('say \\"hi\\"\\\\\\n');
+  });
+
+  test('the series of two long ids that share their first 256 characters are two series', () => {
+    const jobs = [job({ id: long('1') }), job({ id: long('2') })];
+    const text = renderTargets([{ snapshot: snapshot({ summary: summarizeNow({ jobs }, 10) }) }]);
+    const states = text.split('\n').filter((line) => line.startsWith('backup_job_state{'));
+    expect(new Set(states).size).toBe(2);
+  });
+
+  test('the history keeps bounded keys: a 1 MiB id is remembered in 128 characters, and still once', () => {
+    const huge = job({ id: 'i'.repeat(1 << 20), resource: 'r'.repeat(1 << 20) });
+    const kept = finishedJob(huge)!;
+    expect([kept.id.length, kept.resource.length]).toEqual([128, 128]);
+    const history = new JobHistory(['restore']);
+    history.record(huge);
+    history.record({ ...huge });
+    expect(history.finished.get('restore\u0000succeeded')).toBe(1);
+    history.record(job({ id: `${'i'.repeat(1 << 20)}2`, resource: huge.resource }));
+    expect(history.finished.get('restore\u0000succeeded')).toBe(2);
+  });
+
+  test('providers read string fields bounded to 1024 characters, distinct values staying distinct', () => {
+    const a = stringField({ id: long('a'.repeat(2000)) }, 'id')!;
+    const b = stringField({ id: long('b'.repeat(2000)) }, 'id')!;
+    expect(a.length).toBe(1024);
+    expect(a).not.toBe(b);
+    expect(stringField({ id: 'abc' }, 'id')).toBe('abc');
   });
 });
