@@ -18,6 +18,7 @@ import type { ProviderDefinition, ProviderInstance, ScopedHttp } from './provide
 /** Time kept back from Prometheus' scrape timeout for rendering and the network. */
 export const SCRAPE_TIMEOUT_MARGIN_MS = 500;
 const MIN_DEADLINE_MS = 100;
+const DECIMAL_SECONDS = /^\s*\d{1,9}(\.\d{1,9})?\s*$/;
 /** Longest status word written to the log. */
 const MAX_LOGGED_STATUS_LENGTH = 200;
 
@@ -35,10 +36,10 @@ export interface CollectResult {
  * the target's own timeout. A missing or malformed header leaves the target's timeout.
  */
 export function collectionBudgetMs(scrapeTimeoutHeader: string | undefined, targetTimeoutMs: number): number {
+  // Prometheus writes decimal seconds (e.g. "9.5"); "0x2" or "1e3" are numbers to Number(), not to it.
+  if (scrapeTimeoutHeader === undefined || !DECIMAL_SECONDS.test(scrapeTimeoutHeader)) return targetTimeoutMs;
   const seconds = Number(scrapeTimeoutHeader);
-  if (scrapeTimeoutHeader === undefined || scrapeTimeoutHeader.trim() === '' || !Number.isFinite(seconds) || seconds <= 0) {
-    return targetTimeoutMs;
-  }
+  if (!Number.isFinite(seconds) || seconds <= 0) return targetTimeoutMs;
   return Math.max(MIN_DEADLINE_MS, Math.min(targetTimeoutMs, seconds * 1000 - SCRAPE_TIMEOUT_MARGIN_MS));
 }
 
@@ -66,7 +67,6 @@ export class TargetRuntime {
   ) {
     this.definition = providerFor(config.provider);
     this.log = log.child({ target: config.name, provider: config.provider });
-    const labels = { target: config.name, provider: config.provider };
     const client = (baseUrl: string, auth?: RequestAuth) => {
       const created = new HttpClient({
         baseUrl,
@@ -74,7 +74,7 @@ export class TargetRuntime {
         tls: config.tls,
         auth,
         userAgent: `backup-exporter/${version}`,
-        observe: (code, seconds) => metrics.upstreamDuration.observe({ ...labels, code }, seconds),
+        observe: (code, seconds) => metrics.observeUpstream(config.name, config.provider, code, seconds),
       });
       this.clients.push(created);
       return created;

@@ -65,6 +65,8 @@ export interface ExporterMetrics {
   reloadTimestamp: client.Gauge;
   upstreamDuration: client.Histogram<'target' | 'provider' | 'code'>;
   collectErrors: client.Counter<'target' | 'provider' | 'reason'>;
+  /** Observes one upstream request of a target (its HTTP status, or the error reason when none came). */
+  observeUpstream(target: string, provider: string, code: string, seconds: number): void;
   /** Creates the zero-valued error series of a target so that increase() sees its first failure. */
   initTarget(target: string, provider: ProviderName): void;
   /** Drops the series of targets no longer configured. */
@@ -116,7 +118,8 @@ export function createExporterMetrics(version: string): ExporterMetrics {
     labelNames: ['target', 'provider', 'reason'] as const,
     registers: [registry],
   });
-  const known = new Map<string, ProviderName>();
+  /** target -> its provider and the codes its upstream histogram has series for. */
+  const known = new Map<string, { provider: string; codes: Set<string> }>();
   return {
     processRegistry,
     registry,
@@ -125,17 +128,20 @@ export function createExporterMetrics(version: string): ExporterMetrics {
     upstreamDuration,
     collectErrors,
     initTarget(target, provider) {
-      known.set(target, provider);
+      if (!known.has(target)) known.set(target, { provider, codes: new Set() });
       for (const reason of ERROR_REASONS) collectErrors.inc({ target, provider, reason }, 0);
+    },
+    observeUpstream(target, provider, code, seconds) {
+      known.get(target)?.codes.add(code);
+      upstreamDuration.observe({ target, provider, code }, seconds);
     },
     retainTargets(targets) {
       const keep = new Set(targets.map((t) => `${t.name}\u0000${t.provider}`));
-      for (const [target, provider] of known) {
+      for (const [target, { provider, codes }] of known) {
         if (keep.has(`${target}\u0000${provider}`)) continue;
         known.delete(target);
         for (const reason of ERROR_REASONS) collectErrors.remove({ target, provider, reason });
-        // The histogram has one series per code seen: remove by partial match.
-        (upstreamDuration as unknown as { remove(labels: Record<string, string>): void }).remove({ target, provider });
+        for (const code of codes) upstreamDuration.remove({ target, provider, code });
       }
     },
     async exposition(collectTargets) {

@@ -81,6 +81,10 @@ export function classifyError(err: unknown, timedOut: boolean): CollectError {
   if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') {
     return new CollectError('invalid_response', detail);
   }
+  // The product answered, but not with HTTP the client can read (e.g. headers over the size limit).
+  if (code === 'UND_ERR_HEADERS_OVERFLOW' || code?.startsWith('HPE_')) {
+    return new CollectError('invalid_response', `answer is not readable HTTP: ${code}: ${detail}`);
+  }
   if (code === 'UND_ERR_ABORTED' || (err instanceof Error && err.name === 'AbortError')) {
     return new CollectError('timeout', 'deadline exceeded');
   }

@@ -11,6 +11,10 @@ describe('collectionBudgetMs: scrape timeout header minus 0.5 s, capped by the t
     ['2.5', 30_000, 2_000],
     ['60', 30_000, 30_000],
     ['0.2', 30_000, 100],
+    ['0x2', 10_000, 10_000],
+    ['1e1', 10_000, 10_000],
+    ['Infinity', 10_000, 10_000],
+    [' 4 ', 30_000, 3_500],
   ])('header %p, target timeout %p ms -> %p ms', (header, timeout, expected) => {
     expect(collectionBudgetMs(header, timeout)).toBe(expected);
   });

@@ -371,3 +371,15 @@ describe('values an upstream controls stay bounded and distinct', () => {
     expect(stringField({ id: 'abc' }, 'id')).toBe('abc');
   });
 });
+
+test('a target removed by a reload leaves none of the exporter\'s own series behind', async () => {
+  const own = createExporterMetrics('0');
+  for (let reload = 0; reload < 50; reload++) {
+    own.initTarget(`t${reload}`, 'cbr');
+    for (const code of ['200', '401', 'timeout']) own.observeUpstream(`t${reload}`, 'cbr', code, 0.1);
+    own.retainTargets([{ name: `t${reload}`, provider: 'cbr' }]);
+  }
+  const text = await own.registry.metrics();
+  const targets = new Set([...text.matchAll(/target="([^"]+)"/g)].map((m) => m[1]));
+  expect([...targets]).toEqual(['t49']);
+});
