@@ -7,8 +7,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import { CollectError, classifyError, reasonForStatus } from './errors';
-import { Semaphore } from './semaphore';
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 const RETRYABLE_STATUSES = new Set([429, 502, 503, 504]);
@@ -16,8 +16,6 @@ const MAX_RETRIES = 2;
 const BACKOFF_BASE_MS = 200;
 /** Time kept back before the deadline so that a retry which would not finish is not started. */
 const DEADLINE_MARGIN_MS = 50;
-/** Answers larger than this are parsed only after the event loop has read what arrived with them. */
-const DEFER_PARSE_BYTES = 16 * 1024;
 
 export type QueryValue = string | number | boolean | undefined;
 
@@ -76,14 +74,14 @@ export interface HttpClientOptions {
 export class HttpClient {
   private readonly pool: Pool;
   private readonly basePath: string;
-  private readonly semaphore: Semaphore;
   private readonly maxResponseBytes: number;
 
   constructor(private readonly options: HttpClientOptions) {
     const url = new URL(options.baseUrl);
     this.basePath = url.pathname.replace(/\/+$/, '');
-    this.semaphore = new Semaphore(options.maxConcurrency);
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    // One request per connection and at most maxConcurrency connections: that bounds the requests in
+    // flight; undici queues the others until a connection is free.
     this.pool = new Pool(url.origin, {
       connections: options.maxConcurrency,
       keepAliveTimeout: 30_000,
@@ -132,15 +130,6 @@ export class HttpClient {
   /** Sends a request and parses its answer as JSON. */
   async json<T = unknown>(options: RequestOptions, scope: RequestScope): Promise<T> {
     const response = await this.request(options, scope);
-    // Small answers (a project's clusters, a user list) gate the next requests of a chain; a large
-    // one (a page of jobs) ends one. Large ones wait for their own turn of the event loop, so small
-    // ones that arrive meanwhile start their next requests first (benchmark workload a, see
-    // docs/performance.md).
-    if (response.body.length > DEFER_PARSE_BYTES) {
-      await largeAnswerTurn();
-      // The collection may have ended while this answer waited: its parse would be wasted work.
-      if (scope.signal.aborted) throw new CollectError('timeout', 'deadline exceeded before the answer was parsed');
-    }
     return parseJsonBody(response, `${options.method ?? 'GET'} ${options.path}`) as T;
   }
 
@@ -150,11 +139,6 @@ export class HttpClient {
     options: RequestOptions,
     scope: RequestScope,
   ): Promise<{ response: HttpResponse; outgoing: OutgoingRequest }> {
-    try {
-      await this.semaphore.acquire(scope.signal);
-    } catch {
-      throw new CollectError('timeout', 'deadline exceeded while waiting for a free connection');
-    }
     const started = performance.now();
     let code = 'error';
     const outgoing: OutgoingRequest = {
@@ -166,14 +150,16 @@ export class HttpClient {
     try {
       if (this.options.auth) Object.assign(outgoing.headers, await this.options.auth.headers(outgoing, scope));
       scope.requests++;
-      requestsStarted++;
-      const res = await this.pool.request({
-        method: method as 'GET' | 'POST',
-        path,
-        headers: outgoing.headers,
-        body: outgoing.body,
-        signal: scope.signal,
-      });
+      const res = await unlessAborted(
+        this.pool.request({
+          method: method as 'GET' | 'POST',
+          path,
+          headers: outgoing.headers,
+          body: outgoing.body,
+          signal: scope.signal,
+        }),
+        scope.signal,
+      );
       code = String(res.statusCode);
       const body = await readCapped(res.body, res.headers['content-length'], this.maxResponseBytes).catch((err: unknown) => {
         const where = `${method} ${path.split('?')[0]}`;
@@ -188,56 +174,35 @@ export class HttpClient {
       if (code === 'error') code = classified.reason;
       throw classified;
     } finally {
-      this.semaphore.release();
       this.options.observe?.(code, (performance.now() - started) / 1000);
     }
   }
 }
 
-const largeAnswersWaiting: Array<() => void> = [];
-let largeAnswerTurnsRunning = false;
-/** Requests handed to undici so far; a large answer's turn waits while this moves (see below). */
-let requestsStarted = 0;
-let requestsStartedAtSchedule = 0;
-let turnsGivenToRequests = 0;
-const MAX_TURNS_GIVEN_TO_REQUESTS = 4;
-
 /**
- * Resolves in a later turn of the event loop, one waiting large answer per turn (first come, first
- * served). Between two turns the loop reads the sockets: a small answer that arrives while five pages
- * of jobs are being parsed waits for one page, not for all five.
- *
- * undici writes a request on a reused keep-alive connection only in the loop's check phase, after
- * a setImmediate of its own (it first reads anything the server sent on the idle socket). A request
- * started after this turn was scheduled would have its write queued behind the parse; the turn then
- * steps back once more, so the next stage of a chain goes out before the parse, not 2-5 ms after it.
+ * The answer to `request`, or a timeout as soon as `signal` aborts. undici acts on the abort of a
+ * request it holds in its queue (all connections busy) only once a connection is free for it; the
+ * collection must not wait for that.
  */
-export function largeAnswerTurn(): Promise<void> {
-  return new Promise((resolve) => {
-    largeAnswersWaiting.push(resolve);
-    if (!largeAnswerTurnsRunning) {
-      largeAnswerTurnsRunning = true;
-      scheduleLargeAnswerTurn();
-    }
+function unlessAborted(request: Promise<Dispatcher.ResponseData>, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+  const deadlinePassed = () => new CollectError('timeout', 'deadline exceeded before the product answered (or while waiting for a free connection)');
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(deadlinePassed());
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    request.then(
+      (res) => {
+        signal.removeEventListener('abort', onAbort);
+        // Answered in the same turn as the abort: nobody reads it.
+        if (signal.aborted) discard(res.body);
+        else resolve(res);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
   });
-}
-
-function scheduleLargeAnswerTurn(): void {
-  requestsStartedAtSchedule = requestsStarted;
-  setImmediate(nextLargeAnswer);
-}
-
-function nextLargeAnswer(): void {
-  if (requestsStarted !== requestsStartedAtSchedule && turnsGivenToRequests < MAX_TURNS_GIVEN_TO_REQUESTS) {
-    turnsGivenToRequests++;
-    scheduleLargeAnswerTurn();
-    return;
-  }
-  turnsGivenToRequests = 0;
-  largeAnswersWaiting.shift()?.();
-  // Scheduled from inside a turn, so it runs in the next one, after the sockets are read again.
-  if (largeAnswersWaiting.length > 0) scheduleLargeAnswerTurn();
-  else largeAnswerTurnsRunning = false;
 }
 
 export function buildPath(path: string, query?: Record<string, QueryValue>): string {
