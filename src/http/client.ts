@@ -72,7 +72,7 @@ export interface HttpClientOptions {
 }
 
 export class HttpClient {
-  private readonly pool: Pool;
+  private readonly pool: Dispatcher;
   private readonly basePath: string;
   private readonly maxResponseBytes: number;
 
@@ -92,7 +92,7 @@ export class HttpClient {
         ca: options.tls?.ca,
         rejectUnauthorized: !options.tls?.insecure_skip_verify,
       },
-    });
+    }).compose(tellWhenSent);
   }
 
   async close(): Promise<void> {
@@ -139,7 +139,8 @@ export class HttpClient {
     options: RequestOptions,
     scope: RequestScope,
   ): Promise<{ response: HttpResponse; outgoing: OutgoingRequest }> {
-    const started = performance.now();
+    let started = performance.now();
+    let sent = false;
     let code = 'error';
     const outgoing: OutgoingRequest = {
       method,
@@ -147,9 +148,16 @@ export class HttpClient {
       headers: { accept: 'application/json', 'user-agent': this.options.userAgent ?? 'backup-exporter', ...options.headers },
       body: options.body,
     };
+    const whenSent: SentNotice = {
+      sent: () => {
+        if (sent) return;
+        sent = true;
+        started = performance.now();
+        scope.requests++;
+      },
+    };
     try {
       if (this.options.auth) Object.assign(outgoing.headers, await this.options.auth.headers(outgoing, scope));
-      scope.requests++;
       const res = await unlessAborted(
         this.pool.request({
           method: method as 'GET' | 'POST',
@@ -157,8 +165,10 @@ export class HttpClient {
           headers: outgoing.headers,
           body: outgoing.body,
           signal: scope.signal,
+          opaque: whenSent,
         }),
         scope.signal,
+        () => sent,
       );
       code = String(res.statusCode);
       const body = await readCapped(res.body, res.headers['content-length'], this.maxResponseBytes).catch((err: unknown) => {
@@ -172,11 +182,39 @@ export class HttpClient {
     } catch (err) {
       const classified = classifyError(err, scope.signal.aborted);
       if (code === 'error') code = classified.reason;
+      // A request that failed to connect was made; one dropped from the queue at the deadline was not.
+      if (!sent && !scope.signal.aborted) whenSent.sent();
       throw classified;
     } finally {
-      this.options.observe?.(code, (performance.now() - started) / 1000);
+      if (sent) this.options.observe?.(code, (performance.now() - started) / 1000);
     }
   }
+}
+
+/** Passed as a request's `opaque`: told when undici takes the request out of its queue and sends it. */
+interface SentNotice {
+  sent(): void;
+}
+
+/** An undici interceptor that calls the request's SentNotice when a connection takes the request. */
+function tellWhenSent(dispatch: Dispatcher['dispatch']): Dispatcher['dispatch'] {
+  return (opts, handler) => {
+    // pool.request() hands its options, `opaque` included, to dispatch.
+    const notice = (opts as { opaque?: Partial<SentNotice> }).opaque;
+    if (typeof notice?.sent !== 'function') return dispatch(opts, handler);
+    const sent = notice.sent;
+    return dispatch(opts, {
+      onRequestStart: (controller, context) => {
+        sent();
+        handler.onRequestStart?.(controller, context);
+      },
+      onRequestUpgrade: (...args) => handler.onRequestUpgrade?.(...args),
+      onResponseStart: (...args) => handler.onResponseStart?.(...args),
+      onResponseData: (...args) => handler.onResponseData?.(...args),
+      onResponseEnd: (...args) => handler.onResponseEnd?.(...args),
+      onResponseError: (...args) => handler.onResponseError?.(...args),
+    });
+  };
 }
 
 /**
@@ -184,8 +222,9 @@ export class HttpClient {
  * request it holds in its queue (all connections busy) only once a connection is free for it; the
  * collection must not wait for that.
  */
-function unlessAborted(request: Promise<Dispatcher.ResponseData>, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
-  const deadlinePassed = () => new CollectError('timeout', 'deadline exceeded before the product answered (or while waiting for a free connection)');
+function unlessAborted<T>(request: Promise<Dispatcher.ResponseData<T>>, signal: AbortSignal, wasSent: () => boolean): Promise<Dispatcher.ResponseData<T>> {
+  const deadlinePassed = () =>
+    new CollectError('timeout', wasSent() ? 'deadline exceeded before the product answered' : 'deadline exceeded while waiting for a free connection');
   return new Promise((resolve, reject) => {
     const onAbort = () => reject(deadlinePassed());
     if (signal.aborted) onAbort();

@@ -105,7 +105,7 @@ describe('HttpClient', () => {
   test('a server that hangs ends at the deadline with reason timeout', async () => {
     const url = await serve(() => undefined);
     const scope = scopeFor(300);
-    expect(await reasonOf(clientFor(url).json({ path: '/x' }, scope))).toMatch(/^timeout/);
+    expect(await reasonOf(clientFor(url).json({ path: '/x' }, scope))).toBe('timeout: deadline exceeded before the product answered');
     // Ended by the deadline (the hang alone would outlast the test).
     expect(scope.signal.aborted).toBe(true);
     scope.done();
@@ -241,8 +241,9 @@ describe('HttpClient', () => {
       const queued = reasonOf(client.json({ path: '/queued' }, queuedScope));
       queuedController.abort(new Error('deadline'));
       // Rejected while the only connection is still busy with the first request.
-      expect(await queued).toMatch(/^timeout: deadline exceeded/);
+      expect(await queued).toBe('timeout: deadline exceeded while waiting for a free connection');
       expect(server.held()).toBe(1);
+      expect(queuedScope.requests).toBe(0);
       server.releaseAll();
       await expect(first).resolves.toEqual({});
       // The aborted request was never sent, and the connection serves the next one.
