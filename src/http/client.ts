@@ -182,8 +182,12 @@ export class HttpClient {
     } catch (err) {
       const classified = classifyError(err, scope.signal.aborted);
       if (code === 'error') code = classified.reason;
-      // A request that failed to connect was made; one dropped from the queue at the deadline was not.
-      if (!sent && !scope.signal.aborted) whenSent.sent();
+      // A request that failed to connect was made (and timed from its start); one dropped from the
+      // queue at the deadline was not.
+      if (!sent && !scope.signal.aborted) {
+        sent = true;
+        scope.requests++;
+      }
       throw classified;
     } finally {
       if (sent) this.options.observe?.(code, (performance.now() - started) / 1000);
