@@ -1,4 +1,4 @@
-// The benchmark workloads of issue 7. Each starts its simulators (in a process the harness starts
+// The benchmark workloads. Each starts its simulators (in a process the harness starts
 // for them; a workload with `parts` has one such process per part, and its configuration is joined
 // from the parts' target blocks), gives the exporter configuration, and says what one measured
 // scrape is and what its critical path costs:
@@ -84,8 +84,8 @@ const warmed = (scrapeOnce) => {
 /**
  * One simulator of each product, about 2,500 jobs each, all with the same latency per request. Each
  * is a part of its own: the harness runs each part's simulators in a process of their own, as four
- * products are four servers (in one process, one product's 1 MB answer being written delayed the
- * reading of another's request, which no real deployment does).
+ * products are four servers (in one process, writing one product's large answer would delay reading
+ * another's request, which no real deployment does).
  */
 const fourProducts = {
   ops: (faults) => simulatorPart(createOpsManagerSimulator({ publicKey: 'bench', privateKey: 'bench-secret', projects: 1, clustersPerProject: 5, shardedEvery: 0, jobsPerCluster: 500, jobIntervalMs: 10 * 60_000, faults }), (url) => opsTarget('ops', url)),

@@ -73,9 +73,7 @@ export interface ExporterMetrics {
   retainTargets(targets: ReadonlyArray<{ name: string; provider: ProviderName }>): void;
   /**
    * A scrape's exposition: the process' metrics, the exporter's, then what `collectTargets` renders.
-   * The process' metrics are read while the collection waits on the products, after its first
-   * requests went out; the exporter's are read after the collection, which updates them. Only the
-   * latter are on the path from the last answer to the scrape's response.
+   * Both registries are read after the collection, which updates the exporter's metrics.
    */
   exposition(collectTargets: () => Promise<string>): Promise<string>;
 }
@@ -145,14 +143,8 @@ export function createExporterMetrics(version: string): ExporterMetrics {
       }
     },
     async exposition(collectTargets) {
-      const targets = collectTargets();
-      // Two turns later: undici writes the collection's first requests in the next turn's check
-      // phase, and they must not wait for this.
-      const processMetrics = new Promise<string>((resolve, reject) =>
-        setImmediate(() => setImmediate(() => processRegistry.metrics().then(resolve, reject))),
-      );
-      const [processText, targetsText] = await Promise.all([processMetrics, targets]);
-      return processText + (await registry.metrics()) + targetsText;
+      const targetsText = await collectTargets();
+      return (await processRegistry.metrics()) + (await registry.metrics()) + targetsText;
     },
   };
 }

@@ -7,9 +7,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import { isObject, truncate } from '../text';
 import { CollectError, classifyError, reasonForStatus } from './errors';
-import { Semaphore } from './semaphore';
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 const RETRYABLE_STATUSES = new Set([429, 502, 503, 504]);
@@ -17,8 +17,6 @@ const MAX_RETRIES = 2;
 const BACKOFF_BASE_MS = 200;
 /** Time kept back before the deadline so that a retry which would not finish is not started. */
 const DEADLINE_MARGIN_MS = 50;
-/** Answers larger than this are parsed only after the event loop has read what arrived with them. */
-const DEFER_PARSE_BYTES = 16 * 1024;
 
 export type QueryValue = string | number | boolean | undefined;
 
@@ -75,16 +73,16 @@ export interface HttpClientOptions {
 }
 
 export class HttpClient {
-  private readonly pool: Pool;
+  private readonly pool: Dispatcher;
   private readonly basePath: string;
-  private readonly semaphore: Semaphore;
   private readonly maxResponseBytes: number;
 
   constructor(private readonly options: HttpClientOptions) {
     const url = new URL(options.baseUrl);
     this.basePath = url.pathname.replace(/\/+$/, '');
-    this.semaphore = new Semaphore(options.maxConcurrency);
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    // One request per connection and at most maxConcurrency connections: that bounds the requests in
+    // flight; undici queues the others until a connection is free.
     this.pool = new Pool(url.origin, {
       connections: options.maxConcurrency,
       keepAliveTimeout: 30_000,
@@ -95,7 +93,7 @@ export class HttpClient {
         ca: options.tls?.ca,
         rejectUnauthorized: !options.tls?.insecure_skip_verify,
       },
-    });
+    }).compose(tellWhenSent);
   }
 
   async close(): Promise<void> {
@@ -133,15 +131,6 @@ export class HttpClient {
   /** Sends a request and parses its answer as JSON. */
   async json<T = unknown>(options: RequestOptions, scope: RequestScope): Promise<T> {
     const response = await this.request(options, scope);
-    // Small answers (a project's clusters, a user list) gate the next requests of a chain; a large
-    // one (a page of jobs) ends one. Large ones wait for their own turn of the event loop, so small
-    // ones that arrive meanwhile start their next requests first (benchmark workload a, see
-    // docs/performance.md).
-    if (response.body.length > DEFER_PARSE_BYTES) {
-      await largeAnswerTurn();
-      // The collection may have ended while this answer waited: its parse would be wasted work.
-      if (scope.signal.aborted) throw new CollectError('timeout', 'deadline exceeded before the answer was parsed');
-    }
     return parseJsonBody(response, `${options.method ?? 'GET'} ${options.path}`) as T;
   }
 
@@ -151,12 +140,8 @@ export class HttpClient {
     options: RequestOptions,
     scope: RequestScope,
   ): Promise<{ response: HttpResponse; outgoing: OutgoingRequest }> {
-    try {
-      await this.semaphore.acquire(scope.signal);
-    } catch {
-      throw new CollectError('timeout', 'deadline exceeded while waiting for a free connection');
-    }
-    const started = performance.now();
+    let started = performance.now();
+    let sent = false;
     let code = 'error';
     const outgoing: OutgoingRequest = {
       method,
@@ -164,17 +149,28 @@ export class HttpClient {
       headers: { accept: 'application/json', 'user-agent': this.options.userAgent ?? 'backup-exporter', ...options.headers },
       body: options.body,
     };
+    const whenSent: SentNotice = {
+      sent: () => {
+        if (sent) return;
+        sent = true;
+        started = performance.now();
+        scope.requests++;
+      },
+    };
     try {
       if (this.options.auth) Object.assign(outgoing.headers, await this.options.auth.headers(outgoing, scope));
-      scope.requests++;
-      requestsStarted++;
-      const res = await this.pool.request({
-        method: method as 'GET' | 'POST',
-        path,
-        headers: outgoing.headers,
-        body: outgoing.body,
-        signal: scope.signal,
-      });
+      const res = await unlessAborted(
+        this.pool.request({
+          method: method as 'GET' | 'POST',
+          path,
+          headers: outgoing.headers,
+          body: outgoing.body,
+          signal: scope.signal,
+          opaque: whenSent,
+        }),
+        scope.signal,
+        () => sent,
+      );
       code = String(res.statusCode);
       const body = await readCapped(res.body, res.headers['content-length'], this.maxResponseBytes).catch((err: unknown) => {
         const where = `${method} ${path.split('?')[0]}`;
@@ -187,58 +183,70 @@ export class HttpClient {
     } catch (err) {
       const classified = classifyError(err, scope.signal.aborted);
       if (code === 'error') code = classified.reason;
+      // A request that failed to connect was made (and timed from its start); one dropped from the
+      // queue at the deadline was not.
+      if (!sent && !scope.signal.aborted) {
+        sent = true;
+        scope.requests++;
+      }
       throw classified;
     } finally {
-      this.semaphore.release();
-      this.options.observe?.(code, (performance.now() - started) / 1000);
+      if (sent) this.options.observe?.(code, (performance.now() - started) / 1000);
     }
   }
 }
 
-const largeAnswersWaiting: Array<() => void> = [];
-let largeAnswerTurnsRunning = false;
-/** Requests handed to undici so far; a large answer's turn waits while this moves (see below). */
-let requestsStarted = 0;
-let requestsStartedAtSchedule = 0;
-let turnsGivenToRequests = 0;
-const MAX_TURNS_GIVEN_TO_REQUESTS = 4;
+/** Passed as a request's `opaque`: told when undici takes the request out of its queue and sends it. */
+interface SentNotice {
+  sent(): void;
+}
+
+/** An undici interceptor that calls the request's SentNotice when a connection takes the request. */
+function tellWhenSent(dispatch: Dispatcher['dispatch']): Dispatcher['dispatch'] {
+  return (opts, handler) => {
+    // pool.request() hands its options, `opaque` included, to dispatch.
+    const notice = (opts as { opaque?: Partial<SentNotice> }).opaque;
+    if (typeof notice?.sent !== 'function') return dispatch(opts, handler);
+    const sent = notice.sent;
+    return dispatch(opts, {
+      onRequestStart: (controller, context) => {
+        sent();
+        handler.onRequestStart?.(controller, context);
+      },
+      onRequestUpgrade: (...args) => handler.onRequestUpgrade?.(...args),
+      onResponseStart: (...args) => handler.onResponseStart?.(...args),
+      onResponseData: (...args) => handler.onResponseData?.(...args),
+      onResponseEnd: (...args) => handler.onResponseEnd?.(...args),
+      onResponseError: (...args) => handler.onResponseError?.(...args),
+    });
+  };
+}
 
 /**
- * Resolves in a later turn of the event loop, one waiting large answer per turn (first come, first
- * served). Between two turns the loop reads the sockets: a small answer that arrives while five pages
- * of jobs are being parsed waits for one page, not for all five.
- *
- * undici writes a request on a reused keep-alive connection only in the loop's check phase, after
- * a setImmediate of its own (it first reads anything the server sent on the idle socket). A request
- * started after this turn was scheduled would have its write queued behind the parse; the turn then
- * steps back once more, so the next stage of a chain goes out before the parse, not 2-5 ms after it.
+ * The answer to `request`, or a timeout as soon as `signal` aborts. undici acts on the abort of a
+ * request it holds in its queue (all connections busy) only once a connection is free for it; the
+ * collection must not wait for that.
  */
-export function largeAnswerTurn(): Promise<void> {
-  return new Promise((resolve) => {
-    largeAnswersWaiting.push(resolve);
-    if (!largeAnswerTurnsRunning) {
-      largeAnswerTurnsRunning = true;
-      scheduleLargeAnswerTurn();
-    }
+function unlessAborted<T>(request: Promise<Dispatcher.ResponseData<T>>, signal: AbortSignal, wasSent: () => boolean): Promise<Dispatcher.ResponseData<T>> {
+  const deadlinePassed = () =>
+    new CollectError('timeout', wasSent() ? 'deadline exceeded before the product answered' : 'deadline exceeded while waiting for a free connection');
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(deadlinePassed());
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    request.then(
+      (res) => {
+        signal.removeEventListener('abort', onAbort);
+        // Answered in the same turn as the abort: nobody reads it.
+        if (signal.aborted) discard(res.body);
+        else resolve(res);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
   });
-}
-
-function scheduleLargeAnswerTurn(): void {
-  requestsStartedAtSchedule = requestsStarted;
-  setImmediate(nextLargeAnswer);
-}
-
-function nextLargeAnswer(): void {
-  if (requestsStarted !== requestsStartedAtSchedule && turnsGivenToRequests < MAX_TURNS_GIVEN_TO_REQUESTS) {
-    turnsGivenToRequests++;
-    scheduleLargeAnswerTurn();
-    return;
-  }
-  turnsGivenToRequests = 0;
-  largeAnswersWaiting.shift()?.();
-  // Scheduled from inside a turn, so it runs in the next one, after the sockets are read again.
-  if (largeAnswersWaiting.length > 0) scheduleLargeAnswerTurn();
-  else largeAnswerTurnsRunning = false;
 }
 
 export function buildPath(path: string, query?: Record<string, QueryValue>): string {

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { MAIN, ROOT, freePort, startProcess, waitFor } from '../helpers/process';
+import { MAIN, ROOT, freePort, startProcess, waitWhileRunning } from '../helpers/process';
 import { promtoolCheckMetrics } from '../helpers/promtool';
 import { samples, series } from '../helpers/exporter';
 
@@ -65,8 +65,11 @@ test('--version prints the version', async () => {
 test('the demo: the bundled exporter.yml serves the simulators live, promtool-clean, and stops on SIGTERM with exit 0', async () => {
   const port = await freePort();
   const child = startProcess(process.execPath, [MAIN, `--web.listen-address=127.0.0.1:${port}`]);
+  let text: string;
+  let code: number | null;
   try {
-    const text = await waitFor(
+    text = await waitWhileRunning(
+      child,
       'the demo to serve /metrics',
       async () => {
         const res = await request(`http://127.0.0.1:${port}/metrics`);
@@ -75,15 +78,16 @@ test('the demo: the bundled exporter.yml serves the simulators live, promtool-cl
       },
       20_000,
     );
-    expect(samples(text).get('backup_up{target="opsmanager-demo",provider="opsmanager"}')).toBe(1);
-    const states = series(text, 'backup_jobs', { provider: 'opsmanager' }).map(([key]) => /state="(\w+)"/.exec(key)?.[1]);
-    expect(states.sort()).toEqual(['cancelled', 'failed', 'pending', 'running', 'succeeded', 'unknown', 'warning']);
-    expect(promtoolCheckMetrics(text)).toBe('');
-    const log = child.output().split('\n').filter(Boolean);
-    expect(JSON.parse(log[0])).toMatchObject({ msg: 'backup-exporter started', level: 30 });
   } finally {
-    expect(await child.stop()).toBe(0);
+    code = await child.stop();
   }
+  expect(samples(text).get('backup_up{target="opsmanager-demo",provider="opsmanager"}')).toBe(1);
+  const states = series(text, 'backup_jobs', { provider: 'opsmanager' }).map(([key]) => /state="(\w+)"/.exec(key)?.[1]);
+  expect(states.sort()).toEqual(['cancelled', 'failed', 'pending', 'running', 'succeeded', 'unknown', 'warning']);
+  expect(promtoolCheckMetrics(text)).toBe('');
+  const log = child.output().split('\n').filter(Boolean);
+  expect(JSON.parse(log[0])).toMatchObject({ msg: 'backup-exporter started', level: 30 });
+  expect({ code, output: code === 0 ? '' : child.output() }).toEqual({ code: 0, output: '' });
 });
 
 test('SIGHUP reloads: a bad file keeps the running targets and sets the reload metric to 0; a good one applies', async () => {
@@ -92,28 +96,32 @@ test('SIGHUP reloads: a bad file keeps the running targets and sets the reload m
   const child = startProcess(process.execPath, [MAIN, `--config.file=${file}`, `--web.listen-address=127.0.0.1:${port}`]);
   const metrics = async () => (await (await request(`http://127.0.0.1:${port}/metrics`)).body.text());
   const reloadOk = (text: string) => samples(text).get('backup_exporter_config_last_reload_successful');
+  let afterBad: string;
+  let afterGood: string;
+  let code: number | null;
   try {
-    await waitFor('the exporter to serve', async () => ((await metrics()).includes('target="first"') ? true : undefined), 20_000);
+    await waitWhileRunning(child, 'the exporter to serve', async () => ((await metrics()).includes('target="first"') ? true : undefined), 20_000);
     writeFileSync(file, 'targets: [oops\n');
     child.process.kill('SIGHUP');
-    const afterBad = await waitFor('a failed reload', async () => {
+    afterBad = await waitWhileRunning(child, 'a failed reload', async () => {
       const text = await metrics();
       return reloadOk(text) === 0 ? text : undefined;
     }, 10_000);
-    expect(afterBad).toContain('backup_up{target="first",provider="opsmanager"}');
     writeFileSync(file, `targets:\n${opsTarget('second')}`);
     child.process.kill('SIGHUP');
-    const afterGood = await waitFor('a good reload', async () => {
+    afterGood = await waitWhileRunning(child, 'a good reload', async () => {
       const text = await metrics();
       // A scrape that straddles the reload may still carry the old target: wait for one that began after it.
       return reloadOk(text) === 1 && text.includes('backup_up{target="second"') ? text : undefined;
     }, 10_000);
-    expect(afterGood).not.toContain('backup_up{target="first"');
-    const logs = child.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string });
-    expect(logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['configuration reload failed; keeping the running configuration', 'configuration reloaded']));
   } finally {
-    expect(await child.stop()).toBe(0);
+    code = await child.stop();
   }
+  expect(afterBad).toContain('backup_up{target="first",provider="opsmanager"}');
+  expect(afterGood).not.toContain('backup_up{target="first"');
+  const logs = child.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string });
+  expect(logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['configuration reload failed; keeping the running configuration', 'configuration reloaded']));
+  expect({ code, output: code === 0 ? '' : child.output() }).toEqual({ code: 0, output: '' });
 });
 
 test('SIGTERM lets a scrape in flight finish, then exits 0', async () => {
@@ -125,14 +133,23 @@ test('SIGTERM lets a scrape in flight finish, then exits 0', async () => {
   const file = configFile('graceful.yml', `targets:\n  - name: slow\n    provider: opsmanager\n    url: ${server.url}\n    opsmanager: { public_key: k, private_key: p }\n`);
   const child = startProcess(process.execPath, [MAIN, `--config.file=${file}`, `--web.listen-address=127.0.0.1:${port}`]);
   try {
-    await waitFor('the exporter to listen', async () => (child.output().includes('backup-exporter started') ? true : undefined), 15_000, 100);
-    const scrape = request(`http://127.0.0.1:${port}/probe?target=slow`).then(async (r) => ({ status: r.statusCode, text: await r.body.text() }));
-    await new Promise((r) => setTimeout(r, 300));
+    await waitWhileRunning(child, 'the exporter to listen', async () => (child.output().includes('backup-exporter started') ? true : undefined), 15_000, 100);
+    let answered = false;
+    const scrape = request(`http://127.0.0.1:${port}/probe?target=slow`).then(async (r) => {
+      const answer = { status: r.statusCode, text: await r.body.text() };
+      answered = true;
+      return answer;
+    });
+    // The scrape is in flight once the product has been asked; each of its answers then takes 400 ms.
+    await waitWhileRunning(child, 'the collection to ask the product', async () => (sim.stats.requests > 0 ? true : undefined), 15_000, 10);
     child.process.kill('SIGTERM');
+    const answeredBeforeSigterm = answered;
     const answer = await scrape;
+    const code = await child.exited;
+    expect(answeredBeforeSigterm).toBe(false);
     expect(answer.status).toBe(200);
     expect(samples(answer.text).get('backup_up{target="slow",provider="opsmanager"}')).toBe(1);
-    expect(await child.exited).toBe(0);
+    expect({ code, output: code === 0 ? '' : child.output() }).toEqual({ code: 0, output: '' });
     expect(child.output()).toContain('"msg":"stopped"');
   } finally {
     await child.stop();

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { MAIN, ROOT, freePort, startProcess, waitFor } from '../helpers/process';
+import { MAIN, ROOT, freePort, startProcess, waitWhileRunning } from '../helpers/process';
 
 const INSTALL_TIMEOUT_MS = 180_000;
 jest.setTimeout(INSTALL_TIMEOUT_MS + 90_000);
@@ -90,21 +90,23 @@ test('the installed backup-exporter serves /metrics: build info, the unreachable
 `,
   );
   const child = startProcess(bin, [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${port}`], { cwd: installDir });
+  let text: string;
+  let code: number | null;
   try {
-    const text = await waitFor(
+    text = await waitWhileRunning(
+      child,
       'the installed exporter to serve /metrics',
       async () => {
-        if (child.process.exitCode !== null) throw new Error(`exited ${child.process.exitCode}: ${child.output()}`);
         const res = await request(`http://127.0.0.1:${port}/metrics`);
         const body = await res.body.text();
         return res.statusCode === 200 ? body : undefined;
       },
       30_000,
     );
-    expect(text).toMatch(new RegExp(`^backup_exporter_build_info\\{[^}]*version="${pkg.version.replace(/\./g, '\\.')}"[^}]*\\} 1$`, 'm'));
-    expect(text).toMatch(/^backup_up\{target="pack-target",provider="opsmanager"\} 0$/m);
   } finally {
-    const code = await child.stop(15_000);
-    expect({ code, output: code === 0 ? '' : child.output() }).toEqual({ code: 0, output: '' });
+    code = await child.stop(15_000);
   }
+  expect(text).toMatch(new RegExp(`^backup_exporter_build_info\\{[^}]*version="${pkg.version.replace(/\./g, '\\.')}"[^}]*\\} 1$`, 'm'));
+  expect(text).toMatch(/^backup_up\{target="pack-target",provider="opsmanager"\} 0$/m);
+  expect({ code, output: code === 0 ? '' : child.output() }).toEqual({ code: 0, output: '' });
 });

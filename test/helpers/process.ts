@@ -47,6 +47,9 @@ export function startProcess(command: string, args: string[], options: { cwd?: s
   };
 }
 
+/** Thrown by a probe of waitFor to end the wait at once (other errors are retried). */
+export class GiveUp extends Error {}
+
 /** Polls `probe` until it returns a value (not undefined), at most `timeoutMs`. */
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 250): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -56,9 +59,26 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
       const value = await probe();
       if (value !== undefined) return value;
     } catch (err) {
+      if (err instanceof GiveUp) throw err;
       lastError = err;
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+}
+
+/** waitFor while `child` runs: if it exits first, fails at once with its exit code and output. */
+export function waitWhileRunning<T>(child: Child, what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 250): Promise<T> {
+  return waitFor(
+    what,
+    async () => {
+      const { exitCode, signalCode } = child.process;
+      if (exitCode !== null || signalCode !== null) {
+        throw new GiveUp(`waiting for ${what}: the process exited (${exitCode ?? signalCode}) first; its output:\n${child.output().slice(-4000)}`);
+      }
+      return probe();
+    },
+    timeoutMs,
+    everyMs,
+  );
 }

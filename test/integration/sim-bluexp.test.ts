@@ -391,12 +391,10 @@ describe('BlueXP simulator: faults, control API and size', () => {
     expect(h.sim.tokens).toEqual({ grants: { refresh_token: 0, client_credentials: 0 }, refused: 0, rejectedTokens: 0 });
   });
 
-  it('serves a benchmark-sized job list (5,000 jobs) quickly', async () => {
+  it('serves a large job list (5,000 jobs)', async () => {
     const h = await harness({ jobs: 5000, workingEnvironments: 10, volumesPerEnvironment: 20, collapseSingletons: false });
-    const started = Date.now();
     const jobs = (await h.api('/job')).json.job;
     expect(jobs).toHaveLength(5000);
-    expect(Date.now() - started).toBeLessThan(5_000);
     expect((await h.api(`/job/${jobs[4999].id}`)).status).toBe(200);
   });
 });

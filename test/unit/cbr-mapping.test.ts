@@ -413,8 +413,9 @@ describe('CBR collect with canned answers', () => {
       }
       if (query?.operation_type === 'restore') return { operation_logs: [], count: 0 };
       if (query?.offset === undefined) return { operation_logs: [skipped, ...Array.from({ length: 999 }, (_, i) => task(i))], count: 1500 };
-      // Page 2 answers once the checkpoint is asked, or after a bounded wait if it never is.
-      await Promise.race([asked, new Promise((resolve) => setTimeout(resolve, 300))]);
+      // Page 2 answers once the checkpoint is asked, or, if it never is, after a wait long enough
+      // that a slow machine cannot be what kept the checkpoint from being asked first.
+      await Promise.race([asked, new Promise((resolve) => setTimeout(resolve, 5_000))]);
       events.push('page 2 answered');
       return { operation_logs: Array.from({ length: 500 }, (_, i) => task(1000 + i)), count: 1500 };
     });

@@ -3,8 +3,8 @@
  * schemas (kubernetes-models, @kubernetes-models/prometheus-operator: JSON schemas compiled into
  * validators, offline), a manifest with a wrong field type is rejected, the objects fit together
  * (labels, ports, names, paths, the namespace), the example exporter.yml is a valid configuration
- * whose secrets come from the Secret's files, and prometheusrule.yaml is what
- * scripts/generate-prometheusrule.mjs makes of alerts/*.yml.
+ * whose secrets come from the Secret's files, and prometheusrule.yaml holds the groups of alerts/*.yml
+ * (test/integration/prometheusrule-generator.test.ts runs the generator itself).
  *
  * The schemas check types, required fields and enums; like the Kubernetes OpenAPI schemas they do
  * not reject unknown (misspelt) field names, so the security-relevant fields are also asserted at
@@ -22,7 +22,6 @@ import { parseConfig } from '../../src/config/load';
 import { ROOT } from '../helpers/process';
 
 const DIR = join(ROOT, 'deploy', 'kubernetes');
-const GENERATOR = join(ROOT, 'scripts', 'generate-prometheusrule.mjs');
 const CONFIG_PATH = '/etc/backup-exporter/exporter.yml';
 
 type Manifest = Record<string, any>;
@@ -248,15 +247,6 @@ describe('kustomization.yaml', () => {
 });
 
 describe('prometheusrule.yaml, generated from alerts/*.yml', () => {
-  const generate = (...args: string[]) => spawnSync(process.execPath, [GENERATOR, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
-
-  test('is what the generator makes of alerts/ today (else run: node scripts/generate-prometheusrule.mjs)', () => {
-    const result = generate('--stdout');
-    expect(result.stderr).toBe('');
-    expect(result.status).toBe(0);
-    expect(readFileSync(join(DIR, 'prometheusrule.yaml'), 'utf8')).toBe(result.stdout);
-  });
-
   test('holds every group of every alerts/*.yml, unchanged', () => {
     const alertsDir = join(ROOT, 'alerts');
     let groups: unknown[] = [];
@@ -268,37 +258,5 @@ describe('prometheusrule.yaml, generated from alerts/*.yml', () => {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     expect(one('PrometheusRule').spec.groups).toEqual(groups);
-  });
-
-  test('a missing or empty alerts directory gives groups: []', () => {
-    const empty = mkdtempSync(join(tmpdir(), 'backup-exporter-alerts-'));
-    for (const dir of [empty, join(empty, 'missing')]) {
-      const result = generate('--stdout', `--alerts-dir=${dir}`);
-      expect(result.status).toBe(0);
-      const rule = parse(result.stdout) as Manifest;
-      expect(rule.spec).toEqual({ groups: [] });
-      expect(() => validate(rule)).not.toThrow();
-    }
-  });
-
-  test('a file that is not a rule file, or a duplicate group name, is an error', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'backup-exporter-alerts-'));
-    writeFileSync(join(dir, 'a.yml'), 'groups:\n  - name: g\n    rules: []\n');
-    writeFileSync(join(dir, 'b.yml'), 'rule_files: [a.yml]\ntests: []\n');
-    let result = generate('--stdout', `--alerts-dir=${dir}`);
-    expect(result.status).toBe(1);
-    expect(result.stderr).toContain('b.yml: not a Prometheus rule file');
-    writeFileSync(join(dir, 'b.yml'), 'groups:\n  - name: g\n    rules: []\n');
-    result = generate('--stdout', `--alerts-dir=${dir}`);
-    expect(result.status).toBe(1);
-    expect(result.stderr).toContain('group "g" is also in');
-  });
-
-  test('--check fails while the output file is out of date', () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'backup-exporter-rule-')), 'prometheusrule.yaml');
-    writeFileSync(out, 'stale\n');
-    expect(generate('--check', `--out=${out}`).status).toBe(1);
-    expect(generate(`--out=${out}`).status).toBe(0);
-    expect(generate('--check', `--out=${out}`).status).toBe(0);
   });
 });

@@ -321,11 +321,13 @@ describe('simulator framework: control API', () => {
 
   it('counts the time from each request to its answer, latency included; a hung request is not answered', async () => {
     sim.faults.latencyMs = 60;
+    const sent = performance.now();
     await Promise.all([get('/api/items'), get('/api/missing')]);
+    const roundTrip = performance.now() - sent;
     expect(sim.stats.answered).toBe(2);
     expect(sim.stats.answerMsTotal).toBeGreaterThanOrEqual(2 * 59);
-    // An answer takes its latency plus little more, not the client's round trip of the whole test.
-    expect(sim.stats.answerMsTotal).toBeLessThan(2 * 60 + 2 * 1_000);
+    // Counted from each request's arrival to its answer: inside the client's round trip, not before or after it.
+    expect(sim.stats.answerMsTotal).toBeLessThanOrEqual(2 * roundTrip);
     sim.faults.latencyMs = 0;
     sim.faults.hang = true;
     await expect(get('/api/items', 200)).rejects.toThrow();
@@ -377,10 +379,9 @@ describe('simulator framework: close()', () => {
     sim.faults.hang = true;
     const pending = request(`${running.url}/api/items`, { dispatcher: agent, headersTimeout: 20_000, bodyTimeout: 20_000 });
     await waitFor(() => sim.stats.requests === 1, 2_000);
-    const started = Date.now();
     await running.close();
-    expect(Date.now() - started).toBeLessThan(1_000);
-    await expect(pending).rejects.toThrow();
+    // Cut off by the close, not by the client's own 20 s timeout.
+    await expect(pending).rejects.toMatchObject({ code: 'UND_ERR_SOCKET' });
   });
 
   it('does not wait for idle keep-alive connections or a trickling body', async () => {
@@ -389,10 +390,9 @@ describe('simulator framework: close()', () => {
     const pending = request(`${running.url}/api/items`, { dispatcher: agent, headersTimeout: 20_000, bodyTimeout: 20_000 });
     const res = await pending;
     const body = res.body.text();
-    const started = Date.now();
     await running.close();
-    expect(Date.now() - started).toBeLessThan(1_000);
-    await expect(body).rejects.toThrow();
+    // Cut off by the close, not by the client's 20 s body timeout, nor sent to the end (a byte a second).
+    await expect(body).rejects.toMatchObject({ code: 'UND_ERR_SOCKET' });
   });
 
   it('can be called twice', async () => {

@@ -17,7 +17,7 @@ function cacheWith(tokens: Array<Token | Error>, clock: { now: number }) {
 test('one refresh is shared by concurrent requests, and the token is reused until shortly before expiry', async () => {
   const clock = { now: 0 };
   const { cache, calls } = cacheWith([{ value: 'a', expiresAt: 86_400_000 }, { value: 'b', expiresAt: 2 * 86_400_000 }], clock);
-  const scope = scopeFor(1000);
+  const scope = scopeFor(10_000);
   expect(await Promise.all(Array.from({ length: 10 }, () => cache.get(scope)))).toEqual(Array(10).fill('a'));
   expect(calls()).toBe(1);
   clock.now = 86_400_000 - 120_000;
@@ -30,7 +30,7 @@ test('one refresh is shared by concurrent requests, and the token is reused unti
 
 test('a refused token request is reason auth, also when the endpoint says 400 (invalid_grant)', async () => {
   const { cache } = cacheWith([new CollectError('http_4xx', 'POST /oauth/token: HTTP 400: invalid_grant')], { now: 0 });
-  const scope = scopeFor(1000);
+  const scope = scopeFor(10_000);
   await expect(cache.get(scope)).rejects.toMatchObject({ reason: 'auth', message: 'token request refused: POST /oauth/token: HTTP 400: invalid_grant' });
   scope.done();
 });
@@ -39,7 +39,7 @@ test('tokenAuth: a 401 drops the token the request carried and retries once; a s
   const clock = { now: 0 };
   const { cache, calls } = cacheWith([{ value: 'old', expiresAt: 86_400_000 }, { value: 'new', expiresAt: 86_400_000 }], clock);
   const auth = tokenAuth(cache, (t) => ({ authorization: `Bearer ${t}` }));
-  const scope = scopeFor(1000);
+  const scope = scopeFor(10_000);
   const req = { method: 'GET', path: '/job', headers: {} };
   expect(await auth.headers(req, scope)).toEqual({ authorization: 'Bearer old' });
   const res = { status: 401, headers: {}, body: Buffer.alloc(0) };
