@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { TargetConfig } from './config/schema';
 import { HttpClient } from './http/client';
 import type { RequestAuth, RequestScope } from './http/client';
+import { maskFields, secretMasker, secretsOf } from './config/redact';
 import { CollectError } from './http/errors';
 import type { ExporterMetrics, RenderedTarget, TargetSnapshot } from './metrics';
 import { JobHistory, SummaryBuilder, renderTarget } from './metrics';
@@ -52,6 +53,7 @@ export class TargetRuntime {
   /** Every HTTP client of this target (its own and a provider's extra ones), closed together. */
   private readonly clients: HttpClient[] = [];
   private readonly log: Logger;
+  private readonly mask: (text: string) => string;
   private inflight?: Promise<CollectResult>;
   private last?: CollectResult;
   private lastLoggedFailure?: string;
@@ -66,7 +68,10 @@ export class TargetRuntime {
     private readonly clock: () => number = Date.now,
   ) {
     this.definition = providerFor(config.provider);
-    this.log = log.child({ target: config.name, provider: config.provider });
+    // A product may echo a secret it was sent (a token endpoint repeating the request body): every
+    // text that came from it is masked before it is logged or shown.
+    this.mask = secretMasker(secretsOf(config));
+    this.log = log.child({ target: config.name, provider: config.provider }, { formatters: { log: (fields) => maskFields(fields, this.mask) } });
     const client = (baseUrl: string, auth?: RequestAuth) => {
       const created = new HttpClient({
         baseUrl,
@@ -174,9 +179,10 @@ export class TargetRuntime {
       const deadlinePassed = controller.signal.aborted;
       // At the deadline every request in flight fails at once; which one is reported first is chance
       // (often one still queued for a connection), so say what happened to the collection instead.
-      const error = deadlinePassed
+      const found = deadlinePassed
         ? new CollectError('timeout', `no complete answer within the ${(budgetMs / 1000).toFixed(1)} s deadline (${scope.requests} requests made)`)
         : asCollectError(err, false);
+      const error = new CollectError(found.reason, this.mask(found.message));
       result = this.result(this.failedSnapshot(startedAt, scope.requests), error);
       this.metrics.collectErrors.inc({ target: this.config.name, provider: this.config.provider, reason: error.reason });
       this.logFailure(error, startedAt);

@@ -100,7 +100,7 @@ export class HttpClient {
     await this.pool.destroy();
   }
 
-  /** Sends a request with retries and authentication; resolves only for 2xx/3xx answers. */
+  /** Sends a request with retries and authentication; resolves only for 2xx answers. */
   async request(options: RequestOptions, scope: RequestScope): Promise<HttpResponse> {
     const method = options.method ?? 'GET';
     const path = this.basePath + buildPath(options.path, options.query);
@@ -124,6 +124,10 @@ export class HttpClient {
         }
       }
       if (response.status >= 400) throw errorForResponse(method, path, response);
+      // Redirects are not followed (credentials must not travel elsewhere), and their body is not data.
+      if (response.status >= 300) {
+        throw new CollectError('invalid_response', `${method} ${path.split('?')[0]}: HTTP ${response.status}, a redirect; redirects are not followed (check the target's url)`);
+      }
       return response;
     }
   }

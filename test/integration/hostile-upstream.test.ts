@@ -1,0 +1,105 @@
+/**
+ * Answers a product should never send, from small servers on 127.0.0.1: each fails its target with
+ * a clear reason, never passes as data, and never carries a configured secret into a log line, the
+ * landing page or a metric.
+ */
+import { createServer } from 'node:net';
+import type { Server as NetServer } from 'node:net';
+import express from 'express';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { closedAfterEach, fetchText, series, startExporter } from '../helpers/exporter';
+
+const track = closedAfterEach();
+
+async function listen(app: express.Express): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+const opsTarget = (url: string) => `targets:
+  - name: ops
+    provider: opsmanager
+    url: ${url}
+    opsmanager: { public_key: k, private_key: ops-private-key-0001 }
+`;
+
+async function errorsOf(exporterUrl: string, reason: string): Promise<number | undefined> {
+  const own = (await fetchText(`${exporterUrl}/metrics?targets=none`)).text;
+  return series(own, 'backup_exporter_collect_errors_total', { target: 'ops', reason })[0]?.[1];
+}
+
+test('a redirect with a JSON body is not data: the target is down with invalid_response', async () => {
+  const app = express();
+  app.use((_req, res) => {
+    res.status(302).location('https://elsewhere.example/api').json({ results: [{ id: 'g1', name: 'Project' }], totalCount: 1 });
+  });
+  const product = track(await listen(app));
+  const exporter = track(await startExporter(opsTarget(product.url)));
+  const text = (await fetchText(`${exporter.url}/probe?target=ops`)).text;
+  expect(series(text, 'backup_up')[0]?.[1]).toBe(0);
+  expect(series(text, 'backup_jobs')).toEqual([]);
+  expect(await errorsOf(exporter.url, 'invalid_response')).toBe(1);
+  expect(exporter.logs.join('\n')).toContain('redirects are not followed');
+});
+
+test('an answer whose headers are over the size limit is invalid_response, not a connection failure', async () => {
+  const server: NetServer = createServer((socket) => {
+    socket.on('data', () => {
+      socket.end(`HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm="${'r'.repeat(60 * 1024)}", nonce="n"\r\nContent-Length: 0\r\n\r\n`);
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  track({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+  const exporter = track(await startExporter(opsTarget(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+  const text = (await fetchText(`${exporter.url}/probe?target=ops`)).text;
+  expect(series(text, 'backup_up')[0]?.[1]).toBe(0);
+  expect(await errorsOf(exporter.url, 'invalid_response')).toBe(1);
+  expect(await errorsOf(exporter.url, 'connect')).toBe(0);
+});
+
+test('a token endpoint that echoes the request body leaves no secret in the log, the landing page or the metrics', async () => {
+  const REFRESH_TOKEN = 'bluexp-refresh-token-"quoted"-7f3a9c';
+  const app = express();
+  app.use(express.text({ type: '*/*' }));
+  app.post('/oauth/token', (req, res) => {
+    // As some identity providers do: the request is repeated in the error.
+    res.status(400).json({ error: 'invalid_grant', message: `cannot grant ${String(req.body)}`, query: encodeURIComponent(String(req.body)) });
+  });
+  const product = track(await listen(app));
+  const exporter = track(
+    await startExporter(`targets:
+  - name: bx
+    provider: bluexp
+    url: ${product.url}
+    bluexp:
+      account_id: account-1
+      agent_id: agent
+      token_url: ${product.url}/oauth/token
+      refresh_token: '${REFRESH_TOKEN}'
+`),
+  );
+  const scrape = (await fetchText(`${exporter.url}/probe?target=bx`)).text;
+  expect(series(scrape, 'backup_up')[0]?.[1]).toBe(0);
+  const landing = (await fetchText(`${exporter.url}/`)).text;
+  const own = (await fetchText(`${exporter.url}/metrics`)).text;
+  const logs = exporter.logs.join('\n');
+  // The echo reached the exporter: the message is there, with the secret masked.
+  expect(logs).toContain('cannot grant');
+  expect(logs).toContain('<secret>');
+  for (const form of [REFRESH_TOKEN, JSON.stringify(REFRESH_TOKEN).slice(1, -1), encodeURIComponent(REFRESH_TOKEN)]) {
+    expect(logs).not.toContain(form);
+    expect(landing).not.toContain(form);
+    expect(scrape).not.toContain(form);
+    expect(own).not.toContain(form);
+  }
+});
