@@ -231,6 +231,7 @@ export class TargetRuntime {
       timestamp: startedAt / 1000,
       durationSeconds: (this.clock() - startedAt) / 1000,
       upstreamRequests: requests,
+      maxResources: this.config.max_resources,
     };
   }
 }

@@ -50,6 +50,7 @@ export const TARGET_METRICS = {
   duration: family('backup_job_duration_seconds', 'histogram', 'Duration of finished jobs whose product reports start and end, each job observed once.'),
   restorePoints: family('backup_restore_points', 'gauge', 'Restore points per vault and state.'),
   lastRestorePoint: family('backup_last_restore_point_timestamp_seconds', 'gauge', 'Creation time of the newest available restore point per resource.'),
+  omitted: family('backup_resource_series_omitted', 'gauge', 'Per-resource series of a metric left out by max_resources (the worst are kept); 0 when none were.'),
   deliveryExpiry: family('backup_restore_delivery_expiry_timestamp_seconds', 'gauge', 'When the download link of a restore stops working (Ops Manager HTTP delivery), for links still usable.'),
 } as const;
 
@@ -504,6 +505,8 @@ export interface TargetSnapshot {
   timestamp: number;
   durationSeconds: number;
   upstreamRequests: number;
+  /** Series per per-resource metric at most (max_resources); unbounded when absent. */
+  maxResources?: number;
   /** What the metrics need of the collected jobs and restore points; absent when the collection failed. */
   summary?: Summary;
 }
@@ -547,8 +550,9 @@ export function renderTarget(s: TargetSnapshot, history?: JobHistory): RenderedT
   exposition.add(m.collectDuration, base, s.durationSeconds);
   exposition.add(m.collectTimestamp, base, s.timestamp);
   exposition.add(m.upstreamRequests, base, s.upstreamRequests);
-  if (s.ok && s.summary) renderJobs(exposition, base, s.kinds, s.summary);
-  if (s.ok && s.summary && s.restorePointsSupported) renderRestorePoints(exposition, base, s.summary);
+  const maxResources = s.maxResources ?? Infinity;
+  if (s.ok && s.summary) renderJobs(exposition, base, s.kinds, s.summary, maxResources);
+  if (s.ok && s.summary && s.restorePointsSupported) renderRestorePoints(exposition, base, s.summary, maxResources);
   if (history) renderHistory(exposition, base, history);
   const rendered = new Map<Family, string>();
   for (const [family, lines] of exposition.samples) rendered.set(family, lines.join('\n'));
@@ -576,7 +580,7 @@ export function renderTargets(entries: ReadonlyArray<{ snapshot: TargetSnapshot;
   return joinRendered(entries.map(({ snapshot, history }) => renderTarget(snapshot, history)));
 }
 
-function renderJobs(exposition: Exposition, base: Labels, kinds: readonly JobKind[], summary: Summary): void {
+function renderJobs(exposition: Exposition, base: Labels, kinds: readonly JobKind[], summary: Summary, maxResources: number): void {
   const m = TARGET_METRICS;
   for (const kind of kinds) {
     for (const state of JOB_STATES) {
@@ -593,24 +597,39 @@ function renderJobs(exposition: Exposition, base: Labels, kinds: readonly JobKin
       exposition.add(m.deliveryExpiry, [...base, ['job_id', job.id], ['resource', job.resource]], job.deliveryExpiresAt);
     }
   }
-  for (const [metric, newest] of [
-    [m.lastSuccess, summary.lastSuccess],
-    [m.lastFailure, summary.lastFailure],
-  ] as const) {
-    for (const [kind, times] of newest) {
-      for (const [resource, time] of times) exposition.add(metric, [...base, ['kind', kind], ['resource', resource]], time);
-    }
-  }
+  // The stalest successes and the newest failures are the ones an administrator must see.
+  renderPerResource(exposition, base, m.lastSuccess, 'kind', summary.lastSuccess, maxResources, (a, b) => a - b);
+  renderPerResource(exposition, base, m.lastFailure, 'kind', summary.lastFailure, maxResources, (a, b) => b - a);
 }
 
-function renderRestorePoints(exposition: Exposition, base: Labels, summary: Summary): void {
+/**
+ * One series per resource of `times` (group -> resource -> time), at most `limit` of them, the worst
+ * first by `worse` on the time; a backup_resource_series_omitted series says how many were left out.
+ */
+function renderPerResource<G extends string>(
+  exposition: Exposition,
+  base: Labels,
+  metric: Family,
+  groupLabel: string,
+  times: ReadonlyMap<G, ReadonlyMap<string, number>>,
+  limit: number,
+  worse: (a: number, b: number) => number,
+): void {
+  let entries: Array<[G, string, number]> = [];
+  for (const [group, resources] of times) for (const [resource, time] of resources) entries.push([group, resource, time]);
+  const total = entries.length;
+  if (total > limit) entries = entries.sort((a, b) => worse(a[2], b[2])).slice(0, limit);
+  for (const [group, resource, time] of entries) exposition.add(metric, [...base, [groupLabel, group], ['resource', resource]], time);
+  exposition.add(TARGET_METRICS.omitted, [...base, ['metric', metric.name]], total - entries.length);
+}
+
+function renderRestorePoints(exposition: Exposition, base: Labels, summary: Summary, maxResources: number): void {
   const m = TARGET_METRICS;
   for (const [vault, states] of summary.restorePoints) {
     for (const state of RESTORE_POINT_STATES) exposition.add(m.restorePoints, [...base, ['vault', vault], ['state', state]], states.get(state) ?? 0);
   }
-  for (const [vault, times] of summary.lastRestorePoint) {
-    for (const [resource, time] of times) exposition.add(m.lastRestorePoint, [...base, ['vault', vault], ['resource', resource]], time);
-  }
+  // The stalest restore points first: those are the resources at risk.
+  renderPerResource(exposition, base, m.lastRestorePoint, 'vault', summary.lastRestorePoint, maxResources, (a, b) => a - b);
 }
 
 function renderHistory(exposition: Exposition, base: Labels, history: JobHistory): void {

@@ -235,13 +235,14 @@ export function childAt(value: unknown, path: readonly string[]): Record<string,
 // Resolution
 
 function resolveTarget(target: ParsedConfig['targets'][number], index: number, global: Config['global'], files: Map<string, FileRead>): TargetConfig {
-  const { tls, timeout, lookback, max_jobs, min_interval, max_concurrency, ...rest } = target;
+  const { tls, timeout, lookback, max_jobs, max_resources, min_interval, max_concurrency, ...rest } = target;
   // Blocks in `rest` still hold *_file references; they are replaced below.
   const resolved = {
     ...rest,
     timeout: timeout ?? global.timeout,
     lookback: lookback ?? global.lookback,
     max_jobs: max_jobs ?? global.max_jobs,
+    max_resources: max_resources ?? global.max_resources,
     min_interval: min_interval ?? global.min_interval,
     max_concurrency: max_concurrency ?? global.max_concurrency,
   } as TargetConfig;

@@ -44,6 +44,7 @@ export const GLOBAL_DEFAULTS = {
   timeout: '10s',
   lookback: '7d',
   max_jobs: 100,
+  max_resources: 10_000,
   min_interval: '0s',
   max_concurrency: 8,
 } as const;
@@ -52,6 +53,8 @@ const TUNING_DESCRIPTIONS = {
   timeout: 'Longest time one collection of a target may take (Prometheus duration, > 0).',
   lookback: 'Jobs that started before now minus lookback are left out (Prometheus duration, > 0).',
   max_jobs: 'How many of the newest jobs per target get per-job series (integer 0..100000).',
+  max_resources:
+    'How many resources per target get a series in each per-resource metric (last success, last failure, newest restore point), the worst first (integer 0..1000000).',
   min_interval:
     'If > 0, a cached result younger than this is served instead of asking the product again (Prometheus duration, 0 disables the cache).',
   max_concurrency: 'Upstream requests in flight per target (integer 1..256).',
@@ -62,6 +65,7 @@ function tuningFields() {
     timeout: duration({ allowZero: false }),
     lookback: duration({ allowZero: false }),
     max_jobs: integer(0, 100_000),
+    max_resources: integer(0, 1_000_000),
     min_interval: duration({ allowZero: true }),
     max_concurrency: integer(1, 256),
   };
@@ -73,6 +77,7 @@ export const globalSchema = z
     timeout: globalFields.timeout.prefault(GLOBAL_DEFAULTS.timeout).describe(TUNING_DESCRIPTIONS.timeout),
     lookback: globalFields.lookback.prefault(GLOBAL_DEFAULTS.lookback).describe(TUNING_DESCRIPTIONS.lookback),
     max_jobs: globalFields.max_jobs.prefault(GLOBAL_DEFAULTS.max_jobs).describe(TUNING_DESCRIPTIONS.max_jobs),
+    max_resources: globalFields.max_resources.prefault(GLOBAL_DEFAULTS.max_resources).describe(TUNING_DESCRIPTIONS.max_resources),
     min_interval: globalFields.min_interval
       .prefault(GLOBAL_DEFAULTS.min_interval)
       .describe(TUNING_DESCRIPTIONS.min_interval),
@@ -89,6 +94,7 @@ const targetOverrideShape = {
   timeout: overrideFields.timeout.optional().describe(override('timeout')),
   lookback: overrideFields.lookback.optional().describe(override('lookback')),
   max_jobs: overrideFields.max_jobs.optional().describe(override('max_jobs')),
+  max_resources: overrideFields.max_resources.optional().describe(override('max_resources')),
   min_interval: overrideFields.min_interval.optional().describe(override('min_interval')),
   max_concurrency: overrideFields.max_concurrency.optional().describe(override('max_concurrency')),
 };

@@ -10,6 +10,7 @@ import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import { isObject, truncate } from '../text';
 import { CollectError, classifyError, reasonForStatus } from './errors';
+import { JsonSyntaxError, OFF_THREAD_MIN_BYTES, parseJsonOffThread } from './json-worker';
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 const RETRYABLE_STATUSES = new Set([429, 502, 503, 504]);
@@ -132,10 +133,20 @@ export class HttpClient {
     }
   }
 
-  /** Sends a request and parses its answer as JSON. */
+  /**
+   * Sends a request and parses its answer as JSON: inline when small, on the shared worker thread
+   * from OFF_THREAD_MIN_BYTES on (the event loop keeps turning; the deadline stops the parse).
+   */
   async json<T = unknown>(options: RequestOptions, scope: RequestScope): Promise<T> {
     const response = await this.request(options, scope);
-    return parseJsonBody(response, `${options.method ?? 'GET'} ${options.path}`) as T;
+    const where = `${options.method ?? 'GET'} ${options.path}`;
+    if (response.body.length < OFF_THREAD_MIN_BYTES) return parseJsonBody(response, where) as T;
+    try {
+      return (await parseJsonOffThread(response.body, scope.signal)) as T;
+    } catch (err) {
+      if (err instanceof JsonSyntaxError) throw notJson(response, where, err.message);
+      throw err;
+    }
   }
 
   private async attempt(
@@ -341,10 +352,13 @@ export function parseJsonBody(response: HttpResponse, where: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    const type = String(response.headers['content-type'] ?? '');
-    if (type && !/json/i.test(type)) {
-      throw new CollectError('invalid_response', `${where}: answer is ${type.split(';')[0]}, not JSON`);
-    }
-    throw new CollectError('parse', `${where}: invalid JSON: ${(err as Error).message}`);
+    throw notJson(response, where, (err as Error).message);
   }
+}
+
+/** The error for an answer JSON.parse refused (`message` is its message), by the answer's content type. */
+function notJson(response: Pick<HttpResponse, 'headers'>, where: string, message: string): CollectError {
+  const type = String(response.headers['content-type'] ?? '');
+  if (type && !/json/i.test(type)) return new CollectError('invalid_response', `${where}: answer is ${type.split(';')[0]}, not JSON`);
+  return new CollectError('parse', `${where}: invalid JSON: ${message}`);
 }

@@ -380,6 +380,7 @@ describe('good configs', () => {
     timeout: 10_000,
     lookback: 7 * 24 * 3600 * 1000,
     max_jobs: 100,
+    max_resources: 10_000,
     min_interval: 0,
     max_concurrency: 8,
   };
@@ -389,6 +390,7 @@ describe('good configs', () => {
       timeout: parseDuration(GLOBAL_DEFAULTS.timeout),
       lookback: parseDuration(GLOBAL_DEFAULTS.lookback),
       max_jobs: GLOBAL_DEFAULTS.max_jobs,
+      max_resources: GLOBAL_DEFAULTS.max_resources,
       min_interval: parseDuration(GLOBAL_DEFAULTS.min_interval),
       max_concurrency: GLOBAL_DEFAULTS.max_concurrency,
     });
@@ -422,20 +424,20 @@ describe('good configs', () => {
   test('global values and per-target overrides are merged', () => {
     const config = parse(
       [
-        'global: { timeout: 30s, lookback: 2w, max_jobs: 50, min_interval: 1m, max_concurrency: 4 }',
+        'global: { timeout: 30s, lookback: 2w, max_jobs: 50, max_resources: 20, min_interval: 1m, max_concurrency: 4 }',
         'targets:',
         target('a'),
-        target('b', 'timeout: 1m30s\nlookback: 24h\nmax_jobs: 0\nmin_interval: 0s\nmax_concurrency: 256'),
+        target('b', 'timeout: 1m30s\nlookback: 24h\nmax_jobs: 0\nmax_resources: 0\nmin_interval: 0s\nmax_concurrency: 256'),
         target('c', 'min_interval: 500ms'),
         '',
       ].join('\n'),
     );
-    const pick = (t: TargetConfig) => [t.timeout, t.lookback, t.max_jobs, t.min_interval, t.max_concurrency];
-    expect(config.global).toEqual({ timeout: 30_000, lookback: 14 * 86_400_000, max_jobs: 50, min_interval: 60_000, max_concurrency: 4 });
+    const pick = (t: TargetConfig) => [t.timeout, t.lookback, t.max_jobs, t.max_resources, t.min_interval, t.max_concurrency];
+    expect(config.global).toEqual({ timeout: 30_000, lookback: 14 * 86_400_000, max_jobs: 50, max_resources: 20, min_interval: 60_000, max_concurrency: 4 });
     expect(config.targets.map(pick)).toEqual([
-      [30_000, 14 * 86_400_000, 50, 60_000, 4],
-      [90_000, 86_400_000, 0, 0, 256],
-      [30_000, 14 * 86_400_000, 50, 500, 4],
+      [30_000, 14 * 86_400_000, 50, 20, 60_000, 4],
+      [90_000, 86_400_000, 0, 0, 0, 256],
+      [30_000, 14 * 86_400_000, 50, 20, 500, 4],
     ]);
   });
 
@@ -546,6 +548,7 @@ describe('good configs', () => {
           timeout: 20_000,
           lookback: 30 * 86_400_000,
           max_jobs: 500,
+          max_resources: 2000,
           min_interval: 60_000,
           max_concurrency: 4,
           opsmanager: { public_key: 'abcd', private_key: SECRET, projects: ['5e2211c17a3e5a48f5497de3'] },
@@ -717,7 +720,7 @@ describe('JSON Schema', () => {
 
 // Compile-time check (tsc --noEmit): the resolved types have the shape the rest of the code relies on.
 const typeShape: Config = {
-  global: { timeout: 1, lookback: 1, max_jobs: 1, min_interval: 0, max_concurrency: 1 },
+  global: { timeout: 1, lookback: 1, max_jobs: 1, max_resources: 1, min_interval: 0, max_concurrency: 1 },
   simulators: { opsmanager: { listen: '127.0.0.1:1' } },
   targets: [
     {
@@ -728,6 +731,7 @@ const typeShape: Config = {
       timeout: 1,
       lookback: 1,
       max_jobs: 1,
+      max_resources: 1,
       min_interval: 0,
       max_concurrency: 1,
       opsmanager: { public_key: 'p', private_key: 's', projects: ['x'] },
@@ -743,6 +747,7 @@ const otherProvidersBlock: TargetConfig = {
   timeout: 1,
   lookback: 1,
   max_jobs: 1,
+  max_resources: 1,
   min_interval: 0,
   max_concurrency: 1,
   opsmanager: { public_key: 'p', private_key: 's' },

@@ -331,3 +331,19 @@ test('a target removed by a reload leaves none of the exporter\'s own series beh
   const targets = new Set([...text.matchAll(/target="([^"]+)"/g)].map((m) => m[1]));
   expect([...targets]).toEqual(['t49']);
 });
+
+test('max_resources: each per-resource family keeps the worst resources and says how many it left out', () => {
+  const jobs = Array.from({ length: 50 }, (_, i) => job({ id: `s${i}`, resource: `r${i}`, startedAt: 1000 + i, endedAt: 2000 + i }));
+  const failures = Array.from({ length: 30 }, (_, i) => job({ id: `f${i}`, resource: `r${i}`, state: 'failed', status: 'BROKEN', startedAt: 3000 + i }));
+  const points: RestorePoint[] = Array.from({ length: 20 }, (_, i) => ({ id: `p${i}`, resource: `r${i}`, vault: 'v', state: 'available', createdAt: 5000 + i }));
+  const summary = summarizeNow({ jobs: [...jobs, ...failures], restorePoints: points }, 0);
+  const text = renderTargets([{ snapshot: snapshot({ summary, maxResources: 10, restorePointsSupported: true }) }]);
+  const values = (name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`)).map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
+  // The stalest successes and restore points, the newest failures.
+  expect(values('backup_last_success_timestamp_seconds').sort()).toEqual(Array.from({ length: 10 }, (_, i) => 2000 + i));
+  expect(values('backup_last_failure_timestamp_seconds').sort()).toEqual(Array.from({ length: 10 }, (_, i) => 3020 + i));
+  expect(values('backup_last_restore_point_timestamp_seconds').sort()).toEqual(Array.from({ length: 10 }, (_, i) => 5000 + i));
+  expect(text).toContain('backup_resource_series_omitted{target="ops",provider="opsmanager",metric="backup_last_success_timestamp_seconds"} 40');
+  expect(text).toContain('backup_resource_series_omitted{target="ops",provider="opsmanager",metric="backup_last_failure_timestamp_seconds"} 20');
+  expect(text).toContain('backup_resource_series_omitted{target="ops",provider="opsmanager",metric="backup_last_restore_point_timestamp_seconds"} 10');
+});
