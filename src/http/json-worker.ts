@@ -9,7 +9,8 @@
  * follow CHUNK_ITEMS at a time. The worker sends the next chunk only when asked, and the main thread
  * asks from a setImmediate: between two chunks the event loop turns (timers, sockets), so no single
  * step of delivering the value is long. Node delivers every message already queued on a port in
- * one go, so without that request-per-chunk the chunks would again be one long step.
+ * one go, so without that request-per-chunk the chunks would again be one long step. Chunks travel
+ * as JSON text: parsing 2,000 items' text takes half the time of receiving them as objects.
  *
  * The collection's deadline stops a parse at once: the caller is answered with a timeout, and if the
  * worker was busy with that parse it is terminated (JSON.parse cannot be interrupted otherwise), which
@@ -35,7 +36,7 @@ type FromWorker =
   | { id: number; syntaxError: string }
   | { id: number; failure: string }
   | { id: number; skeleton: unknown; paths: PathKey[][] }
-  | { id: number; part: number; items: unknown[]; last: boolean };
+  | { id: number; part: number; text: string; last: boolean };
 
 /**
  * The worker. Messages in: { id, buffer, offset, length, chunk } (a parse) and { more: id } (send the
@@ -84,7 +85,8 @@ function cut(root, chunk) {
 function next() {
   const { id, parts, chunk } = job;
   const index = job.part;
-  const items = parts[index].items.slice(job.offset, job.offset + chunk);
+  // As JSON text: JSON.parse of it on the main thread costs half of what receiving the objects would.
+  const text = JSON.stringify(parts[index].items.slice(job.offset, job.offset + chunk));
   job.offset += chunk;
   if (job.offset >= parts[index].items.length) {
     job.part++;
@@ -92,7 +94,7 @@ function next() {
   }
   const last = job.part >= parts.length;
   if (last) job = undefined;
-  parentPort.postMessage({ id, part: index, items, last });
+  parentPort.postMessage({ id, part: index, text, last });
 }
 parentPort.on('message', (message) => {
   if (message.more !== undefined) {
@@ -122,6 +124,7 @@ interface Job {
   id: number;
   body: Buffer;
   signal: AbortSignal;
+  chunkItems: number;
   resolve(value: unknown): void;
   reject(err: Error): void;
   onAbort(): void;
@@ -139,13 +142,14 @@ class JsonWorker {
   /** The parse the worker has; at most one at a time. */
   private current?: Job;
 
-  parse(body: Buffer, signal: AbortSignal): Promise<unknown> {
+  parse(body: Buffer, signal: AbortSignal, chunkItems: number): Promise<unknown> {
     if (signal.aborted) return Promise.reject(deadlineExceeded());
     return new Promise((resolve, reject) => {
       const job: Job = {
         id: this.nextId++,
         body,
         signal,
+        chunkItems,
         resolve,
         reject,
         onAbort: () => this.abort(job),
@@ -189,11 +193,13 @@ class JsonWorker {
       return;
     }
     this.current = job;
+    // Busy: the process waits for the answer (an idle worker is unref'd and keeps nothing alive).
+    worker.ref();
     const { body } = job;
     // Transfer the memory when the Buffer owns all of it; otherwise copy once, then transfer the copy.
     const ownsWhole = body.byteOffset === 0 && body.buffer instanceof ArrayBuffer && body.byteLength === body.buffer.byteLength;
     const send = (buffer: ArrayBuffer, offset: number) =>
-      worker.postMessage({ id: job.id, buffer, offset, length: body.byteLength, chunk: CHUNK_ITEMS }, [buffer]);
+      worker.postMessage({ id: job.id, buffer, offset, length: body.byteLength, chunk: job.chunkItems }, [buffer]);
     try {
       if (!ownsWhole) throw new Error('shared memory');
       send(body.buffer as ArrayBuffer, 0);
@@ -223,7 +229,7 @@ class JsonWorker {
     };
     worker.on('error', lost);
     worker.on('exit', lost);
-    // Parses are awaited by requests that keep the process alive anyway; an idle worker must not.
+    // An idle worker must not keep the process alive; pump() refs it while it has a parse.
     // After the listeners: adding one refs the worker's port again.
     worker.unref();
     this.worker = worker;
@@ -245,23 +251,29 @@ class JsonWorker {
       if (message.paths.length === 0) return this.finish(job, undefined, message.skeleton);
       job.root = { value: message.skeleton };
       job.paths = message.paths;
+      // Two chunks asked for at first, then one per chunk received: the worker prepares the next
+      // while this thread takes one in, and never more than two wait on the port.
+      this.askForChunk(job);
     } else {
       if (job.targetPart !== message.part) {
         job.targetPart = message.part;
         job.target = walk(job.root as { value: unknown }, (job.paths as PathKey[][])[message.part]);
       }
       const target = job.target as unknown[];
-      for (const item of message.items) target.push(item);
+      for (const item of JSON.parse(message.text) as unknown[]) target.push(item);
       if (message.last) return this.finish(job, undefined, (job.root as { value: unknown }).value);
     }
-    // Ask for the next chunk after this turn of the event loop: timers and sockets go first.
-    setImmediate(() => {
-      if (this.current === job && this.worker) this.worker.postMessage({ more: job.id });
-    });
+    // Ask for another chunk after this turn of the event loop: timers and sockets go first.
+    setImmediate(() => this.askForChunk(job));
+  }
+
+  private askForChunk(job: Job): void {
+    if (this.current === job && this.worker) this.worker.postMessage({ more: job.id });
   }
 
   private finish(job: Job, err: Error | undefined, value?: unknown): void {
     this.current = undefined;
+    this.worker?.unref();
     if (err) this.settle(job, err);
     else this.settle(job, undefined, value);
     this.pump();
@@ -291,8 +303,8 @@ const shared = new JsonWorker();
  * with a timeout CollectError as soon as `signal` aborts, with a parse CollectError if the worker dies.
  * The Buffer's memory may be transferred: do not read `body` afterwards.
  */
-export function parseJsonOffThread(body: Buffer, signal: AbortSignal): Promise<unknown> {
-  return shared.parse(body, signal);
+export function parseJsonOffThread(body: Buffer, signal: AbortSignal, chunkItems = CHUNK_ITEMS): Promise<unknown> {
+  return shared.parse(body, signal, Math.max(1, Math.floor(chunkItems)));
 }
 
 /** Ends the worker (tests); parses in progress fail, the next one starts a new worker. */
