@@ -14,7 +14,8 @@ import { JobHistory, SummaryBuilder, renderTarget } from './metrics';
 import { UnknownStatusLog } from './model';
 import { providerFor } from './providers';
 import { truncate } from './text';
-import type { ProviderDefinition, ProviderInstance, ScopedHttp } from './providers/types';
+import { inSlices } from './providers/kit';
+import type { CollectContext, Findings, ProviderDefinition, ProviderInstance, ScopedHttp } from './providers/types';
 
 /** Time kept back from Prometheus' scrape timeout for rendering and the network. */
 export const SCRAPE_TIMEOUT_MARGIN_MS = 500;
@@ -148,28 +149,50 @@ export class TargetRuntime {
     const history = this.history.begin();
     const builder = new SummaryBuilder(this.config.max_jobs, lookbackStart, history);
     let open = true;
+    // Findings are summarised in slices (see inSlices), in the order they were reported, so that a
+    // provider reporting a long list at once does not hold the event loop.
+    const reported: Findings[] = [];
+    let summarising: Promise<void> | undefined;
+    let summaryFailed: unknown;
+    const summariseReported = async (): Promise<void> => {
+      for (let found = reported.shift(); found; found = reported.shift()) {
+        await inSlices(collectCtx, found.jobs ?? [], (jobs) => jobs.forEach((job) => builder.addJob(job)));
+        await inSlices(collectCtx, found.restorePoints ?? [], (points) => points.forEach((point) => builder.addRestorePoint(point)));
+      }
+    };
+    const collectCtx: CollectContext = {
+      http: this.scoped(scope),
+      now: startedAt / 1000,
+      lookbackStart,
+      log: this.log,
+      signal: controller.signal,
+      unknownStatus: (status) => {
+        if (this.unknownStatuses.firstTime(this.config.provider, status)) {
+          this.log.warn({ status: truncate(status, MAX_LOGGED_STATUS_LENGTH) }, 'unknown product status mapped to state "unknown"');
+        }
+      },
+      report: (found) => {
+        // A provider's straggling promise may report after the collection ended: too late to count.
+        if (!open) return;
+        if (summaryFailed !== undefined) return;
+        reported.push(found);
+        summarising ??= summariseReported()
+          .catch((err: unknown) => {
+            summaryFailed = err;
+            reported.length = 0;
+          })
+          .finally(() => {
+            summarising = undefined;
+          });
+      },
+    };
     try {
-      await this.provider
-        .collect({
-          http: this.scoped(scope),
-          now: startedAt / 1000,
-          lookbackStart,
-          log: this.log,
-          unknownStatus: (status) => {
-            if (this.unknownStatuses.firstTime(this.config.provider, status)) {
-              this.log.warn({ status: truncate(status, MAX_LOGGED_STATUS_LENGTH) }, 'unknown product status mapped to state "unknown"');
-            }
-          },
-          report: (found) => {
-            // A provider's straggling promise may report after the collection ended: too late to count.
-            if (!open) return;
-            for (const job of found.jobs ?? []) builder.addJob(job);
-            for (const point of found.restorePoints ?? []) builder.addRestorePoint(point);
-          },
-        })
-        .finally(() => {
-          open = false;
-        });
+      await this.provider.collect(collectCtx).finally(() => {
+        open = false;
+      });
+      // A summary still in progress ends before the collection does; it may have started another.
+      while (summarising) await summarising;
+      if (summaryFailed !== undefined) throw summaryFailed;
       history.commit();
       const summary = builder.result();
       result = this.result({ ...this.baseSnapshot(startedAt, scope.requests), ok: true, summary });

@@ -60,6 +60,32 @@ export class ProblemLog {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Long lists in slices
+
+/** Items handled in one turn of the event loop: a few milliseconds of mapping or summarising. */
+export const SLICE = 2000;
+
+/** Resolves in the next turn of the event loop, after the sockets were read. */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Calls `work` on `items` a slice at a time, with a turn of the event loop between slices, so that
+ * a list of a million items never holds the loop (health checks, other scrapes) for long; stops with
+ * a timeout when the collection's deadline passed meanwhile.
+ */
+export async function inSlices<A extends readonly unknown[]>(ctx: Pick<CollectContext, 'signal'>, items: A, work: (slice: A) => void): Promise<void> {
+  for (let at = 0; at < items.length; at += SLICE) {
+    if (at > 0) {
+      await nextTurn();
+      if (ctx.signal.aborted) throw new CollectError('timeout', 'deadline exceeded while a long list was read');
+    }
+    work(items.length <= SLICE ? items : (items.slice(at, at + SLICE) as unknown as A));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Paged lists
 
 /** How a product pages a list: the query of each page and where the answer keeps items and total. */
@@ -96,13 +122,13 @@ export function offsetPaging(pageSize: number, maxPages: number, listKey: string
 }
 
 /**
- * Reads every page of a list, handing each page's items to `onPage` as it arrives, so the raw
- * answers of a long list are never all in memory together. The first page's total says how many
+ * Reads every page of a list, handing each page's items to `onPage` as it arrives (a long page in
+ * slices, see inSlices), so the raw answers of a long list are never all in memory together. The first page's total says how many
  * pages follow: those are requested at once. Without a usable total, or if the list grew meanwhile,
  * it pages on until a page comes back short; never more than paging.maxPages.
  */
 export async function readPages(
-  ctx: Pick<CollectContext, 'http' | 'log'>,
+  ctx: Pick<CollectContext, 'http' | 'log' | 'signal'>,
   path: string,
   query: Record<string, QueryValue>,
   paging: Paging,
@@ -114,7 +140,7 @@ export async function readPages(
     if (!Array.isArray(list)) {
       throw new CollectError('invalid_response', `GET ${path} page ${index + 1}: answer has no "${paging.listKey}" list`);
     }
-    onPage(list);
+    await inSlices(ctx, list, onPage);
     const total = isObject(body) ? body[paging.totalKey] : undefined;
     return { length: list.length, total: typeof total === 'number' && Number.isSafeInteger(total) && total >= 0 ? total : undefined };
   };

@@ -197,13 +197,24 @@ export const opsmanager = defineProvider({
         const sink = problems.sink(ctx);
         const projects = await listProjects(ctx, settings.projects);
         const clusters = await Promise.all(projects.map((project) => listClusters(ctx, project).then((list) => ({ project, list }))));
-        // Each cluster's jobs are reported as soon as its pages are in: 200 clusters of 500 jobs are
-        // summarised as they arrive, never held all at once.
+        // Each page's jobs are reported as it arrives: 200 clusters of 500 jobs are summarised as
+        // they come, never held all at once.
         await Promise.all(
           clusters.flatMap(({ project, list }) =>
             list.map(async (cluster) => {
               const path = `${API}/groups/${encodeURIComponent(project.id)}/clusters/${encodeURIComponent(cluster.id)}/restoreJobs`;
-              ctx.report({ jobs: mergeBatches(await readAll(ctx, path, (items) => mapRestoreJobPage(items, cluster.name, sink))) });
+              // A job of its own is reported with its page; the members of a sharded restore wait
+              // for the list's end, where their batch becomes one job.
+              const members: BatchMember[] = [];
+              await readPages(ctx, path, {}, PAGING, (items) => {
+                const jobs: Job[] = [];
+                for (const member of mapRestoreJobPage(items, cluster.name, sink)) {
+                  if (member.batchId) members.push(member);
+                  else jobs.push(member.job);
+                }
+                ctx.report({ jobs });
+              });
+              ctx.report({ jobs: mergeBatches(members) });
             }),
           ),
         );

@@ -28,6 +28,8 @@ export interface CollectContext {
   /** Unix seconds; jobs that started before this are outside the lookback window. */
   lookbackStart: number;
   log: Logger;
+  /** Fires at the collection's deadline; long work between requests checks it (see inSlices). */
+  signal: AbortSignal;
   /** Reports a product status word that the provider's state table does not know (logged once). */
   unknownStatus(status: string): void;
   /**

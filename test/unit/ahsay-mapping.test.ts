@@ -387,6 +387,7 @@ describe('AhsayCBS collect (fake transport)', () => {
     return {
       now,
       lookbackStart: now - 7 * 86_400,
+      signal: new AbortController().signal,
       log: pino({ level: 'debug' }, sink),
       unknownStatus: () => undefined,
       report: () => {

@@ -369,6 +369,7 @@ function harness(answer: (path: string) => unknown) {
   const instance = bind(bluexp, target(), { log, client: () => ({}) as HttpClient });
   const collect = () => {
     const ctx: CollectContext = {
+      signal: new AbortController().signal,
       http: {
         json: async <T>(options: RequestOptions) => {
           paths.push(options.path);

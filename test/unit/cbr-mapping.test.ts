@@ -343,6 +343,7 @@ describe('CBR collect with canned answers', () => {
       },
       now: at('2019-05-25T00:00:00Z'),
       lookbackStart,
+      signal: new AbortController().signal,
       log: { warn: (_obj: object, msg: string) => warnings.push(msg), info: () => undefined, debug: () => undefined } as never,
       unknownStatus: (s: string) => unknown.push(s),
       report: () => {

@@ -21,6 +21,7 @@ function listOf(total: number, count?: (offset: number) => number | undefined) {
       },
     },
     log: pino({ level: 'silent' }),
+    signal: new AbortController().signal,
   } as unknown as CollectContext;
   return { ctx, asked, peak: () => peak };
 }

@@ -89,6 +89,7 @@ function contextAnswering(answers: unknown[], reported: Found): CollectContext {
     },
     now: 1_800_000_000,
     lookbackStart: 0,
+    signal: new AbortController().signal,
     log: silent,
     unknownStatus: () => undefined,
     report: (found) => {
