@@ -3,7 +3,7 @@
  * exporter toolkit (--web.config.file): TLS (certificate, client certificates, TLS versions),
  * extra response headers, and basic authentication with bcrypt hashes.
  */
-import { createHash } from 'node:crypto';
+import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { TLSSocket } from 'node:tls';
@@ -11,6 +11,7 @@ import type { RequestHandler } from 'express';
 import { LRUCache } from 'lru-cache';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { FILE_ERRORS } from './config/load';
 import { PasswordChecker } from './password-check';
 
 const TLS_VERSIONS = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
@@ -63,13 +64,41 @@ export interface WebConfig {
 
 export class WebConfigError extends Error {}
 
+/** Whether `pem` holds at least one certificate Node can read. */
+function isCertificate(pem: string): boolean {
+  try {
+    new X509Certificate(pem);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isPrivateKey(pem: string): boolean {
+  try {
+    createPrivateKey(pem);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function keyMatches(cert: string, key: string): boolean {
+  try {
+    return new X509Certificate(cert).checkPrivateKey(createPrivateKey(key));
+  } catch {
+    return false;
+  }
+}
+
 /** Reads and validates a web configuration file; every problem is named with its place. */
 export function loadWebConfig(file: string): WebConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new WebConfigError(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    throw new WebConfigError(`${file}: cannot read the web configuration file: ${FILE_ERRORS[code] ?? (code || 'read error')}`);
   }
   let doc: unknown;
   try {
@@ -94,11 +123,15 @@ export function loadWebConfig(file: string): WebConfig {
   if (problems.length) throw new WebConfigError(problems.map((p) => `${file}: ${p}`).join('\n'));
   const config = (parsed as { data: z.output<typeof webConfigSchema> }).data;
   const baseDir = dirname(resolve(file));
-  const readPem = (path: string, what: string) => {
+  // Every problem of the TLS part at once, as for the schema above; values are never echoed.
+  const readPem = (path: string, what: string): string | undefined => {
+    const absolute = resolve(baseDir, path);
     try {
-      return readFileSync(resolve(baseDir, path), 'utf8');
+      return readFileSync(absolute, 'utf8');
     } catch (err) {
-      throw new WebConfigError(`${file}: tls_server_config.${what}: cannot read ${JSON.stringify(resolve(baseDir, path))}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      problems.push(`tls_server_config.${what}: cannot read ${JSON.stringify(absolute)}: ${FILE_ERRORS[code] ?? (code || 'read error')}`);
+      return undefined;
     }
   };
   const result: WebConfig = { headers: {}, users: new Map(Object.entries(config.basic_auth_users ?? {})) };
@@ -108,12 +141,18 @@ export function loadWebConfig(file: string): WebConfig {
     const cert = tls.cert ?? (tls.cert_file ? readPem(tls.cert_file, 'cert_file') : undefined);
     const key = tls.key ?? (tls.key_file ? readPem(tls.key_file, 'key_file') : undefined);
     const ca = tls.client_ca ?? (tls.client_ca_file ? readPem(tls.client_ca_file, 'client_ca_file') : undefined);
-    if (!cert || !key) throw new WebConfigError(`${file}: tls_server_config: needs cert_file and key_file (or cert and key)`);
+    const where = (inline: unknown, field: string) => `tls_server_config.${inline !== undefined ? field : `${field}_file`}`;
+    if (cert !== undefined && !isCertificate(cert)) problems.push(`${where(tls.cert, 'cert')}: not a PEM certificate`);
+    if (key !== undefined && !isPrivateKey(key)) problems.push(`${where(tls.key, 'key')}: not a PEM private key`);
+    if (ca !== undefined && !isCertificate(ca)) problems.push(`${where(tls.client_ca, 'client_ca')}: not a PEM certificate`);
+    if ((!tls.cert && !tls.cert_file) || (!tls.key && !tls.key_file)) problems.push('tls_server_config: needs cert_file and key_file (or cert and key)');
     const verifies = tls.client_auth_type === 'RequireAndVerifyClientCert' || tls.client_auth_type === 'VerifyClientCertIfGiven';
-    if (verifies && !ca) throw new WebConfigError(`${file}: tls_server_config.client_ca_file: required with client_auth_type ${tls.client_auth_type}`);
+    if (verifies && !tls.client_ca && !tls.client_ca_file) problems.push(`tls_server_config.client_ca_file: required with client_auth_type ${tls.client_auth_type}`);
+    if (problems.length === 0 && cert && key && !keyMatches(cert, key)) problems.push('tls_server_config: the private key does not belong to the certificate');
+    if (problems.length) throw new WebConfigError(problems.map((p) => `${file}: ${p}`).join('\n'));
     result.tls = {
-      cert,
-      key,
+      cert: cert!,
+      key: key!,
       ca,
       requestCert: tls.client_auth_type !== 'NoClientCert',
       rejectUnauthorized: tls.client_auth_type === 'RequireAndVerifyClientCert',

@@ -164,7 +164,8 @@ function issueToProblems(issue: z.core.$ZodIssue, input: unknown): Problem[] {
 // ---------------------------------------------------------------------------------------------
 // Files named in the config (secrets, CA)
 
-const FILE_ERRORS: Record<string, string> = {
+/** What a failed file read means, in the words every configuration error uses. */
+export const FILE_ERRORS: Record<string, string> = {
   ENOENT: 'no such file',
   EACCES: 'permission denied',
   EPERM: 'permission denied',

@@ -18,7 +18,7 @@ import type { Job, JobKind, JobState, StateTable } from '../model';
 import { mapStatus, worstOf } from '../model';
 import { isObject, quoteForMessage } from '../text';
 import type { MappingSink } from './kit';
-import { ProblemLog } from './kit';
+import { ProblemLog, inSlices } from './kit';
 import type { CollectContext } from './types';
 import { defineProvider } from './types';
 import { stringField } from './util';
@@ -483,7 +483,7 @@ export const bluexp = defineProvider({
         restoreStatusFailing = restoreStatusFailed;
         const merged = mergeJobLists(listed, restores);
         await fillDetails(ctx, base, merged, details);
-        ctx.report({ jobs: merged.flatMap(({ raw, source }) => mapJob(raw, sink, source)) });
+        await inSlices(ctx, merged, (slice) => ctx.report({ jobs: slice.flatMap(({ raw, source }) => mapJob(raw, sink, source)) }));
         sink.flush();
       },
     };
