@@ -14,7 +14,7 @@ import { JobHistory, SummaryBuilder, renderTarget } from './metrics';
 import { UnknownStatusLog } from './model';
 import { providerFor } from './providers';
 import { truncate } from './text';
-import { inSlices } from './providers/kit';
+import { MAX_LOGGED_PROBLEMS, inSlices } from './providers/kit';
 import type { CollectContext, Findings, ProviderDefinition, ProviderInstance, ScopedHttp } from './providers/types';
 
 /** Time kept back from Prometheus' scrape timeout for rendering and the network. */
@@ -23,6 +23,8 @@ const MIN_DEADLINE_MS = 100;
 const DECIMAL_SECONDS = /^\s*\d{1,9}(\.\d{1,9})?\s*$/;
 /** Longest status word written to the log. */
 const MAX_LOGGED_STATUS_LENGTH = 200;
+/** Longest value in a target's log line. */
+const MAX_LOGGED_VALUE_LENGTH = 500;
 
 export interface CollectResult {
   snapshot: TargetSnapshot;
@@ -72,7 +74,9 @@ export class TargetRuntime {
     // A product may echo a secret it was sent (a token endpoint repeating the request body): every
     // text that came from it is masked before it is logged or shown.
     this.mask = secretMasker(secretsOf(config));
-    this.log = log.child({ target: config.name, provider: config.provider }, { formatters: { log: (fields) => maskFields(fields, this.mask) } });
+    // Every value of a target's log line is also cut: an upstream controls its size.
+    const forLog = (text: string) => truncate(this.mask(text), MAX_LOGGED_VALUE_LENGTH);
+    this.log = log.child({ target: config.name, provider: config.provider }, { formatters: { log: (fields) => maskFields(fields, forLog) } });
     const client = (baseUrl: string, auth?: RequestAuth) => {
       const created = new HttpClient({
         baseUrl,
@@ -149,6 +153,7 @@ export class TargetRuntime {
     const history = this.history.begin();
     const builder = new SummaryBuilder(this.config.max_jobs, lookbackStart, history);
     let open = true;
+    let unknownLogged = 0;
     // Findings are summarised in slices (see inSlices), in the order they were reported, so that a
     // provider reporting a long list at once does not hold the event loop.
     const reported: Findings[] = [];
@@ -167,7 +172,8 @@ export class TargetRuntime {
       log: this.log,
       signal: controller.signal,
       unknownStatus: (status) => {
-        if (this.unknownStatuses.firstTime(this.config.provider, status)) {
+        if (!this.unknownStatuses.firstTime(this.config.provider, status)) return;
+        if (++unknownLogged <= MAX_LOGGED_PROBLEMS) {
           this.log.warn({ status: truncate(status, MAX_LOGGED_STATUS_LENGTH) }, 'unknown product status mapped to state "unknown"');
         }
       },
@@ -211,6 +217,9 @@ export class TargetRuntime {
       this.logFailure(error, startedAt);
     } finally {
       clearTimeout(timer);
+      if (unknownLogged > MAX_LOGGED_PROBLEMS) {
+        this.log.warn({ statuses: unknownLogged, logged: MAX_LOGGED_PROBLEMS }, 'more new unknown status words than were logged');
+      }
       // Nothing of this collection may outlive it: pending requests end with the deadline's signal.
       if (!controller.signal.aborted) controller.abort(new CollectError('timeout', 'collection finished'));
     }

@@ -125,7 +125,8 @@ export function offsetPaging(pageSize: number, maxPages: number, listKey: string
  * Reads every page of a list, handing each page's items to `onPage` as it arrives (a long page in
  * slices, see inSlices), so the raw answers of a long list are never all in memory together. The first page's total says how many
  * pages follow: those are requested at once. Without a usable total, or if the list grew meanwhile,
- * it pages on until a page comes back short; never more than paging.maxPages.
+ * it pages on until a page comes back short; never more than paging.maxPages. A first page longer
+ * than asked for comes from a product that ignores paging, and is taken as the whole list.
  */
 export async function readPages(
   ctx: Pick<CollectContext, 'http' | 'log' | 'signal'>,
@@ -146,6 +147,8 @@ export async function readPages(
   };
   const { pageSize, maxPages } = paging;
   let last = await readPage(0);
+  // A page longer than asked for is a product that does not page: that page is the whole list.
+  if (last.length > pageSize) return;
   let next = 1;
   if (last.length >= pageSize && last.total !== undefined && last.total > pageSize) {
     const pages = Math.min(Math.ceil(last.total / pageSize), maxPages);
@@ -153,6 +156,6 @@ export async function readPages(
     last = rest[rest.length - 1] ?? last;
     next = pages;
   }
-  for (; last.length >= pageSize && next < maxPages; next++) last = await readPage(next);
-  if (last.length >= pageSize) ctx.log.warn({ path, pages: maxPages }, 'list longer than the page bound; the rest is not read');
+  for (; last.length === pageSize && next < maxPages; next++) last = await readPage(next);
+  if (last.length === pageSize) ctx.log.warn({ path, pages: maxPages }, 'list longer than the page bound; the rest is not read');
 }

@@ -103,3 +103,25 @@ test('a token endpoint that echoes the request body leaves no secret in the log,
     expect(own).not.toContain(form);
   }
 });
+
+test('an answer full of oddities writes a handful of short log lines, not one per job', async () => {
+  const jobs = [
+    ...Array.from({ length: 5000 }, (_, i) => ({ id: `odd-${i}`, clusterId: 'c1', created: 'yesterday', statusName: 'FINISHED' })),
+    ...Array.from({ length: 50 }, (_, i) => ({ id: `word-${i}`, clusterId: 'c1', created: '2026-11-30T10:00:00Z', statusName: `${i}${'S'.repeat(64 * 1024)}` })),
+  ];
+  const app = express();
+  app.get('/api/public/v1.0/groups', (_req, res) => void res.json({ results: [{ id: 'g1', name: 'P' }], totalCount: 1 }));
+  app.get('/api/public/v1.0/groups/g1/clusters', (_req, res) => void res.json({ results: [{ id: 'c1', clusterName: 'C' }], totalCount: 1 }));
+  app.get('/api/public/v1.0/groups/g1/clusters/c1/restoreJobs', (_req, res) => void res.json({ results: jobs, totalCount: jobs.length }));
+  const product = track(await listen(app));
+  const exporter = track(await startExporter(opsTarget(product.url)));
+  const text = (await fetchText(`${exporter.url}/probe?target=ops`)).text;
+  expect([series(text, 'backup_up')[0]?.[1], exporter.logs.filter((l) => l.includes('collection failed'))]).toEqual([1, []]);
+  expect(series(text, 'backup_jobs', { state: 'unknown' })[0]?.[1]).toBe(50);
+  const lines = exporter.logs.filter((line) => line.includes('"target":"ops"'));
+  // At most 20 problems and 20 unknown words, each kind with one line for the rest.
+  expect(lines.length).toBeLessThanOrEqual(2 * 21 + 2);
+  expect(lines.some((line) => line.includes('more problems than were logged'))).toBe(true);
+  expect(lines.some((line) => line.includes('more new unknown status words than were logged'))).toBe(true);
+  expect(Math.max(...lines.map((line) => line.length))).toBeLessThan(2000);
+});

@@ -63,3 +63,21 @@ test('never more than maxPages, even if the count says more', async () => {
   expect(await read(list, 4)).toHaveLength(4000);
   expect(list.asked).toEqual([0, 1000, 2000, 3000]);
 });
+
+test('a product that ignores paging (a first page longer than asked for) is read once', async () => {
+  const list = listOf(2500);
+  const asked: number[] = [];
+  const ctx = {
+    ...list.ctx,
+    http: {
+      json: async ({ query }: { query: Record<string, unknown> }) => {
+        asked.push(Number(query.offset ?? 0));
+        return { items: Array.from({ length: 2500 }, (_, i) => i), count: 2500 };
+      },
+    },
+  } as unknown as typeof list.ctx;
+  const seen: number[] = [];
+  await readPages(ctx, '/v3/p/backups', {}, offsetPaging(1000, 50, 'items'), (items) => seen.push(...(items as number[])));
+  expect(asked).toEqual([0]);
+  expect(seen).toHaveLength(2500);
+});
