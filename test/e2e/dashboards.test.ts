@@ -6,10 +6,10 @@
  * and docker-compose.yml agree with each other and with the repository, and the Prometheus and
  * Alertmanager configurations compose mounts pass promtool and amtool.
  *
- * Live: the bundled demo (exporter.yml, its simulators on 19101-19104) is scraped every second by a
- * real Prometheus that loads alerts/*.yml (the dashboards read its threshold recording rules); every
- * query of every panel, with Grafana's variables substituted, must return data within about a minute
- * of scraping.
+ * Live: the bundled demo (exporter.yml, pointed at the simulators program on free ports) is
+ * scraped every second by a real Prometheus that loads alerts/*.yml (the dashboards read its
+ * threshold recording rules); every query of every panel, with Grafana's variables substituted,
+ * must return data within about a minute of scraping.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { request } from 'undici';
 import { parse, stringify } from 'yaml';
-import { MAIN, ROOT, freePort, startProcess, waitFor } from '../helpers/process';
+import { MAIN, ROOT, freePort, startDemoSimulators, startProcess, waitFor } from '../helpers/process';
 import type { Child } from '../helpers/process';
 
 jest.setTimeout(150_000);
@@ -309,7 +309,10 @@ test('every query of every panel returns data from the demo after about a minute
       scrape_configs: [{ job_name: 'backup-exporter', static_configs: [{ targets: [`127.0.0.1:${exporterPort}`] }] }],
     }),
   );
-  const exporter = startProcess(process.execPath, [MAIN, `--config.file=${join(ROOT, 'exporter.yml')}`, `--web.listen-address=127.0.0.1:${exporterPort}`]);
+  const simulators = await startDemoSimulators();
+  children.push(simulators.child);
+  writeFileSync(join(dir, 'exporter.yml'), simulators.config());
+  const exporter = startProcess(process.execPath, [MAIN, `--config.file=${join(dir, 'exporter.yml')}`, `--web.listen-address=127.0.0.1:${exporterPort}`]);
   const prometheus = startProcess('prometheus', [
     `--config.file=${join(dir, 'prometheus.yml')}`,
     `--storage.tsdb.path=${join(dir, 'data')}`,

@@ -4,8 +4,8 @@
  * refresh, refused credentials, and promtool-clean output.
  */
 import { CBR_TASK_STATES } from '../../src/providers/cbr';
-import { createCbrSimulator, type CbrSimulator, type CbrSimulatorOptions } from '../../src/simulators/cbr';
-import { startSimulator, type RunningSimulator } from '../../src/simulators/framework';
+import { createCbrSimulator, type CbrSimulator, type CbrSimulatorOptions } from '../../simulators/cbr';
+import { startSimulator, type RunningSimulator } from '../../simulators/framework';
 import { closedAfterEach, fetchText, samples, series, startExporter, type RunningExporter } from '../helpers/exporter';
 import { promtoolCheckMetrics } from '../helpers/promtool';
 
