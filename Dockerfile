@@ -4,7 +4,13 @@
 #
 #   docker build --build-arg VERSION=0.1.0 -t backup-exporter:0.1.0 .
 #   docker run --rm -p 9877:9877 --read-only \
-#     -v "$PWD/exporter.yml:/etc/backup-exporter/exporter.yml:ro" backup-exporter:0.1.0
+#     -v "$PWD/my-config:/etc/backup-exporter:ro" backup-exporter:0.1.0
+#
+# The default target (the last stage, `runtime`) is the exporter alone: no product simulators and
+# no demo configuration. The demo's simulators are a target of their own, which docker-compose.yml
+# runs as a service next to the exporter:
+#
+#   docker build --target simulators -t backup-exporter-simulators .
 #
 # Base image: the official Node.js image, Debian 12 "slim" flavour, for all stages. Why not a
 # distroless Node.js image (smaller, no shell)? The slim image runs the same Node.js build and
@@ -30,7 +36,31 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
-# ---- runtime: node, the compiled exporter and its production dependencies.
+# ---- the product simulators' build: the exporter's build stage plus simulators/ (which imports a
+# ---- few helpers of src/); its output, build/, never reaches the exporter's image.
+FROM build AS simulators-build
+COPY simulators ./simulators
+RUN npm run build:simulators
+
+# ---- the product simulators (simulators/README.md), for the demo stack of docker-compose.yml.
+FROM ${NODE_IMAGE} AS simulators
+LABEL org.opencontainers.image.title="backup-exporter-simulators" \
+      org.opencontainers.image.description="Product simulators (MongoDB Ops Manager, NetApp BlueXP, AhsayCBS, Huawei Cloud CBR) for the backup-exporter demo; not for production" \
+      org.opencontainers.image.licenses="Apache-2.0"
+ENV NODE_ENV=production
+RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
+      /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=simulators-build /src/build ./build
+USER 1000:1000
+EXPOSE 19101 19102 19103 19104
+# Every interface: the exporter reaches them from another container (http://simulators:19101).
+ENTRYPOINT ["node", "/app/build/simulators/main.js", "--host=0.0.0.0"]
+CMD []
+
+# ---- runtime: node, the compiled exporter and its production dependencies. The last stage, so
+# ---- that a plain `docker build .` makes the exporter's image.
 FROM ${NODE_IMAGE} AS runtime
 ARG VERSION=dev
 LABEL org.opencontainers.image.title="backup-exporter" \
@@ -47,8 +77,8 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY package.json ./
-# The demo configuration (built-in simulators) until one is mounted over it.
-COPY exporter.yml /etc/backup-exporter/exporter.yml
+# No configuration is built in: mount a folder holding exporter.yml at /etc/backup-exporter (a
+# missing file stops the start with "/etc/backup-exporter/exporter.yml: ... no such file").
 # The image's `node` user, by number so that Kubernetes' runAsNonRoot can check it.
 USER 1000:1000
 EXPOSE 9877

@@ -2,13 +2,13 @@
 // How long a scrape of one AhsayCBS target with many backup users takes, cold (every day read)
 // and warm (finished days remembered, only today read), and how many requests each makes.
 //
-// Starts the AhsayCBS simulator (dist/) on 127.0.0.1 with N users and a fixed latency per request,
+// Starts the AhsayCBS simulator (build/simulators/) on 127.0.0.1 with N users and a fixed latency per request,
 // in a child process of this script so that the simulator's own work does not take the exporter's
 // CPU; runs the exporter in this process (Exporter.scrape, as /probe does: collection and
 // rendering); and for each max_concurrency makes one cold scrape on a fresh exporter, then warm
 // scrapes on the same one. CPU time and peak RSS are this process', i.e. the exporter's.
 //
-//   npm run build && node --expose-gc bench/ahsay.mjs
+//   npm run build && npm run build:simulators && node --expose-gc bench/ahsay.mjs
 //   node bench/ahsay.mjs --users=2000 --latency=20 --days=2 --concurrency=8,32,64 --warm=3
 import { fork } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -19,8 +19,9 @@ import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist');
-const { createAhsaySimulator } = require(join(DIST, 'simulators', 'ahsay.js'));
-const { startSimulator } = require(join(DIST, 'simulators', 'framework.js'));
+const SIMULATORS = join(dirname(fileURLToPath(import.meta.url)), '..', 'build', 'simulators');
+const { createAhsaySimulator } = require(join(SIMULATORS, 'ahsay.js'));
+const { startSimulator } = require(join(SIMULATORS, 'framework.js'));
 const { parseConfig } = require(join(DIST, 'config', 'load.js'));
 const { Exporter } = require(join(DIST, 'exporter.js'));
 const { createExporterMetrics } = require(join(DIST, 'metrics.js'));

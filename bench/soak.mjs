@@ -15,8 +15,8 @@ import { ROOT, freePort, startExporter } from './exporter.mjs';
 
 const require = createRequire(import.meta.url);
 const { request } = require('undici');
-const { startSimulator } = require('../dist/simulators/framework.js');
-const { createOpsManagerSimulator } = require('../dist/simulators/opsmanager.js');
+const { startSimulator } = require('../build/simulators/framework.js');
+const { createOpsManagerSimulator } = require('../build/simulators/opsmanager.js');
 
 const args = process.argv.slice(2);
 const total = Number(args.find((a) => a.startsWith('--scrapes='))?.split('=')[1] ?? 10_000);

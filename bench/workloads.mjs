@@ -8,11 +8,11 @@
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { startSimulator } = require('../dist/simulators/framework.js');
-const { createOpsManagerSimulator } = require('../dist/simulators/opsmanager.js');
-const { createBlueXpSimulator } = require('../dist/simulators/bluexp.js');
-const { createAhsaySimulator } = require('../dist/simulators/ahsay.js');
-const { createCbrSimulator } = require('../dist/simulators/cbr.js');
+const { startSimulator } = require('../build/simulators/framework.js');
+const { createOpsManagerSimulator } = require('../build/simulators/opsmanager.js');
+const { createBlueXpSimulator } = require('../build/simulators/bluexp.js');
+const { createAhsaySimulator } = require('../build/simulators/ahsay.js');
+const { createCbrSimulator } = require('../build/simulators/cbr.js');
 const { request } = require('undici');
 
 const CONCURRENCY = 8;

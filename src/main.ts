@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** Entry point: flags, configuration, the demo simulators, the HTTP server and signals. */
+/** Entry point: flags, configuration, the HTTP server and signals. */
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { Server } from 'node:http';
@@ -14,7 +14,6 @@ import { Exporter } from './exporter';
 import { parseListenAddress } from './listen-address';
 import { createExporterMetrics } from './metrics';
 import { createApp } from './server';
-import { startSimulators } from './simulators';
 import { loadWebConfig } from './web-config';
 import type { WebConfig } from './web-config';
 
@@ -66,7 +65,6 @@ async function main(argv: string[]): Promise<number> {
 async function serve(flags: Flags, config: Config, initialWebConfig: WebConfig | undefined): Promise<void> {
   let webConfig = initialWebConfig;
   const log = pino({ level: flags.logLevel, base: { app: 'backup-exporter' } });
-  const simulators = await startSimulators(config.simulators);
   const metrics = createExporterMetrics(VERSION);
   const exporter = new Exporter(flags.configFile, config, metrics, log, VERSION);
   let ready = false;
@@ -91,7 +89,6 @@ async function serve(flags: Flags, config: Config, initialWebConfig: WebConfig |
       basic_auth: (webConfig?.users.size ?? 0) > 0,
       config: flags.configFile,
       targets: config.targets.length,
-      simulators: simulators.urls,
     },
     'backup-exporter started',
   );
@@ -111,7 +108,7 @@ async function serve(flags: Flags, config: Config, initialWebConfig: WebConfig |
     }, STOP_GRACE_MS);
     force.unref();
     server.close(() => {
-      void Promise.all([exporter.close(), simulators.close()]).finally(() => {
+      void exporter.close().finally(() => {
         log.info('stopped');
         process.exit(0);
       });

@@ -11,7 +11,7 @@ import { PROVIDER_NAMES } from '../providers';
 import { isObject, quoteForMessage } from '../text';
 import { configSchema, SECRET_PATHS, type Config, type ParsedConfig, type TargetConfig, type TlsConfig } from './schema';
 
-export type { Config, GlobalConfig, SimulatorsConfig, TargetConfig, TlsConfig } from './schema';
+export type { Config, GlobalConfig, TargetConfig, TlsConfig } from './schema';
 
 export const DEFAULT_CONFIG_FILE = 'exporter.yml';
 
@@ -142,7 +142,11 @@ function issueToProblems(issue: z.core.$ZodIssue, input: unknown): Problem[] {
       return [{ path, message: `expected ${expected}, got ${describeValue(value)}` }];
     }
     case 'unrecognized_keys':
-      return issue.keys.map((key) => ({ path, message: `unknown key ${quoteForMessage(key)}`, at: [...path, key] }));
+      return issue.keys.map((key) => {
+        // The product simulators are a program of their own; an old demo configuration names them here.
+        const hint = path.length === 0 && key === 'simulators' ? ' (the product simulators run apart from the exporter: npm run simulators)' : '';
+        return { path, message: `unknown key ${quoteForMessage(key)}${hint}`, at: [...path, key] };
+      });
     case 'too_small': {
       const min = Number(issue.minimum);
       if (issue.origin === 'string') return [{ path, message: min <= 1 ? 'must not be empty' : `must be at least ${min} characters` }];
@@ -363,7 +367,6 @@ export function parseConfig(text: string, options: ParseOptions): Config {
   const parsed = result.data;
   return {
     global: parsed.global,
-    simulators: parsed.simulators,
     targets: parsed.targets.map((target, index) => resolveTarget(target, index, parsed.global, files)),
   };
 }

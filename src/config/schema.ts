@@ -8,7 +8,6 @@
  * provider" rule, redaction and the resolved TargetConfig type all follow from that one entry.
  */
 import { z } from 'zod';
-import { parseListenAddress } from '../listen-address';
 import { PROVIDERS, PROVIDER_NAMES, isProviderName } from '../providers';
 import type { ProviderName, SettingsOf } from '../providers';
 import { isObject, quoteForMessage } from '../text';
@@ -218,51 +217,11 @@ export const targetSchema = z
   .meta({ description: 'One product instance to collect from.', allOf: providerBlockRules });
 
 // ---------------------------------------------------------------------------------------------
-// Simulators
-
-/** Providers that have a built-in simulator. */
-export const SIMULATOR_PROVIDERS = ['opsmanager', 'bluexp', 'ahsay', 'cbr'] as const satisfies readonly ProviderName[];
-export type SimulatorProvider = (typeof SIMULATOR_PROVIDERS)[number];
-
-/** `host:port`, `[ipv6]:port` or `:port` (the simulator then listens on 127.0.0.1); port 0 picks a free one. */
-export const LISTEN_PATTERN = '^(?:\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9_.-]*):[0-9]{1,5}$';
-
-function isListenAddress(text: string): boolean {
-  try {
-    parseListenAddress(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const simulatorSchema = z
-  .strictObject({
-    listen: z
-      .string()
-      .refine((s) => isListenAddress(s), {
-        message: 'expected host:port, e.g. "127.0.0.1:19101" or "[::1]:19101" (port 0..65535)',
-      })
-      .meta({ pattern: patternOrEnv(LISTEN_PATTERN) })
-      .describe('Address the simulator listens on: host:port, [ipv6]:port, or :port for 127.0.0.1.'),
-  })
-  .describe('Runs the built-in simulator of this product in the exporter process (for demos and tests).');
-
-const simulatorsSchema = z
-  .strictObject(
-    Object.fromEntries(SIMULATOR_PROVIDERS.map((p) => [p, simulatorSchema.optional()])) as {
-      [P in SimulatorProvider]: z.ZodOptional<typeof simulatorSchema>;
-    },
-  )
-  .describe('Built-in product simulators to start in this process, keyed by provider. Optional.');
-
-// ---------------------------------------------------------------------------------------------
 // The whole file
 
 export const configSchema = z
   .strictObject({
     global: globalSchema.prefault({}),
-    simulators: simulatorsSchema.prefault({}),
     targets: z
       .array(targetSchema)
       .prefault([])
@@ -322,11 +281,7 @@ export type TargetOf<P extends ProviderName> = TargetCommon & { provider: P } & 
 /** A resolved target: a union discriminated by `provider`, so narrowing on it types the provider's block. */
 export type TargetConfig = { [P in ProviderName]: TargetOf<P> }[ProviderName];
 
-type ParsedSimulators = z.output<typeof simulatorsSchema>;
-export interface SimulatorsConfig extends ParsedSimulators {}
-
 export interface Config {
   global: GlobalConfig;
-  simulators: SimulatorsConfig;
   targets: TargetConfig[];
 }

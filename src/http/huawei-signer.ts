@@ -1,7 +1,8 @@
 /**
  * Huawei Cloud AK/SK request signing (`SDK-HMAC-SHA256`), computed the way Huawei's own SDKs
  * compute it (huaweicloud-sdk-go-v3 core/auth/signer, huaweicloud-sdk-python-v3
- * huaweicloudsdkcore/signer), and the verification a gateway does with the same steps.
+ * huaweicloudsdkcore/signer). The canonicalisation is exported because a verifier (the CBR
+ * simulator's gateway) must recompute the signature with exactly these steps.
  *
  *   CanonicalRequest = METHOD \n CanonicalURI \n CanonicalQueryString \n CanonicalHeaders \n
  *                      SignedHeaders \n hex(sha256(body bytes))
@@ -15,7 +16,7 @@
  * lower-cased and sorted, values trimmed; headers whose name contains "_" are never signed (the
  * SDKs leave them out because proxies drop them); the body hash covers the exact bytes sent.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { OutgoingRequest, RequestAuth } from './client';
 
 export const SDK_HMAC_SHA256 = 'SDK-HMAC-SHA256';
@@ -23,8 +24,6 @@ export const HEADER_SDK_DATE = 'x-sdk-date';
 /** A client may send the body hash itself (or UNSIGNED-PAYLOAD); the SDKs then use it as is. */
 export const HEADER_CONTENT_SHA256 = 'x-sdk-content-sha256';
 export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
-/** How far X-Sdk-Date may be from the gateway's clock (API Gateway documents 15 minutes). */
-export const MAX_DATE_SKEW_MS = 15 * 60_000;
 
 /** A request as it is signed: the path with its query as sent, the headers to sign, the body bytes. */
 export interface SignableRequest {
@@ -166,88 +165,6 @@ export function signRequest(req: SignableRequest, accessKey: string, secretKey: 
   const signature = signString(stringToSign(canonicalRequest(req, signedHeaders), date), secretKey);
   const authorization = `${SDK_HMAC_SHA256} Access=${accessKey}, SignedHeaders=${signedHeaders.join(';')}, Signature=${signature}`;
   return { authorization, signedHeaders, signature };
-}
-
-export interface ParsedAuthorization {
-  accessKey: string;
-  signedHeaders: string[];
-  signature: string;
-}
-
-/** Reads `SDK-HMAC-SHA256 Access=.., SignedHeaders=.., Signature=..`; undefined for anything else. */
-export function parseAuthorization(value: string | undefined): ParsedAuthorization | undefined {
-  if (!value?.startsWith(`${SDK_HMAC_SHA256} `)) return undefined;
-  const fields = new Map<string, string>();
-  for (const part of value.slice(SDK_HMAC_SHA256.length + 1).split(',')) {
-    const at = part.indexOf('=');
-    if (at < 0) return undefined;
-    fields.set(part.slice(0, at).trim(), part.slice(at + 1).trim());
-  }
-  const accessKey = fields.get('Access');
-  const signed = fields.get('SignedHeaders');
-  const signature = fields.get('Signature');
-  if (!accessKey || !signed || !signature || !/^[0-9a-f]{64}$/.test(signature)) return undefined;
-  return { accessKey, signedHeaders: signed.split(';'), signature };
-}
-
-/** A received request, as a gateway sees it: raw path, headers (lower-case names), body bytes. */
-export interface ReceivedRequest {
-  method: string;
-  path: string;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-}
-
-export type VerifyFailure = 'missing' | 'malformed' | 'unknown_access_key' | 'expired' | 'signature_mismatch';
-
-export type VerifyResult =
-  | { ok: true; accessKey: string }
-  | { ok: false; reason: VerifyFailure; accessKey?: string; sdkDate?: string };
-
-/**
- * Checks a signed request the way API Gateway does: a well-formed Authorization, an X-Sdk-Date
- * within `maxSkewMs` of `nowMs`, a known access key, and the signature recomputed over the
- * headers the client named (their received values), the path, the query and the body received.
- */
-export function verifyRequest(
-  req: ReceivedRequest,
-  secretFor: (accessKey: string) => string | undefined,
-  nowMs: number,
-  maxSkewMs = MAX_DATE_SKEW_MS,
-): VerifyResult {
-  const header = firstValue(req.headers.authorization);
-  if (header === undefined) return { ok: false, reason: 'missing' };
-  const parsed = parseAuthorization(header);
-  if (!parsed) return { ok: false, reason: 'malformed' };
-  const { accessKey } = parsed;
-  const sdkDate = firstValue(req.headers[HEADER_SDK_DATE]);
-  const signedAt = parseSdkDate(sdkDate);
-  if (sdkDate === undefined || signedAt === undefined || !parsed.signedHeaders.includes(HEADER_SDK_DATE)) {
-    return { ok: false, reason: 'malformed', accessKey };
-  }
-  if (Math.abs(nowMs - signedAt) > maxSkewMs) return { ok: false, reason: 'expired', accessKey, sdkDate };
-  const secret = secretFor(accessKey);
-  if (secret === undefined) return { ok: false, reason: 'unknown_access_key', accessKey };
-  const headers: Record<string, string> = {};
-  for (const name of parsed.signedHeaders) {
-    const value = firstValue(req.headers[name]);
-    if (value === undefined) return { ok: false, reason: 'signature_mismatch', accessKey };
-    headers[name] = value;
-  }
-  // A client-declared body hash must be the hash of what arrived, or the body was not signed at all.
-  const declared = headers[HEADER_CONTENT_SHA256];
-  if (declared !== undefined && declared !== UNSIGNED_PAYLOAD && declared !== sha256Hex(req.body)) {
-    return { ok: false, reason: 'signature_mismatch', accessKey };
-  }
-  const canonical = canonicalRequest({ method: req.method, path: req.path, headers, body: req.body }, parsed.signedHeaders);
-  const expected = Buffer.from(signString(stringToSign(canonical, sdkDate), secret), 'hex');
-  const given = Buffer.from(parsed.signature, 'hex');
-  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, reason: 'signature_mismatch', accessKey };
-  return { ok: true, accessKey };
-}
-
-function firstValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }
 
 export interface AkSkOptions {

@@ -48,39 +48,43 @@ const WORKER_SOURCE = `
 'use strict';
 const { parentPort } = require('node:worker_threads');
 let job;
-function pathOf(entry) {
-  const path = [];
-  for (let e = entry; e.parent; e = e.parent) path.push(e.key);
-  return path.reverse();
-}
+/** Deeper than this, long arrays are left in place (JSON this deep is hostile, not a product's page). */
+const MAX_DEPTH = 256;
 function cut(root, chunk) {
   const parts = [];
   if (root === null || typeof root !== 'object') return { skeleton: root, parts };
   let skeleton = root;
-  const top = { value: root, parent: undefined, key: undefined };
   if (Array.isArray(root) && root.length > chunk) {
     parts.push({ path: [], items: root });
     skeleton = [];
   }
-  const stack = [top];
-  while (stack.length) {
-    const entry = stack.pop();
-    const value = entry.value;
-    const keys = Array.isArray(value) ? value.keys() : Object.keys(value);
-    for (const key of keys) {
-      const child = value[key];
-      if (child === null || typeof child !== 'object') continue;
-      const childEntry = { value: child, parent: entry, key };
-      if (Array.isArray(child) && child.length > chunk) {
-        parts.push({ path: pathOf(childEntry), items: child });
-        value[key] = [];
-      }
-      stack.push(childEntry);
-    }
-  }
+  scan(root, [], 0, parts, chunk);
   // Outer arrays (shorter paths) first: the main thread walks a path only through arrays already filled.
   parts.sort((a, b) => a.path.length - b.path.length);
   return { skeleton, parts };
+}
+function scan(value, path, depth, parts, chunk) {
+  if (depth > MAX_DEPTH) return;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const child = value[i];
+      if (child !== null && typeof child === 'object') visit(value, i, child, path, depth, parts, chunk);
+    }
+  } else {
+    for (const key in value) {
+      const child = value[key];
+      if (child !== null && typeof child === 'object') visit(value, key, child, path, depth, parts, chunk);
+    }
+  }
+}
+function visit(parent, key, child, path, depth, parts, chunk) {
+  path.push(key);
+  if (Array.isArray(child) && child.length > chunk) {
+    parts.push({ path: path.slice(), items: child });
+    parent[key] = [];
+  }
+  scan(child, path, depth + 1, parts, chunk);
+  path.pop();
 }
 function next() {
   const { id, parts, chunk } = job;

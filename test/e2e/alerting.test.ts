@@ -16,9 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { parse, stringify } from 'yaml';
-import { createOpsManagerSimulator } from '../../src/simulators/opsmanager';
-import { startSimulator } from '../../src/simulators/framework';
-import type { RunningSimulator } from '../../src/simulators/framework';
+import { createOpsManagerSimulator } from '../../simulators/opsmanager';
+import { startSimulator } from '../../simulators/framework';
+import type { RunningSimulator } from '../../simulators/framework';
 import { MAIN, ROOT, freePort, startProcess, waitFor } from '../helpers/process';
 import type { Child } from '../helpers/process';
 

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { MAIN, ROOT, freePort, startProcess, waitWhileRunning } from '../helpers/process';
+import { MAIN, ROOT, freePort, startDemoSimulators, startProcess, waitWhileRunning } from '../helpers/process';
 import { promtoolCheckMetrics } from '../helpers/promtool';
 import { samples, series } from '../helpers/exporter';
 
@@ -62,11 +62,21 @@ test('--version prints the version', async () => {
   expect(output).toMatch(/^backup-exporter \d+\.\d+\.\d+/);
 });
 
-test('the demo: the bundled exporter.yml serves the simulators live, promtool-clean, and stops on SIGTERM with exit 0', async () => {
+test('the demo: exporter.yml against the simulators program serves them live, promtool-clean, and both stop on SIGTERM with exit 0', async () => {
+  // The demo's own ports may be taken by a running `npm start`: the same configuration, other ports.
+  const simulators = await startDemoSimulators();
   const port = await freePort();
-  const child = startProcess(process.execPath, [MAIN, `--web.listen-address=127.0.0.1:${port}`]);
+  let config: string;
+  try {
+    config = configFile('demo.yml', simulators.config());
+  } catch (err) {
+    await simulators.child.stop();
+    throw err;
+  }
+  const child = startProcess(process.execPath, [MAIN, `--config.file=${config}`, `--web.listen-address=127.0.0.1:${port}`]);
   let text: string;
   let code: number | null;
+  let simulatorsCode: number | null;
   try {
     text = await waitWhileRunning(
       child,
@@ -80,14 +90,25 @@ test('the demo: the bundled exporter.yml serves the simulators live, promtool-cl
     );
   } finally {
     code = await child.stop();
+    simulatorsCode = await simulators.child.stop();
   }
-  expect(samples(text).get('backup_up{target="opsmanager-demo",provider="opsmanager"}')).toBe(1);
+  for (const provider of ['opsmanager', 'bluexp', 'ahsay', 'cbr']) {
+    expect(samples(text).get(`backup_up{target="${provider}-demo",provider="${provider}"}`)).toBe(1);
+  }
   const states = series(text, 'backup_jobs', { provider: 'opsmanager' }).map(([key]) => /state="(\w+)"/.exec(key)?.[1]);
   expect(states.sort()).toEqual(['cancelled', 'failed', 'pending', 'running', 'succeeded', 'unknown', 'warning']);
   expect(promtoolCheckMetrics(text)).toBe('');
   const log = child.output().split('\n').filter(Boolean);
   expect(JSON.parse(log[0])).toMatchObject({ msg: 'backup-exporter started', level: 30 });
   expect({ code, output: code === 0 ? '' : child.output() }).toEqual({ code: 0, output: '' });
+  expect({ simulatorsCode, output: simulatorsCode === 0 ? '' : simulators.child.output() }).toEqual({ simulatorsCode: 0, output: '' });
+});
+
+test('a missing configuration file: exit 1 and one line naming the file', async () => {
+  const missing = join(dir, 'nowhere', 'exporter.yml');
+  const { code, output } = await run([`--config.file=${missing}`]);
+  expect(code).toBe(1);
+  expect(output).toBe(`${missing}: cannot read the configuration file: no such file\n`);
 });
 
 test('SIGHUP reloads: a bad file keeps the running targets and sets the reload metric to 0; a good one applies', async () => {
@@ -125,8 +146,8 @@ test('SIGHUP reloads: a bad file keeps the running targets and sets the reload m
 });
 
 test('SIGTERM lets a scrape in flight finish, then exits 0', async () => {
-  const { createOpsManagerSimulator } = await import('../../src/simulators/opsmanager');
-  const { startSimulator } = await import('../../src/simulators/framework');
+  const { createOpsManagerSimulator } = await import('../../simulators/opsmanager');
+  const { startSimulator } = await import('../../simulators/framework');
   const sim = createOpsManagerSimulator({ publicKey: 'k', privateKey: 'p', projects: 1, clustersPerProject: 1, faults: { latencyMs: 400 } });
   const server = await startSimulator(sim.app);
   const port = await freePort();

@@ -6,10 +6,10 @@
  * and docker-compose.yml agree with each other and with the repository, and the Prometheus and
  * Alertmanager configurations compose mounts pass promtool and amtool.
  *
- * Live: the bundled demo (exporter.yml, its simulators on 19101-19104) is scraped every second by a
- * real Prometheus that loads alerts/*.yml (the dashboards read its threshold recording rules); every
- * query of every panel, with Grafana's variables substituted, must return data within about a minute
- * of scraping.
+ * Live: the bundled demo (exporter.yml, pointed at the simulators program on free ports) is
+ * scraped every second by a real Prometheus that loads alerts/*.yml (the dashboards read its
+ * threshold recording rules); every query of every panel, with Grafana's variables substituted,
+ * must return data within about a minute of scraping.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { request } from 'undici';
 import { parse, stringify } from 'yaml';
-import { MAIN, ROOT, freePort, startProcess, waitFor } from '../helpers/process';
+import { MAIN, ROOT, freePort, startDemoSimulators, startProcess, waitFor } from '../helpers/process';
 import type { Child } from '../helpers/process';
 
 jest.setTimeout(150_000);
@@ -158,8 +158,9 @@ test('every dashboard query parses (promtool check rules on the queries as recor
 // Provisioning and docker compose
 
 interface ComposeService {
-  build?: string | { context: string };
+  build?: string | { context: string; target?: string };
   image?: string;
+  depends_on?: string[];
   command?: string[];
   volumes?: string[];
   ports?: string[];
@@ -187,11 +188,26 @@ function hostPathOf(service: ComposeService, containerPath: string): string | un
   return undefined;
 }
 
-test('docker-compose.yml runs the exporter (built here), Prometheus, Alertmanager and Grafana', () => {
-  expect(Object.keys(compose.services).sort()).toEqual(['alertmanager', 'exporter', 'grafana', 'prometheus']);
-  expect(compose.services.exporter!.build).toBe('.');
-  expect(compose.services.exporter!.volumes).toContain('./exporter.yml:/etc/backup-exporter/exporter.yml:ro');
+test('docker-compose.yml runs the simulators and the exporter (built here, apart), Prometheus, Alertmanager and Grafana', () => {
+  expect(Object.keys(compose.services).sort()).toEqual(['alertmanager', 'exporter', 'grafana', 'prometheus', 'simulators']);
+  expect(compose.services.exporter!.build).toEqual({ context: '.', target: 'runtime' });
+  expect(compose.services.simulators!.build).toEqual({ context: '.', target: 'simulators' });
+  const stages = [...readFileSync(join(ROOT, 'Dockerfile'), 'utf8').matchAll(/^FROM\s+\S+\s+AS\s+(\S+)/gim)].map((m) => m[1]);
+  expect(stages).toEqual(expect.arrayContaining(['runtime', 'simulators']));
+  expect(compose.services.exporter!.depends_on).toContain('simulators');
+  // A folder, not a single file: an editor's replaced file would not show through a file mount.
+  expect(compose.services.exporter!.volumes).toEqual(['./deploy/compose/exporter:/etc/backup-exporter:ro']);
   for (const name of ['prometheus', 'alertmanager', 'grafana']) expect(compose.services[name]!.image).toMatch(/^[a-z/-]+:v?\d+\.\d+\.\d+$/);
+});
+
+test("compose's exporter.yml is the demo's exporter.yml with the targets at the simulators service", () => {
+  const mounted = hostPathOf(compose.services.exporter!, '/etc/backup-exporter/exporter.yml')!;
+  expect(relative(ROOT, mounted)).toBe(join('deploy', 'compose', 'exporter', 'exporter.yml'));
+  const settings = (file: string) => parse(readFileSync(file, 'utf8')) as { targets: unknown[] };
+  const demo = JSON.stringify(settings(join(ROOT, 'exporter.yml'))).replace(/http:\/\/127\.0\.0\.1:(1910[1-4])/g, 'http://simulators:$1');
+  expect(JSON.stringify(settings(mounted))).toBe(demo);
+  const check = spawnSync(process.execPath, [MAIN, '--config.check', `--config.file=${mounted}`], { encoding: 'utf8', timeout: 20_000 });
+  expect(`${check.stdout}${check.stderr}`).toContain('valid (4 targets)');
 });
 
 test('every file docker-compose.yml mounts exists in the repository', () => {
@@ -309,7 +325,10 @@ test('every query of every panel returns data from the demo after about a minute
       scrape_configs: [{ job_name: 'backup-exporter', static_configs: [{ targets: [`127.0.0.1:${exporterPort}`] }] }],
     }),
   );
-  const exporter = startProcess(process.execPath, [MAIN, `--config.file=${join(ROOT, 'exporter.yml')}`, `--web.listen-address=127.0.0.1:${exporterPort}`]);
+  const simulators = await startDemoSimulators();
+  children.push(simulators.child);
+  writeFileSync(join(dir, 'exporter.yml'), simulators.config());
+  const exporter = startProcess(process.execPath, [MAIN, `--config.file=${join(dir, 'exporter.yml')}`, `--web.listen-address=127.0.0.1:${exporterPort}`]);
   const prometheus = startProcess('prometheus', [
     `--config.file=${join(dir, 'prometheus.yml')}`,
     `--storage.tsdb.path=${join(dir, 'data')}`,

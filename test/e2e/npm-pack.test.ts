@@ -59,6 +59,16 @@ test('the tarball holds the program, its configuration files and package.json, a
   expect(packedFiles.filter((f) => /^(src|test|bench|deploy|node_modules)\//.test(f))).toEqual([]);
 });
 
+test('the tarball holds no product simulator: no file of theirs, and no code that serves their control API', () => {
+  // The simulators are a program of their own (simulators/, built to build/), never the exporter's.
+  expect(packedFiles.filter((f) => /^(simulators|build)\/|(^|\/)simulators?\b|digest-server|huawei-gateway/.test(f))).toEqual([]);
+  const installed = join(installDir, 'node_modules', pkg.name);
+  const serving = packedFiles
+    .filter((f) => f.endsWith('.js'))
+    .filter((f) => /['"`]\/_sim\b|createOpsManagerSimulator|verifyDigestAuthorization/.test(readFileSync(join(installed, f), 'utf8')));
+  expect(serving).toEqual([]);
+});
+
 test('the install has the bin with its shebang, and no dev dependencies', () => {
   const installed = join(installDir, 'node_modules', pkg.name);
   const main = join(installed, pkg.bin['backup-exporter']);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { MAIN, freePort, startProcess, waitFor } from '../helpers/process';
 import type { Child } from '../helpers/process';
+import { startSimulators } from '../../simulators/demo';
 
 jest.setTimeout(90_000);
 
@@ -25,8 +26,9 @@ interface PromSample {
 }
 
 const children: Child[] = [];
+const closers: Array<() => Promise<void>> = [];
 afterAll(async () => {
-  await Promise.all(children.map((c) => c.stop()));
+  await Promise.all([...children.map((c) => c.stop()), ...closers.map((close) => close())]);
 });
 
 async function query(promUrl: string, promql: string): Promise<PromSample[]> {
@@ -38,19 +40,19 @@ async function query(promUrl: string, promql: string): Promise<PromSample[]> {
 
 test('Prometheus scrapes /metrics and /probe and the series come back through its API', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'backup-exporter-e2e-'));
-  const [exporterPort, simPort, promPort] = [await freePort(), await freePort(), await freePort()];
+  const [exporterPort, promPort] = [await freePort(), await freePort()];
+  const demo = await startSimulators({ opsmanager: { host: '127.0.0.1', port: 0 } });
+  closers.push(() => demo.close());
   writeFileSync(
     join(dir, 'exporter.yml'),
-    `simulators:
-  opsmanager: { listen: "127.0.0.1:${simPort}" }
-targets:
+    `targets:
   - name: ops-e2e
     provider: opsmanager
-    url: http://127.0.0.1:${simPort}
+    url: ${demo.urls.opsmanager}
     opsmanager: { public_key: demo-public-key, private_key: demo-private-key }
   - name: ops-wrong-key
     provider: opsmanager
-    url: http://127.0.0.1:${simPort}
+    url: ${demo.urls.opsmanager}
     opsmanager: { public_key: demo-public-key, private_key: not-the-key }
 `,
   );

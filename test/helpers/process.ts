@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 
@@ -81,4 +82,49 @@ export function waitWhileRunning<T>(child: Child, what: string, probe: () => Pro
     timeoutMs,
     everyMs,
   );
+}
+
+/** The simulators program, as `npm run build:simulators` builds it. */
+export const SIMULATORS_MAIN = join(ROOT, 'build', 'simulators', 'main.js');
+
+const DEMO_PRODUCTS = ['opsmanager', 'bluexp', 'ahsay', 'cbr'] as const;
+/** The ports of exporter.yml's demo targets, which a test must never bind: `npm start` may hold them. */
+const DEMO_PORTS: Record<(typeof DEMO_PRODUCTS)[number], number> = { opsmanager: 19101, bluexp: 19102, ahsay: 19103, cbr: 19104 };
+
+export interface DemoSimulators {
+  child: Child;
+  /** Base URL per product, e.g. urls.opsmanager = "http://127.0.0.1:40123". */
+  urls: Record<(typeof DEMO_PRODUCTS)[number], string>;
+  /** exporter.yml (the demo configuration) with its targets pointed at these simulators. */
+  config(): string;
+}
+
+/** The simulators program with every product on a free port, started and ready. */
+export async function startDemoSimulators(): Promise<DemoSimulators> {
+  const child = startProcess(process.execPath, [SIMULATORS_MAIN, ...DEMO_PRODUCTS.map((p) => `--${p}=127.0.0.1:0`)]);
+  const ready = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 15_000);
+    child.process.stdout?.on('data', () => {
+      if (/^ready$/m.test(child.output())) {
+        clearTimeout(timer);
+        resolve(true);
+      }
+    });
+    void child.exited.then(() => resolve(false));
+  });
+  if (!ready) {
+    await child.stop();
+    throw new Error(`the simulators did not start: ${child.output()}`);
+  }
+  const urls = Object.fromEntries(
+    DEMO_PRODUCTS.map((p) => [p, new RegExp(`^${p} listening on (\\S+)$`, 'm').exec(child.output())![1]!]),
+  ) as DemoSimulators['urls'];
+  const config = () => {
+    let text = readFileSync(join(ROOT, 'exporter.yml'), 'utf8');
+    for (const p of DEMO_PRODUCTS) text = text.replaceAll(`http://127.0.0.1:${DEMO_PORTS[p]}`, urls[p]);
+    const settings = text.split('\n').filter((line) => !/^\s*#/.test(line));
+    if (settings.some((line) => /:1910[1-4]\b/.test(line))) throw new Error('exporter.yml names a demo port this helper does not know');
+    return text;
+  };
+  return { child, urls, config };
 }

@@ -11,15 +11,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import express from 'express';
-import { createAhsaySimulator } from '../../src/simulators/ahsay';
-import type { AhsaySimulatorOptions } from '../../src/simulators/ahsay';
-import { BLUEXP_TOKEN_PATHS, createBlueXpSimulator } from '../../src/simulators/bluexp';
-import type { BlueXpSimulator, BlueXpSimulatorOptions } from '../../src/simulators/bluexp';
-import { createCbrSimulator } from '../../src/simulators/cbr';
-import type { CbrSimulator, CbrSimulatorOptions } from '../../src/simulators/cbr';
-import { startSimulator } from '../../src/simulators/framework';
-import type { Faults, Simulator } from '../../src/simulators/framework';
-import { createOpsManagerSimulator } from '../../src/simulators/opsmanager';
+import { createAhsaySimulator } from '../../simulators/ahsay';
+import type { AhsaySimulatorOptions } from '../../simulators/ahsay';
+import { BLUEXP_TOKEN_PATHS, createBlueXpSimulator } from '../../simulators/bluexp';
+import type { BlueXpSimulator, BlueXpSimulatorOptions } from '../../simulators/bluexp';
+import { createCbrSimulator } from '../../simulators/cbr';
+import type { CbrSimulator, CbrSimulatorOptions } from '../../simulators/cbr';
+import { startSimulator } from '../../simulators/framework';
+import type { Faults, Simulator } from '../../simulators/framework';
+import { createOpsManagerSimulator } from '../../simulators/opsmanager';
 
 export const PROVIDERS = ['opsmanager', 'bluexp', 'ahsay', 'cbr'] as const;
 export type Provider = (typeof PROVIDERS)[number];

@@ -4,10 +4,10 @@
  * answers with HTTP 200, and promtool-clean output.
  */
 import { AHSAY_BACKUP_STATES, AHSAY_RESTORE_STATES } from '../../src/providers/ahsay';
-import { createAhsaySimulator } from '../../src/simulators/ahsay';
-import type { AhsaySimulator, AhsaySimulatorOptions } from '../../src/simulators/ahsay';
-import { startSimulator } from '../../src/simulators/framework';
-import type { RunningSimulator } from '../../src/simulators/framework';
+import { createAhsaySimulator } from '../../simulators/ahsay';
+import type { AhsaySimulator, AhsaySimulatorOptions } from '../../simulators/ahsay';
+import { startSimulator } from '../../simulators/framework';
+import type { RunningSimulator } from '../../simulators/framework';
 import { closedAfterEach, fetchText, samples, series, startExporter } from '../helpers/exporter';
 import type { RunningExporter } from '../helpers/exporter';
 import { promtoolCheckMetrics } from '../helpers/promtool';

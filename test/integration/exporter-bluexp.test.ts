@@ -4,11 +4,11 @@
  * refused credentials, job details read one by one, and promtool-clean output.
  */
 import { BLUEXP_ITEM_STATES, BLUEXP_JOB_STATES } from '../../src/providers/bluexp';
-import { createBlueXpSimulator } from '../../src/simulators/bluexp';
-import type { BlueXpSimulator, BlueXpSimulatorOptions } from '../../src/simulators/bluexp';
-import { startSimulators } from '../../src/simulators';
-import { startSimulator } from '../../src/simulators/framework';
-import type { RunningSimulator } from '../../src/simulators/framework';
+import { createBlueXpSimulator } from '../../simulators/bluexp';
+import type { BlueXpSimulator, BlueXpSimulatorOptions } from '../../simulators/bluexp';
+import { startSimulators } from '../../simulators/demo';
+import { startSimulator } from '../../simulators/framework';
+import type { RunningSimulator } from '../../simulators/framework';
 import { closedAfterEach, fetchText, samples, series, startExporter } from '../helpers/exporter';
 import type { RunningExporter } from '../helpers/exporter';
 import { promtoolCheckMetrics } from '../helpers/promtool';
@@ -241,8 +241,8 @@ describe('exporter with the BlueXP simulator', () => {
     expect(s.get('backup_up{target="bx",provider="bluexp"}')).toBe(1);
   });
 
-  test('the demo configuration (simulators.bluexp plus its target) serves the demo simulator', async () => {
-    const demo = await startSimulators({ bluexp: { listen: '127.0.0.1:0' } });
+  test("the demo configuration's bluexp target reads the demo simulator", async () => {
+    const demo = await startSimulators({ bluexp: { host: '127.0.0.1', port: 0 } });
     track(demo);
     const url = demo.urls.bluexp!;
     // The snippet of exporter.yml, with the demo port replaced by the one the test got.

@@ -4,8 +4,8 @@
  * refresh, refused credentials, and promtool-clean output.
  */
 import { CBR_TASK_STATES } from '../../src/providers/cbr';
-import { createCbrSimulator, type CbrSimulator, type CbrSimulatorOptions } from '../../src/simulators/cbr';
-import { startSimulator, type RunningSimulator } from '../../src/simulators/framework';
+import { createCbrSimulator, type CbrSimulator, type CbrSimulatorOptions } from '../../simulators/cbr';
+import { startSimulator, type RunningSimulator } from '../../simulators/framework';
 import { closedAfterEach, fetchText, samples, series, startExporter, type RunningExporter } from '../helpers/exporter';
 import { promtoolCheckMetrics } from '../helpers/promtool';
 
@@ -184,9 +184,9 @@ describe('exporter with the CBR simulator', () => {
     const vaults = new Set(series(first, 'backup_restore_points').map(([key]) => /vault="([^"]+)"/.exec(key)?.[1]));
     expect([...vaults].sort()).toEqual(cbr.sim.vaults.map((v) => v.name).sort());
     const checkpointCalls = () => [...cbr.sim.stats.byPath].filter(([path]) => path.includes('/checkpoints/')).reduce((sum, [, n]) => sum + n, 0);
+    // A vault whose hourly backup ran within the last minute is named by its task instead.
     const asked = checkpointCalls();
-    expect(asked).toBeGreaterThanOrEqual(1);
-    expect(asked).toBeLessThanOrEqual(2);
+    expect(asked).toBeLessThanOrEqual(cbr.sim.vaults.length);
     await fetchText(`${ex.url}/probe?target=cbr`);
     expect(checkpointCalls()).toBe(asked);
   });

@@ -25,7 +25,7 @@ import { request } from 'undici';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../../src/http/client';
 import { ERROR_REASONS } from '../../src/http/errors';
 import type { ErrorReason } from '../../src/http/errors';
-import type { Faults } from '../../src/simulators/framework';
+import type { Faults } from '../../simulators/framework';
 import { samples, startExporter } from '../helpers/exporter';
 import type { RunningExporter } from '../helpers/exporter';
 import { freePort } from '../helpers/process';

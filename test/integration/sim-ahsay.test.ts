@@ -5,7 +5,7 @@
  */
 import { Agent, request } from 'undici';
 import { AHSAY_BACKUP_STATES, AHSAY_RESTORE_STATES } from '../../src/providers/ahsay';
-import { startSimulators } from '../../src/simulators';
+import { startSimulators } from '../../simulators/demo';
 import {
   AHSAY_API_BASE,
   DEMO_AHSAY_SYS_PWD,
@@ -15,8 +15,8 @@ import {
   startDemo,
   type AhsaySimulator,
   type AhsaySimulatorOptions,
-} from '../../src/simulators/ahsay';
-import { startSimulator, type RunningSimulator } from '../../src/simulators/framework';
+} from '../../simulators/ahsay';
+import { startSimulator, type RunningSimulator } from '../../simulators/framework';
 
 const SYS_USER = 'test-api';
 const SYS_PWD = 'test-api-password';
@@ -337,7 +337,7 @@ describe('AhsayCBS demo', () => {
   });
 
   test('registered in DEMOS: startSimulators({ ahsay })', async () => {
-    const demo = await startSimulators({ ahsay: { listen: '127.0.0.1:0' } });
+    const demo = await startSimulators({ ahsay: { host: '127.0.0.1', port: 0 } });
     try {
       const res = await request(`${demo.urls.ahsay}${AHSAY_API_BASE}/AuthSystemUser.do`, {
         method: 'POST',

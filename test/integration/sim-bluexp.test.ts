@@ -11,8 +11,8 @@ import {
   startDemo,
   type BlueXpSimulator,
   type BlueXpSimulatorOptions,
-} from '../../src/simulators/bluexp';
-import { startSimulator, type RunningSimulator } from '../../src/simulators/framework';
+} from '../../simulators/bluexp';
+import { startSimulator, type RunningSimulator } from '../../simulators/framework';
 
 const ACCOUNT = 'account-Te5tAcct';
 const AGENT = 'uzJbMFKEnuzi2ryLaENbCP52KBTXx0aI';

@@ -14,8 +14,8 @@ import {
   startDemo,
   type CbrSimulator,
   type CbrSimulatorOptions,
-} from '../../src/simulators/cbr';
-import { startSimulator, type RunningSimulator } from '../../src/simulators/framework';
+} from '../../simulators/cbr';
+import { startSimulator, type RunningSimulator } from '../../simulators/framework';
 
 const PROJECT = '4229d7a45436489f8c3dc2b1d35d4987';
 const AK = 'TESTACCESSKEY0000001';

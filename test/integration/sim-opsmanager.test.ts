@@ -1,13 +1,14 @@
 import { Agent, request } from 'undici';
 import { DigestSession } from '../../src/http/digest';
-import { startSimulator, type RunningSimulator } from '../../src/simulators/framework';
+import { startSimulator, type RunningSimulator } from '../../simulators/framework';
 import {
   createOpsManagerSimulator,
   OPS_MANAGER_API_BASE,
   type OpsManagerSimulator,
   type OpsManagerSimulatorOptions,
-} from '../../src/simulators/opsmanager';
-import { DEMO_OPSMANAGER_PRIVATE_KEY, DEMO_OPSMANAGER_PUBLIC_KEY, parseListen, startSimulators } from '../../src/simulators';
+} from '../../simulators/opsmanager';
+import { parseListen } from '../../simulators/cli';
+import { DEMO_OPSMANAGER_PRIVATE_KEY, DEMO_OPSMANAGER_PUBLIC_KEY, startSimulators } from '../../simulators/demo';
 
 const PUBLIC_KEY = 'test-public-key';
 const PRIVATE_KEY = 'test-private-key';
@@ -528,11 +529,13 @@ describe('demo simulators', () => {
     expect(parseListen('127.0.0.1:9101')).toEqual({ host: '127.0.0.1', port: 9101 });
     expect(parseListen(':0')).toEqual({ host: '127.0.0.1', port: 0 });
     expect(parseListen('[::1]:80')).toEqual({ host: '::1', port: 80 });
+    expect(parseListen('19101')).toEqual({ host: '127.0.0.1', port: 19101 });
+    expect(parseListen(':0', '0.0.0.0')).toEqual({ host: '0.0.0.0', port: 0 });
     expect(() => parseListen('nonsense')).toThrow();
   });
 
   it('starts Ops Manager with the demo credentials and sizes', async () => {
-    const demo = await startSimulators({ opsmanager: { listen: '127.0.0.1:0' } });
+    const demo = await startSimulators({ opsmanager: { host: '127.0.0.1', port: 0 } });
     try {
       const url = demo.urls.opsmanager!;
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);

@@ -83,14 +83,9 @@ describe('bad configs: every problem, each as "<path>: <message>"', () => {
     ],
     ['unknown key in tls', targets(target('a', 'tls: { verify: true }')), ['targets[0].tls: unknown key "verify"']],
     [
-      'unknown key in a simulator',
-      'simulators:\n  opsmanager: { listen: "127.0.0.1:1", port: 2 }\n',
-      ['simulators.opsmanager: unknown key "port"'],
-    ],
-    [
-      'simulator for something that is not a provider',
-      'simulators:\n  netbackup: { listen: "127.0.0.1:1" }\n',
-      ['simulators: unknown key "netbackup"'],
+      'a simulators block (the simulators are a program of their own)',
+      'simulators:\n  opsmanager: { listen: "127.0.0.1:19101" }\n',
+      ['(root): unknown key "simulators" (the product simulators run apart from the exporter: npm run simulators)'],
     ],
     [
       'missing public_key',
@@ -284,17 +279,6 @@ describe('bad configs: every problem, each as "<path>: <message>"', () => {
     ],
     ['target name a number', targets(target('42')), ['targets[0].name: expected a string, got an integer']],
     [
-      'bad simulator listen',
-      'simulators:\n  opsmanager: { listen: "19101" }\n',
-      ['simulators.opsmanager.listen: expected host:port, e.g. "127.0.0.1:19101" or "[::1]:19101" (port 0..65535)'],
-    ],
-    [
-      'simulator port out of range',
-      'simulators:\n  opsmanager: { listen: "127.0.0.1:70000" }\n',
-      ['simulators.opsmanager.listen: expected host:port, e.g. "127.0.0.1:19101" or "[::1]:19101" (port 0..65535)'],
-    ],
-    ['simulator without listen', 'simulators:\n  opsmanager: {}\n', ['simulators.opsmanager.listen: required']],
-    [
       'empty projects list',
       targets(target('a', '', 'public_key: pub\n      private_key: x\n      projects: []')),
       ['targets[0].opsmanager.projects: must not be an empty list'],
@@ -401,14 +385,13 @@ describe('good configs', () => {
     ['an empty target list', 'targets: []\n'],
     ['only global', 'global: {}\n'],
   ])('%s is a valid config without targets', (_name, yaml) => {
-    expect(parse(yaml)).toEqual({ global: DEFAULT_GLOBAL, simulators: {}, targets: [] });
+    expect(parse(yaml)).toEqual({ global: DEFAULT_GLOBAL, targets: [] });
   });
 
   test('defaults are applied to global and targets', () => {
     const config = parse(targets(target('ops')));
     expect(config).toEqual({
       global: DEFAULT_GLOBAL,
-      simulators: {},
       targets: [
         {
           name: 'ops',
@@ -519,22 +502,12 @@ describe('good configs', () => {
     expect(parse(targets(target('a', `url: ${url}`))).targets[0].url).toBe(expected);
   });
 
-  test('simulators', () => {
-    expect(parse('simulators:\n  opsmanager: { listen: "127.0.0.1:19101" }\n').simulators).toEqual({
-      opsmanager: { listen: '127.0.0.1:19101' },
-    });
-    expect(parse('simulators:\n  opsmanager: { listen: "[::1]:0" }\n').simulators.opsmanager?.listen).toBe('[::1]:0');
-    expect(parse('simulators:\n  opsmanager: { listen: ":19101" }\n').simulators.opsmanager?.listen).toBe(':19101');
-    expect(parse('simulators: {}\n').simulators).toEqual({});
-  });
-
   test('fixture full.yml (every key) loads, relative files next to the config file', () => {
     const cwd = process.cwd();
     process.chdir(os.tmpdir()); // relative paths must not depend on the working directory
     try {
       const config = loadConfigFile(path.relative(os.tmpdir(), path.join(FIXTURES, 'full.yml')), ENV);
       expect(config.global).toEqual(DEFAULT_GLOBAL);
-      expect(config.simulators).toEqual({ opsmanager: { listen: '127.0.0.1:19101' } });
       expect(config.targets).toEqual([
         {
           name: 'ops-prod',
@@ -571,7 +544,7 @@ describe('good configs', () => {
     const blocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)]
       .map((m) => m[1])
       .filter((text) => /^[a-z]/m.test(text) && !/^\s+\S/.test(text.replace(/^#.*\n/gm, ''))); // skip fragments
-    expect(blocks.length).toBeGreaterThanOrEqual(3);
+    expect(blocks.length).toBeGreaterThanOrEqual(2);
     for (const text of blocks) {
       let problems: string[] = [];
       try {
@@ -721,7 +694,6 @@ describe('JSON Schema', () => {
 // Compile-time check (tsc --noEmit): the resolved types have the shape the rest of the code relies on.
 const typeShape: Config = {
   global: { timeout: 1, lookback: 1, max_jobs: 1, max_resources: 1, min_interval: 0, max_concurrency: 1 },
-  simulators: { opsmanager: { listen: '127.0.0.1:1' } },
   targets: [
     {
       name: 'n',

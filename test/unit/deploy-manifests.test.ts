@@ -111,8 +111,9 @@ describe('the Deployment', () => {
     expect(podSpec.automountServiceAccountToken).toBe(false);
   });
 
-  test('runs as the user of the image (Dockerfile USER)', () => {
-    const users = [...readFileSync(join(ROOT, 'Dockerfile'), 'utf8').matchAll(/^USER\s+(\d+)(?::(\d+))?\s*$/gm)];
+  test("runs as the user of the exporter's image (Dockerfile USER of its last stage, the default target)", () => {
+    const runtime = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').split(/^FROM\s/m).at(-1)!;
+    const users = [...runtime.matchAll(/^USER\s+(\d+)(?::(\d+))?\s*$/gm)];
     const [, uid, gid] = users[users.length - 1];
     expect(podSpec.securityContext.runAsUser).toBe(Number(uid));
     if (gid) expect(podSpec.securityContext.runAsGroup).toBe(Number(gid));

@@ -1,14 +1,6 @@
 import { createHash } from 'node:crypto';
-import {
-  computeDigestResponse,
-  DigestAlgorithm,
-  DigestSession,
-  formatDigestChallenge,
-  formatNonceCount,
-  parseDigestAuthorization,
-  parseDigestChallenge,
-  verifyDigestAuthorization,
-} from '../../src/http/digest';
+import { formatDigestChallenge, parseDigestAuthorization, verifyDigestAuthorization } from '../../simulators/digest-server';
+import { computeDigestResponse, DigestAlgorithm, DigestSession, formatNonceCount, parseDigestChallenge } from '../../src/http/digest';
 
 // RFC 7616 section 3.9.1 ("Example with SHA-256 and MD5").
 const RFC7616 = {

@@ -2,8 +2,9 @@
  * The Dockerfile, checked without a Docker engine: it is parsed, and the properties the deployment
  * docs promise are asserted (multi-stage, production dependencies only, a numeric non-root user, the
  * documented config path, EXPOSE 9877, a HEALTHCHECK on /-/healthy that works without curl, OCI
- * labels, an ENTRYPOINT that passes extra flags through). test/integration/healthcheck.test.ts runs
- * the HEALTHCHECK command itself against a local HTTP server.
+ * labels, an ENTRYPOINT that passes extra flags through, no simulator code and no demo
+ * configuration in the exporter's image, the simulators' image apart).
+ * test/integration/healthcheck.test.ts runs the HEALTHCHECK command itself against a local HTTP server.
  *
  * hadolint is not packaged in Debian bookworm; where a `hadolint` binary is on the PATH the last test
  * runs it, otherwise that test is skipped.
@@ -109,12 +110,13 @@ function copyDestination(stage: Stage, instruction: Instruction): string {
 }
 
 describe('the Dockerfile', () => {
-  test('is multi-stage, every stage on an official Node.js image named without a registry host', () => {
+  test('is multi-stage, every stage on an official Node.js image named without a registry host (or on an earlier stage)', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
-    for (const stage of stages) {
+    stages.forEach((stage, index) => {
+      if (stages.slice(0, index).some((earlier) => earlier.name === stage.from)) return;
       // Official Docker Library image: "node:<tag>", no registry host, no namespace.
       expect(stage.from).toMatch(/^node:20[\w.-]*$/);
-    }
+    });
     expect(stages.slice(0, -1).every((s) => s.name)).toBe(true);
   });
 
@@ -122,8 +124,43 @@ describe('the Dockerfile', () => {
     const npmRuns = stages.flatMap((s) => s.instructions).filter((i) => i.keyword === 'RUN' && /\bnpm (ci|install|i)\b/.test(i.args));
     expect(npmRuns.length).toBeGreaterThan(0);
     for (const run of npmRuns) expect(run.args).toContain('--ignore-scripts');
-    const builds = stages.flatMap((s) => s.instructions).filter((i) => i.keyword === 'RUN' && /\bnpm run build\b/.test(i.args));
+    const builds = stages.flatMap((s) => s.instructions).filter((i) => i.keyword === 'RUN' && /\bnpm run build(?![\w:-])/.test(i.args));
     expect(builds).toHaveLength(1);
+  });
+
+  test("the exporter's image holds no simulator code and no demo configuration", () => {
+    // Every stage the runtime copies from, and the stages those are built on.
+    const feeding = new Set<string>();
+    const visit = (name: string | undefined) => {
+      const stage = stages.find((s) => s.name === name);
+      if (!stage || feeding.has(name!)) return;
+      feeding.add(name!);
+      visit(stage.from);
+    };
+    for (const copy of inRuntime('COPY')) visit(copyParts(copy).from);
+    expect([...feeding].sort()).toEqual(['build', 'deps']);
+    const copiedIn = [runtime, ...stages.filter((s) => s.name && feeding.has(s.name))]
+      .flatMap((s) => s.instructions)
+      .filter((i) => i.keyword === 'COPY')
+      .flatMap((i) => copyParts(i).sources);
+    expect(copiedIn.filter((source) => /simulators|build\/|exporter\.ya?ml/.test(source))).toEqual([]);
+    expect(runtime.instructions.filter((i) => i.keyword === 'RUN' && /simulators/.test(i.args))).toEqual([]);
+  });
+
+  test('the simulators are a stage of their own: built from simulators/, serving on every interface, not the default target', () => {
+    const simulators = stages.find((s) => s.name === 'simulators');
+    expect(simulators).toBeDefined();
+    expect(simulators).not.toBe(runtime);
+    const ofStage = (keyword: string) => simulators!.instructions.filter((i) => i.keyword === keyword);
+    const entrypoint = execForm(ofStage('ENTRYPOINT')[0]!.args);
+    expect(entrypoint.slice(0, 2)).toEqual(['node', '/app/build/simulators/main.js']);
+    expect(entrypoint).toContain('--host=0.0.0.0');
+    expect(ofStage('EXPOSE').map((i) => i.args)).toEqual(['19101 19102 19103 19104']);
+    expect(ofStage('USER').at(-1)?.args).toMatch(/^[1-9]\d*(:[1-9]\d*)?$/);
+    const built = copyParts(ofStage('COPY').find((c) => copyParts(c).sources.some((src) => src.endsWith('/build')))!).from;
+    const builder = stages.find((s) => s.name === built)!;
+    expect(builder.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args)).toEqual(['npm run build:simulators']);
+    expect(builder.instructions.some((i) => i.keyword === 'COPY' && copyParts(i).sources.includes('simulators'))).toBe(true);
   });
 
   test('the runtime stage holds production dependencies only', () => {
@@ -186,9 +223,8 @@ describe('the Dockerfile', () => {
     };
     const mounts = deployment.spec.template.spec.containers[0].volumeMounts.map((m) => m.mountPath);
     expect(mounts).toContain(posix.dirname(CONFIG_PATH));
-    // The image ships the demo configuration there until one is mounted over it.
-    const demo = inRuntime('COPY').find((c) => copyParts(c).sources.includes('exporter.yml'));
-    expect(demo && copyDestination(runtime, demo)).toBe(CONFIG_PATH);
+    // Nothing is built in there: a configuration is always mounted (a folder, as compose does).
+    expect(inRuntime('COPY').filter((c) => copyDestination(runtime, c).startsWith(posix.dirname(CONFIG_PATH)))).toEqual([]);
   });
 
   test('HEALTHCHECK asks /-/healthy on 9877 with node, in exec form (no shell, curl or wget needed)', () => {

@@ -11,7 +11,7 @@ import {
   validateFaultPatch,
   type RunningSimulator,
   type Simulator,
-} from '../../src/simulators/framework';
+} from '../../simulators/framework';
 
 const BODY = { items: [1, 2, 3], name: 'widget' };
 

@@ -16,8 +16,8 @@
  *   "verify aksk signature fail", "Get secretKey failed,ak:..,err:ak not exist", an X-Sdk-Date more
  *   than 15 minutes off ("signature expired, signature time:..,server time:.."), and after five
  *   failed signatures in a row the access key is locked for five minutes ("AK access failed to
- *   reach the limit,forbidden."). Signatures are checked with src/http/huawei-signer.ts, the same
- *   code the exporter signs with.
+ *   reach the limit,forbidden."). Signatures are checked by huawei-gateway.ts with the
+ *   canonicalisation the exporter signs with (src/http/huawei-signer.ts).
  * - CBR errors are `{"error_code", "error_msg"}`; lists are paged with limit (1..1000) and offset.
  * - Times: operation logs write `2019-05-23T14:35:23.584+00:00`; backups and checkpoints write
  *   `2019-05-10T07:59:12.036982` (microseconds, no zone, UTC). `resource_size` (GB) is a string
@@ -30,8 +30,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import express from 'express';
-import { formatSdkDate, MAX_DATE_SKEW_MS, verifyRequest } from '../http/huawei-signer';
+import { formatSdkDate } from '../src/http/huawei-signer';
 import { createSimulator, replayAnswers, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
+import { MAX_DATE_SKEW_MS, verifyRequest } from './huawei-gateway';
 import { digest, draws } from './seeded';
 
 const MAX_LIMIT = 1000;

@@ -32,7 +32,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import express from 'express';
-import { BLUEXP_DEFAULTS } from '../providers/bluexp';
+import { BLUEXP_DEFAULTS } from '../src/providers/bluexp';
 import { createSimulator, replayAnswers, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
 import { digest, draws, pick } from './seeded';
 

@@ -30,7 +30,7 @@ import {
   parseDigestAuthorization,
   verifyDigestAuthorization,
   type DigestAlgorithm,
-} from '../http/digest';
+} from './digest-server';
 import { digest, draws, pick } from './seeded';
 
 export const OPS_MANAGER_API_BASE = '/api/public/v1.0';
