@@ -6,8 +6,8 @@
  * queue here and go to the worker one at a time. The body's bytes are transferred, not copied, when
  * the Buffer owns its memory whole. The worker parses, then sends the value back in small messages:
  * every array longer than CHUNK_ITEMS is left empty in a "skeleton" (with its path), and its items
- * follow CHUNK_ITEMS at a time. The worker sends the next chunk only when asked, and the main thread
- * asks from a setImmediate: between two chunks the event loop turns (timers, sockets), so no single
+ * follow CHUNK_ITEMS at a time. The worker sends a chunk only when asked, and the main thread asks
+ * for the next one from a setImmediate (a few asked ahead): between two chunks the event loop turns (timers, sockets), so no single
  * step of delivering the value is long. Node delivers every message already queued on a port in
  * one go, so without that request-per-chunk the chunks would again be one long step. Chunks travel
  * as JSON text: parsing 2,000 items' text takes half the time of receiving them as objects.
@@ -23,6 +23,11 @@ import { CollectError } from './errors';
 export const OFF_THREAD_MIN_BYTES = 1024 * 1024;
 /** Items of a long array per message: 2,000 restore jobs are about 85 KB, a millisecond or two to receive. */
 export const CHUNK_ITEMS = 2000;
+/**
+ * Chunks asked for ahead: enough that the worker is rarely idle while this thread takes chunks in;
+ * few enough that one turn of the event loop takes in at most this many (a few milliseconds).
+ */
+const CHUNKS_IN_FLIGHT = 4;
 
 /** The answer is not JSON; `message` is JSON.parse's own, as an inline parse would give it. */
 export class JsonSyntaxError extends Error {
@@ -255,9 +260,9 @@ class JsonWorker {
       if (message.paths.length === 0) return this.finish(job, undefined, message.skeleton);
       job.root = { value: message.skeleton };
       job.paths = message.paths;
-      // Two chunks asked for at first, then one per chunk received: the worker prepares the next
-      // while this thread takes one in, and never more than two wait on the port.
-      this.askForChunk(job);
+      // CHUNKS_IN_FLIGHT asked for at first, then one per chunk received: the worker prepares the
+      // next ones while this thread takes one in, and never more than that many wait on the port.
+      for (let i = 0; i < CHUNKS_IN_FLIGHT; i++) this.askForChunk(job);
     } else {
       if (job.targetPart !== message.part) {
         job.targetPart = message.part;
