@@ -31,6 +31,7 @@
 import http from 'node:http';
 import express from 'express';
 import { createSimulator, replayAnswers, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
+import type { DemoDefinition } from './demo';
 import { draws, pick } from './seeded';
 
 export const AHSAY_API_BASE = '/obs/api/json';
@@ -754,3 +755,6 @@ export function startDemo(listen: { host: string; port: number }): Promise<Runni
   });
   return startSimulator(sim.app, listen);
 }
+
+/** This product in the demo: its name (the simulators' flag and product argument), title and default port. */
+export const demo = { product: 'ahsay', title: 'AhsayCBS', port: 19103, start: startDemo } as const satisfies DemoDefinition;

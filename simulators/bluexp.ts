@@ -34,6 +34,7 @@ import http from 'node:http';
 import express from 'express';
 import { BLUEXP_DEFAULTS } from '../src/providers/bluexp';
 import { createSimulator, replayAnswers, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
+import type { DemoDefinition } from './demo';
 import { digest, draws, pick } from './seeded';
 
 export const BLUEXP_API_PATH = '/providers/cloudmanager_cbs/api/v1';
@@ -865,3 +866,6 @@ export function startDemo(listen: { host: string; port: number }): Promise<Runni
   });
   return startSimulator(sim.app, listen);
 }
+
+/** This product in the demo: its name (the simulators' flag and product argument), title and default port. */
+export const demo = { product: 'bluexp', title: 'NetApp BlueXP', port: 19102, start: startDemo } as const satisfies DemoDefinition;

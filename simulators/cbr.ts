@@ -32,6 +32,7 @@ import { randomBytes } from 'node:crypto';
 import express from 'express';
 import { formatSdkDate } from '../src/http/huawei-signer';
 import { createSimulator, replayAnswers, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
+import type { DemoDefinition } from './demo';
 import { MAX_DATE_SKEW_MS, verifyRequest } from './huawei-gateway';
 import { digest, draws } from './seeded';
 
@@ -1155,3 +1156,6 @@ export function startDemo(listen: { host: string; port: number }): Promise<Runni
   });
   return startSimulator(sim.app, listen);
 }
+
+/** This product in the demo: its name (the simulators' flag and product argument), title and default port. */
+export const demo = { product: 'cbr', title: 'Huawei Cloud CBR', port: 19104, start: startDemo } as const satisfies DemoDefinition;

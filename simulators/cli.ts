@@ -1,16 +1,13 @@
 /** The simulators program's command line: which products to serve, and where. */
 import { parseListenAddress } from '../src/listen-address';
-import { DEFAULT_PORTS, PRODUCTS, type Listen, type Product } from './demo';
+import { DEFAULT_PORTS, DEMOS, PRODUCTS, type Listen, type Product } from './demo';
 
 export const USAGE = `usage: backup-simulators [product...] [flags]
 
 Serves the demo product simulators that exporter.yml's targets point at, until SIGINT or SIGTERM.
 Products: ${PRODUCTS.join(', ')} (default: all of them).
 
-  --opsmanager=ADDR  MongoDB Ops Manager (default 127.0.0.1:${DEFAULT_PORTS.opsmanager})
-  --bluexp=ADDR      NetApp BlueXP (default 127.0.0.1:${DEFAULT_PORTS.bluexp})
-  --ahsay=ADDR       AhsayCBS (default 127.0.0.1:${DEFAULT_PORTS.ahsay})
-  --cbr=ADDR         Huawei Cloud CBR (default 127.0.0.1:${DEFAULT_PORTS.cbr})
+${DEMOS.map((d) => `  ${`--${d.product}=ADDR`.padEnd(19)}${d.title} (default 127.0.0.1:${d.port})`).join('\n')}
   --host=HOST        host of the default addresses and of ADDRs without one (default 127.0.0.1)
   -h, --help         this text
 

@@ -1,30 +1,33 @@
 /**
  * The demo: each product's simulator with credentials and sizes that make a dashboard show life
  * within minutes (they match the targets of exporter.yml). Each product's simulator file exports
- * its own `startDemo`; this map is the one place they meet.
+ * its `demo` definition; the list below is the one place they meet.
  */
+import { demo as ahsay } from './ahsay';
+import { demo as bluexp } from './bluexp';
+import { demo as cbr } from './cbr';
 import type { RunningSimulator } from './framework';
-import { startDemo as startAhsayDemo } from './ahsay';
-import { startDemo as startBlueXpDemo } from './bluexp';
-import { startDemo as startCbrDemo } from './cbr';
-import { startDemo as startOpsManagerDemo } from './opsmanager';
+import { demo as opsmanager } from './opsmanager';
 
 export { DEMO_OPSMANAGER_PRIVATE_KEY, DEMO_OPSMANAGER_PUBLIC_KEY } from './opsmanager';
 
-export const PRODUCTS = ['opsmanager', 'bluexp', 'ahsay', 'cbr'] as const;
-export type Product = (typeof PRODUCTS)[number];
+/** One product of the demo. */
+export interface DemoDefinition {
+  product: string;
+  /** The product's name for people (usage text). */
+  title: string;
+  /** Its port in the demo: the one exporter.yml's target points at. */
+  port: number;
+  start(listen: { host: string; port: number }): Promise<RunningSimulator>;
+}
+
+export const DEMOS = [opsmanager, bluexp, ahsay, cbr] as const;
+
+export type Product = (typeof DEMOS)[number]['product'];
+export const PRODUCTS = DEMOS.map((d) => d.product) as Product[];
 
 /** The demo's addresses: the ones exporter.yml's targets point at. */
-export const DEFAULT_PORTS: Record<Product, number> = { opsmanager: 19101, bluexp: 19102, ahsay: 19103, cbr: 19104 };
-
-type DemoStarter = (listen: { host: string; port: number }) => Promise<RunningSimulator>;
-
-const DEMOS: Record<Product, DemoStarter> = {
-  opsmanager: startOpsManagerDemo,
-  bluexp: startBlueXpDemo,
-  ahsay: startAhsayDemo,
-  cbr: startCbrDemo,
-};
+export const DEFAULT_PORTS = Object.fromEntries(DEMOS.map((d) => [d.product, d.port])) as Record<Product, number>;
 
 export interface Listen {
   host: string;
@@ -59,7 +62,7 @@ export async function startSimulators(listen: Partial<Record<Product, Listen>>):
     const address = listen[product];
     if (!address) continue;
     try {
-      running.push([product, await DEMOS[product](address)]);
+      running.push([product, await DEMOS.find((d) => d.product === product)!.start(address)]);
     } catch (err) {
       // A half-started demo would leave ports bound behind a failed start.
       await closeAll();

@@ -25,6 +25,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import express from 'express';
 import { createSimulator, pageWindow, replayAnswers, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
+import type { DemoDefinition } from './demo';
 import {
   formatDigestChallenge,
   parseDigestAuthorization,
@@ -945,3 +946,6 @@ export function startDemo(listen: { host: string; port: number }): Promise<Runni
   });
   return startSimulator(sim.app, listen);
 }
+
+/** This product in the demo: its name (the simulators' flag and product argument), title and default port. */
+export const demo = { product: 'opsmanager', title: 'MongoDB Ops Manager', port: 19101, start: startDemo } as const satisfies DemoDefinition;

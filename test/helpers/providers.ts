@@ -9,6 +9,8 @@
  * simulators issue (BlueXP bearer tokens, Huawei IAM tokens) are recorded as they go out, since
  * they are secrets too.
  */
+import { PROVIDER_NAMES } from '../../src/providers';
+import type { ProviderName } from '../../src/providers';
 import { randomBytes } from 'node:crypto';
 import express from 'express';
 import { createAhsaySimulator } from '../../simulators/ahsay';
@@ -21,8 +23,9 @@ import { startSimulator } from '../../simulators/framework';
 import type { Faults, Simulator } from '../../simulators/framework';
 import { createOpsManagerSimulator } from '../../simulators/opsmanager';
 
-export const PROVIDERS = ['opsmanager', 'bluexp', 'ahsay', 'cbr'] as const;
-export type Provider = (typeof PROVIDERS)[number];
+/** Every registered provider: a new one makes the tables below incomplete until it has its entries. */
+export const PROVIDERS = PROVIDER_NAMES;
+export type Provider = ProviderName;
 
 /** How a target authenticates: BlueXP and CBR have two ways each, the first is the default. */
 export const AUTH_VARIANTS = {
