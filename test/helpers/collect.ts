@@ -1,6 +1,7 @@
 /** Drives one provider directly, without an exporter: bind it to a target and collect what it reports. */
 import type { TargetConfig } from '../../src/config/schema';
 import type { Job, RestorePoint } from '../../src/model';
+import type { MappingSink } from '../../src/providers/kit';
 import type { CollectContext, ProviderDefinition, ProviderEnvironment, ProviderInstance } from '../../src/providers/types';
 
 /** `definition` bound to `target`, given the block named after the provider as the exporter does. */
@@ -24,4 +25,11 @@ export async function collectWith(instance: ProviderInstance, ctx: Omit<CollectC
     },
   });
   return found;
+}
+
+/** A mapping sink that keeps what it is told, for assertions. */
+export function recordingSink(): MappingSink & { unknown: string[]; problems: string[] } {
+  const unknown: string[] = [];
+  const problems: string[] = [];
+  return { unknown, problems, unknownStatus: (s) => unknown.push(s), problem: (p) => problems.push(p) };
 }

@@ -25,18 +25,12 @@ import {
   usersFromAnswer,
 } from '../../src/providers/ahsay';
 import type { DayContext } from '../../src/providers/ahsay';
-import type { MappingSink } from '../../src/providers/kit';
 import type { CollectContext } from '../../src/providers/types';
-import { bind, collectWith } from '../helpers/collect';
+import { bind, collectWith, recordingSink } from '../helpers/collect';
 
 const fixture = (name: string): unknown => JSON.parse(readFileSync(join(__dirname, '../fixtures/ahsay', name), 'utf8'));
 const utc = (y: number, mo: number, d: number, h = 0, mi = 0, s = 0) => Date.UTC(y, mo - 1, d, h, mi, s) / 1000;
 
-function recordingSink(): MappingSink & { unknown: string[]; problems: string[] } {
-  const unknown: string[] = [];
-  const problems: string[] = [];
-  return { unknown, problems, unknownStatus: (s) => unknown.push(s), problem: (p) => problems.push(p) };
-}
 
 const day = (kind: DayContext['kind'], zone = 'UTC', login = 'obm', date = '2024-06-26'): DayContext => ({ kind, login, date, zone });
 

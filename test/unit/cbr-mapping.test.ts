@@ -20,19 +20,13 @@ import {
   VaultNames,
 } from '../../src/providers/cbr';
 import type { MappedTask } from '../../src/providers/cbr';
-import type { MappingSink } from '../../src/providers/kit';
-import { bind, collectWith } from '../helpers/collect';
+import { bind, collectWith, recordingSink } from '../helpers/collect';
 
 const fixture = (name: string): any => JSON.parse(readFileSync(join(__dirname, '../fixtures/cbr', name), 'utf8'));
 /** Unix seconds of a whole-second UTC time plus a decimal fraction, computed the way the provider does. */
 const at = (iso: string, fraction = 0) => Date.parse(iso) / 1000 + fraction;
 const GIB = 1024 ** 3;
 
-function recordingSink(): MappingSink & { unknown: string[]; problems: string[] } {
-  const unknown: string[] = [];
-  const problems: string[] = [];
-  return { unknown, problems, unknownStatus: (s) => unknown.push(s), problem: (p) => problems.push(p) };
-}
 
 describe('CBR checkpoint (the seed page example, verbatim)', () => {
   test('one available restore point per resource: vault name, microsecond time without zone as UTC, "40" GB in bytes', () => {

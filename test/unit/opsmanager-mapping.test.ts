@@ -2,16 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Job } from '../../src/model';
 import { mapRestoreJob, mapRestoreJobs } from '../../src/providers/opsmanager';
-import type { MappingSink } from '../../src/providers/kit';
+import { recordingSink } from '../helpers/collect';
 
 const fixture = (name: string): unknown => JSON.parse(readFileSync(join(__dirname, '../fixtures/opsmanager', name), 'utf8'));
 const at = (iso: string) => Date.parse(iso) / 1000;
 
-function recordingSink(): MappingSink & { unknown: string[]; problems: string[] } {
-  const unknown: string[] = [];
-  const problems: string[] = [];
-  return { unknown, problems, unknownStatus: (s) => unknown.push(s), problem: (p) => problems.push(p) };
-}
 
 describe('Ops Manager restore job mapping', () => {
   test('the seed page example: a finished job, expired delivery (no expiry series), no end time invented', () => {
