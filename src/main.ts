@@ -40,23 +40,28 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  let config: Config;
+  // Both files are checked before either is reported, so that one run names every problem.
+  let config: Config | undefined;
+  let webConfig: WebConfig | undefined;
+  const problems: string[] = [];
   try {
     config = loadConfigFile(flags.configFile);
   } catch (err) {
-    process.stderr.write(`${err instanceof ConfigError ? err.message : `${flags.configFile}: ${err instanceof Error ? err.message : String(err)}`}\n`);
+    problems.push(err instanceof ConfigError ? err.message : `${flags.configFile}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  try {
+    webConfig = flags.webConfigFile ? loadWebConfig(flags.webConfigFile) : undefined;
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  if (problems.length > 0 || !config) {
+    process.stderr.write(`${problems.join('\n')}\n`);
     return 1;
   }
   if (flags.configCheck) {
     process.stdout.write(`${flags.configFile}: valid (${config.targets.length} target${config.targets.length === 1 ? '' : 's'})\n`);
+    if (flags.webConfigFile) process.stdout.write(`${flags.webConfigFile}: valid\n`);
     return 0;
-  }
-  let webConfig: WebConfig | undefined;
-  try {
-    webConfig = flags.webConfigFile ? loadWebConfig(flags.webConfigFile) : undefined;
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n`);
-    return 1;
   }
   await serve(flags, config, webConfig);
   return -1;

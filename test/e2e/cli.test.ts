@@ -42,6 +42,19 @@ describe('--config.check', () => {
     expect(output).toContain(expected);
   });
 
+  test('checks --web.config.file too, and names the problems of both files in one run', async () => {
+    const web = configFile(`web-${Math.random()}.yml`, 'tls_server_config:\n  cert: not-a-certificate\n  key_file: missing.key\n');
+    const bad = configFile(`bad-${Math.random()}.yml`, `targets:\n${opsTarget('a')}    colour: blue\n`);
+    const both = await run(['--config.check', `--config.file=${bad}`, `--web.config.file=${web}`]);
+    expect(both.code).toBe(1);
+    expect(both.output).toContain('targets[0]: unknown key "colour"');
+    expect(both.output).toContain('tls_server_config.cert: not a PEM certificate');
+    expect(both.output).toContain('missing.key": no such file');
+    const good = await run(['--config.check', `--config.file=${join(ROOT, 'exporter.yml')}`, `--web.config.file=${web}`]);
+    expect(good.code).toBe(1);
+    expect(good.output).not.toContain('valid');
+  });
+
   test('accepts the bundled exporter.yml: exit 0', async () => {
     const { code, output } = await run(['--config.check', `--config.file=${join(ROOT, 'exporter.yml')}`]);
     expect(output).toContain('valid');
