@@ -19,8 +19,12 @@
 import { Worker } from 'node:worker_threads';
 import { CollectError } from './errors';
 
-/** Answers of at least this many bytes are parsed on the worker; smaller ones parse inline in well under a millisecond or two. */
-export const OFF_THREAD_MIN_BYTES = 1024 * 1024;
+/**
+ * Answers of at least this many bytes are parsed on the worker. Below it JSON.parse holds the event
+ * loop for about 60 ms at most on a slow core, and the worker's round trip (about twice the parse
+ * time end to end) would cost every ordinary page of jobs latency for nothing.
+ */
+export const OFF_THREAD_MIN_BYTES = 4 * 1024 * 1024;
 /** Items of a long array per message: 2,000 restore jobs are about 85 KB, a millisecond or two to receive. */
 export const CHUNK_ITEMS = 2000;
 /**

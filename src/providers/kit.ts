@@ -124,8 +124,8 @@ export function offsetPaging(pageSize: number, maxPages: number, listKey: string
 /**
  * Reads every page of a list, handing each page's items to `onPage` as it arrives (a long page in
  * slices, see inSlices), so the raw answers of a long list are never all in memory together. The first page's total says how many
- * pages follow: those are requested at once. Without a usable total, or if the list grew meanwhile,
- * it pages on until a page comes back short; never more than paging.maxPages. A first page longer
+ * pages follow: those are requested at once. Without a usable total, or if a later page's total says
+ * the list grew meanwhile, it pages on until a page comes back short; never more than paging.maxPages. A first page longer
  * than asked for comes from a product that ignores paging, and is taken as the whole list.
  */
 export async function readPages(
@@ -150,12 +150,20 @@ export async function readPages(
   // A page longer than asked for is a product that does not page: that page is the whole list.
   if (last.length > pageSize) return;
   let next = 1;
-  if (last.length >= pageSize && last.total !== undefined && last.total > pageSize) {
-    const pages = Math.min(Math.ceil(last.total / pageSize), maxPages);
+  let total = last.total;
+  if (last.length === pageSize && total !== undefined && total > pageSize) {
+    const pages = Math.min(Math.ceil(total / pageSize), maxPages);
     const rest = await Promise.all(Array.from({ length: pages - 1 }, (_, i) => readPage(i + 1)));
     last = rest[rest.length - 1] ?? last;
+    total = Math.max(total, ...rest.map((page) => page.total ?? 0));
     next = pages;
   }
-  for (; last.length === pageSize && next < maxPages; next++) last = await readPage(next);
-  if (last.length === pageSize) ctx.log.warn({ path, pages: maxPages }, 'list longer than the page bound; the rest is not read');
+  // Page on while the last page was full and the list may go on: no total said how long it is, or
+  // a later page's total says it grew. A full last page at a total that says it ended asks no more.
+  const mayGoOn = () => last.length === pageSize && next < maxPages && (total === undefined || total > next * pageSize);
+  for (; mayGoOn(); next++) {
+    last = await readPage(next);
+    if (last.total !== undefined) total = Math.max(total ?? 0, last.total);
+  }
+  if (next >= maxPages && last.length === pageSize && (total === undefined || total > next * pageSize)) ctx.log.warn({ path, pages: maxPages }, 'list longer than the page bound; the rest is not read');
 }

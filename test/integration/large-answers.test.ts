@@ -23,14 +23,14 @@ function restoreJobPage(count: number, extra = ''): Buffer {
 
 /** Above the threshold, with long arrays in several places and values JSON.parse must keep exactly. */
 const EQUALITY_BODY = restoreJobPage(
-  15_000,
+  45_000,
   `,"links":[${Array.from({ length: CHUNK_ITEMS * 2 + 1 }, (_, i) => `{"n":${i},"nested":[${Array.from({ length: i % 7 }, (_x, j) => j).join(',')}]}`).join(',')}],` +
     `"odd":{"__proto__":{"x":1},"text":"\\u00e9\\ud83d\\ude00 \\"q\\"","numbers":[1e308,-5e-324,0.1,12345678901234567890,true,false,null],` +
     `"deep":[[${Array.from({ length: CHUNK_ITEMS + 5 }, (_, i) => `[${i},${i + 1}]`).join(',')}]]}`,
 );
 /** Long enough to take a while to parse on a busy machine, short enough for a quick test. */
 const LARGE_BODY = restoreJobPage(200_000);
-const INVALID_BODY = Buffer.concat([restoreJobPage(15_000).subarray(0, -2), Buffer.from(',}')]);
+const INVALID_BODY = Buffer.concat([restoreJobPage(45_000).subarray(0, -2), Buffer.from(',}')]);
 
 let server: TestServer;
 let client: HttpClient;
@@ -163,5 +163,5 @@ test('invalid JSON above the threshold is reason parse, with the message JSON.pa
   await expect(client.json({ path: '/invalid' }, scope())).rejects.toMatchObject({ reason: 'parse', message: `GET /invalid: invalid JSON: ${inline}` });
   await expect(client.json({ path: '/html' }, scope())).rejects.toMatchObject({ reason: 'invalid_response', message: 'GET /html: answer is text/html, not JSON' });
   // The worker is still there for the next answer.
-  await expect(client.json({ path: '/equal' }, scope())).resolves.toMatchObject({ totalCount: 15_000 });
+  await expect(client.json({ path: '/equal' }, scope())).resolves.toMatchObject({ totalCount: 45_000 });
 });

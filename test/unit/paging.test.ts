@@ -46,13 +46,19 @@ test('without a count it pages on until a short page', async () => {
   expect(list.peak()).toBe(1);
 });
 
-test('a list that grew beyond its count is read on until a short page', async () => {
-  const list = listOf(3500, () => 2000);
+test('a list whose later pages say it grew is read on until a short page', async () => {
+  const list = listOf(3500, (offset) => (offset === 0 ? 2000 : 3500));
   expect(await read(list)).toHaveLength(3500);
   expect(list.asked).toEqual([0, 1000, 2000, 3000]);
 });
 
-test('an exact multiple of the page size ends with an empty page', async () => {
+test('a full last page at the count asks no more', async () => {
+  const list = listOf(2000);
+  expect(await read(list)).toHaveLength(2000);
+  expect(list.asked).toEqual([0, 1000]);
+});
+
+test('without a count, an exact multiple of the page size ends with an empty page', async () => {
   const list = listOf(2000, () => undefined);
   expect(await read(list)).toHaveLength(2000);
   expect(list.asked).toEqual([0, 1000, 2000]);
