@@ -188,6 +188,7 @@ export const opsmanager = defineProvider({
   name: 'opsmanager',
   kinds: ['restore'],
   restorePoints: false,
+  reports: { protection: false, storage: false, alerts: false },
   config: opsManagerBlock,
   create(_target, settings) {
     const problems = new ProblemLog('Ops Manager');
