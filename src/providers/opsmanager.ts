@@ -6,7 +6,7 @@
  * GET /groups/{id}/clusters (paged) per project, GET /groups/{id}/clusters/{id}/restoreJobs (paged,
  * itemsPerPage=500) per cluster; per project GET /groups/{id}/backupConfigs (paged) and
  * GET /groups/{id}/alerts?status=OPEN (paged); per cluster with a backup configuration the first
- * page of GET /groups/{id}/clusters/{id}/snapshots (newest first) and, at most once an hour,
+ * page of GET /groups/{id}/clusters/{id}/snapshots and, at most once an hour,
  * GET /groups/{id}/backupConfigs/{id}/snapshotSchedule. Digest authentication with the public key
  * as user name.
  */
@@ -61,7 +61,10 @@ interface ProjectClusters {
 // ---------------------------------------------------------------------------------------------
 // Protection, snapshots, schedules and alerts (pure mappings)
 
-/** Snapshots read per cluster and scrape: the first page, newest first; the newest is what RPO needs. */
+/**
+ * Snapshots read per cluster and scrape: one page. A default retention keeps about 32 snapshots, so
+ * the page holds the whole list and with it the newest, which is what the RPO needs.
+ */
 export const SNAPSHOT_PAGE_SIZE = 100;
 /** How long a cluster's snapshot schedule is reused: schedules change rarely, and each costs a request. */
 export const SCHEDULE_TTL_MS = 3_600_000;
