@@ -20,6 +20,17 @@
  * - A sharded cluster's restore is a batch: one job per shard plus one for the config server,
  *   all with the same batchId; each job's clusterId is its shard's (or config server's) id.
  * - Automated restores are reported with delivery.methodName HTTP; QUERY is the other method.
+ * - Backup (Ops Manager API reference; the Go client's BackupConfig, ContinuousSnapshot,
+ *   SnapshotSchedule and Alert structs): GET /groups/{g}/backupConfigs lists one configuration per
+ *   cluster whose backup was ever set up (statusName STARTED, STOPPED, ...); a cluster never set up
+ *   has none. Snapshots are listed newest first, `created` is a BSON timestamp {date, increment},
+ *   a sharded cluster's snapshot has one part per shard and one for the config server.
+ *   GET /groups/{g}/alerts?status=OPEN lists the open alerts; alerts about backup carry clusterId.
+ *
+ * The backup world, by position of a cluster in the list of restorable clusters (every sixth
+ * repeats it): 0 backs up on schedule and has an open RESYNC_REQUIRED alert (closeAlerts() closes
+ * it), 1 was STOPPED a day ago, 3 was never configured, 4 is STARTED but its newest snapshot is
+ * three days old; the rest back up every six hours.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -62,9 +73,21 @@ export interface OpsManagerSimulatorOptions {
   jobIntervalMs?: number;
   /** Typical run time of a restore job (each job varies by ±30%). */
   jobDurationMs?: number;
+  /** Snapshots kept per cluster, one every six hours (default 28: a week). */
+  snapshotsPerCluster?: number;
   clock?: () => number;
   seed?: string;
   faults?: Partial<Faults>;
+}
+
+export type BackupStatus = 'STARTED' | 'STOPPED' | 'INACTIVE' | 'TERMINATING' | 'PROVISIONING';
+
+/** How a cluster is backed up in the simulated world. */
+export interface ClusterBackup {
+  /** Undefined: never configured (no backup configuration, no snapshots). */
+  status?: BackupStatus;
+  /** When the newest snapshot was taken, at the latest (stopped or stalled backups). */
+  snapshotsUntil?: number;
 }
 
 export interface OpsManagerProject {
@@ -105,6 +128,10 @@ export interface OpsManagerSimulator extends Simulator {
   allClusters: readonly OpsManagerCluster[];
   /** Makes the next restore to be created BROKEN (on one cluster, or the soonest across all). */
   failNext(clusterId?: string): FailNextResult;
+  /** How each restorable cluster is backed up (clock-relative times resolved now). */
+  backupOf(clusterId: string): ClusterBackup;
+  /** Closes every open alert (they stay listed as CLOSED). */
+  closeAlerts(): void;
 }
 
 interface Settings {
@@ -114,6 +141,7 @@ interface Settings {
   jobIntervalMs: number;
   jobDurationMs: number;
   shardsPerCluster: number;
+  snapshotsPerCluster: number;
   clock: () => number;
   seed: string;
 }
@@ -122,7 +150,12 @@ export function createOpsManagerSimulator(options: OpsManagerSimulatorOptions): 
   const settings = settingsFrom(options);
   const world = buildWorld(options, settings);
   const forced = new ForcedFailures();
+  const alerts = new AlertBook(world, settings);
   const api = apiRouter(world, settings, forced);
+  backupRoutes(api, world, settings, alerts);
+  api.use(handle((req) => {
+    throw notFound(req);
+  }));
   const router = express.Router();
   router.use(OPS_MANAGER_API_BASE, serviceHeaders, digestGuard(options, settings), replayAnswers, api);
   router.use(handle((req) => {
@@ -132,9 +165,12 @@ export function createOpsManagerSimulator(options: OpsManagerSimulatorOptions): 
     name: 'opsmanager',
     router,
     faults: options.faults,
-    control: controlRouter(world, settings, forced),
+    control: controlRouter(world, settings, forced, alerts),
     errorBody: (status) => errorBody(status, status === 429 ? 'RATE_LIMITED' : 'UNEXPECTED_ERROR', 'Unexpected error.', []),
-    onReset: () => forced.clear(),
+    onReset: () => {
+      forced.clear();
+      alerts.reopen();
+    },
   });
   return {
     ...sim,
@@ -143,6 +179,8 @@ export function createOpsManagerSimulator(options: OpsManagerSimulatorOptions): 
     clusters: world.restorable,
     allClusters: world.allClusters,
     failNext: (clusterId) => failNext(world, settings, forced, clusterId),
+    backupOf: (clusterId) => backupOf(world, settings, clusterId, settings.clock()),
+    closeAlerts: () => alerts.close(),
   };
 }
 
@@ -154,6 +192,7 @@ function settingsFrom(o: OpsManagerSimulatorOptions): Settings {
     jobIntervalMs: Math.max(1, o.jobIntervalMs ?? 2 * 60_000),
     jobDurationMs: Math.max(1, o.jobDurationMs ?? 45_000),
     shardsPerCluster: Math.max(1, o.shardsPerCluster ?? 2),
+    snapshotsPerCluster: Math.max(0, o.snapshotsPerCluster ?? 28),
     clock: o.clock ?? Date.now,
     seed: o.seed ?? 'backup-exporter',
   };
@@ -555,8 +594,12 @@ function failNextResult(world: World, s: Settings, sched: Schedule, n: number): 
   return result;
 }
 
-function controlRouter(world: World, s: Settings, forced: ForcedFailures): express.Router {
+function controlRouter(world: World, s: Settings, forced: ForcedFailures, alerts: AlertBook): express.Router {
   const router = express.Router();
+  router.post('/close-alerts', (_req, res) => {
+    alerts.close();
+    sendJson(res, 200, { closed: true });
+  });
   router.post('/fail-next', (req, res) => {
     const clusterId = (req.body as { clusterId?: unknown } | undefined)?.clusterId;
     if (clusterId !== undefined && (typeof clusterId !== 'string' || !world.clustersById.has(clusterId))) {
@@ -855,9 +898,6 @@ function apiRouter(world: World, s: Settings, forced: ForcedFailures): express.R
   r.get('/groups/:groupId/clusters/:clusterId/restoreJobs/:jobId', handle((req, res) => {
     reply(req, res, 200, oneRestoreJob(req, world, s, forced));
   }));
-  r.use(handle((req) => {
-    throw notFound(req);
-  }));
   return r;
 }
 
@@ -927,6 +967,206 @@ function oneRestoreJob(req: express.Request, world: World, s: Settings, forced: 
     throw apiError(404, 'RESTORE_JOB_NOT_FOUND', `No restore job with ID ${id} exists in group ${param(req, 'groupId')}.`, [id]);
   }
   return restoreJobJson(world, sched, s, jobFacts(world, sched, s, forced, found.n, found.m, now), found.n, now, originOf(req));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backup: configurations, snapshots, schedules and alerts
+
+const SNAPSHOT_INTERVAL_HOURS = 6;
+const SNAPSHOT_INTERVAL_MS = SNAPSHOT_INTERVAL_HOURS * HOUR_MS;
+/** How long taking a snapshot lasts: the newest is incomplete meanwhile. */
+const SNAPSHOT_DURATION_MS = 10 * 60_000;
+
+function backupOf(world: World, s: Settings, clusterId: string, now: number): ClusterBackup {
+  const cluster = world.clustersById.get(clusterId);
+  const index = cluster ? world.restorable.indexOf(cluster) : -1;
+  if (index < 0) return {};
+  switch (index % 6) {
+    case 1:
+      return { status: 'STOPPED', snapshotsUntil: now - DAY_MS };
+    case 3:
+      return {};
+    case 4:
+      return { status: 'STARTED', snapshotsUntil: now - 3 * DAY_MS };
+    default:
+      return { status: 'STARTED' };
+  }
+}
+
+/** Snapshot slot n of a cluster is taken at phase + n * interval; the newest is the last one not after its end. */
+function snapshotSlots(world: World, s: Settings, cluster: OpsManagerCluster, now: number): { newest: number; count: number; phase: number } {
+  const backup = backupOf(world, s, cluster.id, now);
+  if (!backup.status) return { newest: 0, count: 0, phase: 0 };
+  const phase = Math.floor(draws(s.seed, 'snapshot-phase', cluster.id)[0]! * SNAPSHOT_INTERVAL_MS);
+  const until = Math.min(now, backup.snapshotsUntil ?? now);
+  const newest = Math.floor((until - phase) / SNAPSHOT_INTERVAL_MS);
+  return { newest, count: Math.max(0, Math.min(s.snapshotsPerCluster, newest + 1)), phase };
+}
+
+function bsonTimestamp(ms: number, increment: number): { date: string; increment: number } {
+  return { date: isoSeconds(ms), increment };
+}
+
+function snapshotJson(world: World, s: Settings, cluster: OpsManagerCluster, n: number, phase: number, now: number, origin: string): Record<string, unknown> {
+  const taken = phase + n * SNAPSHOT_INTERVAL_MS;
+  const id = objectId(s.seed, taken, 'snapshot', cluster.id, n);
+  const members = world.members.get(cluster.id) ?? [cluster];
+  const sharded = cluster.typeName === 'SHARDED_REPLICA_SET';
+  const parts = members.map((member, k) => {
+    const size = Math.floor(draws(s.seed, 'snapshot-size', member.id, n)[0]! * 2e10) + 1e9;
+    return {
+      clusterId: member.id,
+      compressionSetting: 'GZIP',
+      dataSizeBytes: size,
+      encryptionEnabled: false,
+      fileSizeBytes: Math.floor(size * 1.1),
+      mongodVersion: '7.0.12',
+      replicaSetName: member.replicaSetName ?? `${member.clusterName}-${k}`,
+      storageSizeBytes: Math.floor(size * 0.6),
+      typeName: member.typeName === 'CONFIG_SERVER_REPLICA_SET' ? 'CONFIG_SERVER_REPLICA_SET' : 'REPLICA_SET',
+    };
+  });
+  const json: Record<string, unknown> = {
+    clusterId: cluster.id,
+    complete: now - taken >= SNAPSHOT_DURATION_MS,
+    created: bsonTimestamp(taken, 1),
+    doNotDelete: false,
+    expires: isoSeconds(taken + 7 * DAY_MS),
+    groupId: cluster.groupId,
+    id,
+    lastOplogAppliedTimestamp: bsonTimestamp(taken - 1000, 3),
+    links: [selfLink(`${origin}${OPS_MANAGER_API_BASE}/groups/${cluster.groupId}/clusters/${cluster.id}/snapshots/${id}`)],
+    parts,
+  };
+  if (sharded) json.isPossiblyInconsistent = false;
+  return json;
+}
+
+function backupConfigJson(cluster: OpsManagerCluster, status: BackupStatus, origin: string): Record<string, unknown> {
+  return {
+    authMechanismName: 'NONE',
+    clusterId: cluster.id,
+    encryptionEnabled: false,
+    excludedNamespaces: [],
+    groupId: cluster.groupId,
+    links: [selfLink(`${origin}${OPS_MANAGER_API_BASE}/groups/${cluster.groupId}/backupConfigs/${cluster.id}`)],
+    sslEnabled: false,
+    statusName: status,
+    storageEngineName: 'WIRED_TIGER',
+  };
+}
+
+function snapshotScheduleJson(cluster: OpsManagerCluster, origin: string): Record<string, unknown> {
+  return {
+    clusterCheckpointIntervalMin: 15,
+    clusterId: cluster.id,
+    dailySnapshotRetentionDays: 7,
+    groupId: cluster.groupId,
+    links: [selfLink(`${origin}${OPS_MANAGER_API_BASE}/groups/${cluster.groupId}/backupConfigs/${cluster.id}/snapshotSchedule`)],
+    monthlySnapshotRetentionMonths: 13,
+    pointInTimeWindowHours: 24,
+    referenceHourOfDay: 0,
+    referenceMinuteOfHour: 0,
+    referenceTimeZoneOffset: '+0000',
+    snapshotIntervalHours: SNAPSHOT_INTERVAL_HOURS,
+    snapshotRetentionDays: 2,
+    weeklySnapshotRetentionWeeks: 4,
+  };
+}
+
+interface SimAlert {
+  id: string;
+  cluster: OpsManagerCluster;
+  eventTypeName: string;
+  created: number;
+  resolved?: number;
+}
+
+/** The world's alerts: one RESYNC_REQUIRED on the first cluster of every six, open until closed. */
+class AlertBook {
+  private readonly alerts: SimAlert[] = [];
+
+  constructor(
+    world: World,
+    private readonly s: Settings,
+  ) {
+    world.restorable.forEach((cluster, index) => {
+      if (index % 6 !== 0) return;
+      const created = s.clock() - 2 * HOUR_MS;
+      this.alerts.push({ id: objectId(s.seed, created, 'alert', cluster.id), cluster, eventTypeName: 'RESYNC_REQUIRED', created });
+    });
+  }
+
+  close(): void {
+    const now = this.s.clock();
+    for (const alert of this.alerts) alert.resolved ??= now;
+  }
+
+  reopen(): void {
+    for (const alert of this.alerts) delete alert.resolved;
+  }
+
+  of(groupId: string, status: string | undefined): SimAlert[] {
+    return this.alerts.filter((a) => a.cluster.groupId === groupId && (status === undefined || (status === 'OPEN') === (a.resolved === undefined)));
+  }
+}
+
+function alertJson(alert: SimAlert, origin: string): Record<string, unknown> {
+  const { cluster } = alert;
+  const json: Record<string, unknown> = {
+    alertConfigId: objectId('alert-config', alert.created, alert.eventTypeName),
+    clusterId: cluster.id,
+    clusterName: cluster.clusterName,
+    created: isoSeconds(alert.created),
+    eventTypeName: alert.eventTypeName,
+    groupId: cluster.groupId,
+    id: alert.id,
+    links: [selfLink(`${origin}${OPS_MANAGER_API_BASE}/groups/${cluster.groupId}/alerts/${alert.id}`)],
+    status: alert.resolved === undefined ? 'OPEN' : 'CLOSED',
+    typeName: 'BACKUP',
+    updated: isoSeconds(alert.resolved ?? alert.created),
+  };
+  if (cluster.replicaSetName !== undefined) json.replicaSetName = cluster.replicaSetName;
+  if (alert.resolved !== undefined) json.resolved = isoSeconds(alert.resolved);
+  return json;
+}
+
+function backupRoutes(r: express.Router, world: World, s: Settings, alerts: AlertBook): void {
+  r.get('/groups/:groupId/backupConfigs', handle((req, res) => {
+    const now = s.clock();
+    const origin = originOf(req);
+    const group = groupOf(world, param(req, 'groupId'));
+    const configured = world.restorable.flatMap((c) => {
+      const status = c.groupId === group.id ? backupOf(world, s, c.id, now).status : undefined;
+      return status ? [{ cluster: c, status }] : [];
+    });
+    reply(req, res, 200, listBody(req, configured.length, (i) => backupConfigJson(configured[i]!.cluster, configured[i]!.status, origin)), true);
+  }));
+  r.get('/groups/:groupId/backupConfigs/:clusterId/snapshotSchedule', handle((req, res) => {
+    const cluster = clusterOf(world, param(req, 'groupId'), param(req, 'clusterId'));
+    if (!backupOf(world, s, cluster.id, s.clock()).status) {
+      throw apiError(404, 'BACKUP_CONFIG_NOT_FOUND', `No backup configuration for cluster ${cluster.id} exists.`, [cluster.id]);
+    }
+    reply(req, res, 200, snapshotScheduleJson(cluster, originOf(req)));
+  }));
+  r.get('/groups/:groupId/clusters/:clusterId/snapshots', handle((req, res) => {
+    const cluster = clusterOf(world, param(req, 'groupId'), param(req, 'clusterId'));
+    const now = s.clock();
+    const origin = originOf(req);
+    const slots = snapshotSlots(world, s, cluster, now);
+    // Newest first, as the product lists them.
+    reply(req, res, 200, listBody(req, slots.count, (i) => snapshotJson(world, s, cluster, slots.newest - i, slots.phase, now, origin)), true);
+  }));
+  r.get('/groups/:groupId/alerts', handle((req, res) => {
+    const group = groupOf(world, param(req, 'groupId'));
+    const status = queryValue(req, 'status');
+    if (status !== undefined && status !== 'OPEN' && status !== 'CLOSED' && status !== 'TRACKING') {
+      throw apiError(400, 'INVALID_QUERY_PARAMETER', `Invalid value ${status} for query parameter status.`, ['status', status]);
+    }
+    const listed = alerts.of(group.id, status);
+    const origin = originOf(req);
+    reply(req, res, 200, listBody(req, listed.length, (i) => alertJson(listed[i]!, origin)), true);
+  }));
 }
 
 export const DEMO_OPSMANAGER_PUBLIC_KEY = 'demo-public-key';

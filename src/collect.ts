@@ -163,6 +163,9 @@ export class TargetRuntime {
       for (let found = reported.shift(); found; found = reported.shift()) {
         await inSlices(collectCtx, found.jobs ?? [], (jobs) => jobs.forEach((job) => builder.addJob(job)));
         await inSlices(collectCtx, found.restorePoints ?? [], (points) => points.forEach((point) => builder.addRestorePoint(point)));
+        await inSlices(collectCtx, found.resources ?? [], (resources) => resources.forEach((resource) => builder.addResource(resource)));
+        await inSlices(collectCtx, found.storage ?? [], (storage) => storage.forEach((usage) => builder.addStorage(usage)));
+        await inSlices(collectCtx, found.alerts ?? [], (alerts) => alerts.forEach((alert) => builder.addAlert(alert)));
       }
     };
     const collectCtx: CollectContext = {
@@ -260,6 +263,7 @@ export class TargetRuntime {
       provider: this.config.provider,
       kinds: this.definition.kinds,
       restorePointsSupported: this.definition.restorePoints,
+      reports: this.definition.reports,
       timestamp: startedAt / 1000,
       durationSeconds: (this.clock() - startedAt) / 1000,
       upstreamRequests: requests,

@@ -10,9 +10,9 @@ import client from 'prom-client';
 import { ERROR_REASONS } from './http/errors';
 import { boundedText } from './text';
 import { JOB_KINDS, JOB_STATES, RESTORE_POINT_STATES, TERMINAL_JOB_STATES } from './model';
-import type { Job, JobKind, JobState, RestorePoint } from './model';
+import type { Job, JobKind, JobState, ProductAlert, ResourceProtection, RestorePoint, StorageUsage } from './model';
 import type { ProviderName } from './providers';
-import type { Findings } from './providers/types';
+import type { Findings, Reports } from './providers/types';
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -51,6 +51,11 @@ export const TARGET_METRICS = {
   restorePoints: family('backup_restore_points', 'gauge', 'Restore points per vault and state.'),
   lastRestorePoint: family('backup_last_restore_point_timestamp_seconds', 'gauge', 'Creation time of the newest available restore point per resource.'),
   omitted: family('backup_resource_series_omitted', 'gauge', 'Per-resource series of a metric left out by max_resources (the worst are kept); 0 when none were.'),
+  resourceProtected: family('backup_resource_protected', 'gauge', '1 if the product backs the resource up on a schedule now, 0 if its backup is off, stopped or broken; status is the product\'s own word.'),
+  scheduleInterval: family('backup_resource_schedule_interval_seconds', 'gauge', 'Seconds between two scheduled backups of the resource, where the product\'s schedule says it.'),
+  storageUsed: family('backup_storage_used_bytes', 'gauge', 'Bytes the backups occupy in the vault, store or quota, where the product says.'),
+  storageCapacity: family('backup_storage_capacity_bytes', 'gauge', 'Size of the vault, store or quota, where the product has one.'),
+  productAlerts: family('backup_product_alerts', 'gauge', 'Open backup alerts the product itself raised, per resource and type.'),
   deliveryExpiry: family('backup_restore_delivery_expiry_timestamp_seconds', 'gauge', 'When the download link of a restore stops working (Ops Manager HTTP delivery), for links still usable.'),
 } as const;
 
@@ -366,6 +371,12 @@ export interface Summary {
   restorePoints: Map<string, Map<string, number>>;
   /** vault -> resource -> creation of the newest available restore point. */
   lastRestorePoint: Map<string, Map<string, number>>;
+  /** resource -> its protection (the last reported). */
+  protection: Map<string, ResourceProtection>;
+  /** vault -> its usage (the last reported). */
+  storage: Map<string, StorageUsage>;
+  /** resource -> alert type -> open alerts. */
+  alerts: Map<string, Map<string, number>>;
 }
 
 export class SummaryBuilder {
@@ -377,6 +388,9 @@ export class SummaryBuilder {
     lastFailure: new Map(),
     restorePoints: new Map(),
     lastRestorePoint: new Map(),
+    protection: new Map(),
+    storage: new Map(),
+    alerts: new Map(),
   };
   private readonly newest: NewestJobs;
 
@@ -412,6 +426,20 @@ export class SummaryBuilder {
     keepNewest(s.lastRestorePoint, point.vault, point.resource, point.createdAt);
   }
 
+  addResource(resource: ResourceProtection): void {
+    this.summary.protection.set(resource.resource, resource);
+  }
+
+  addStorage(usage: StorageUsage): void {
+    this.summary.storage.set(usage.vault, usage);
+  }
+
+  addAlert(alert: ProductAlert): void {
+    let types = this.summary.alerts.get(alert.resource);
+    if (!types) this.summary.alerts.set(alert.resource, (types = new Map()));
+    types.set(alert.type, (types.get(alert.type) ?? 0) + 1);
+  }
+
   result(): Summary {
     return { ...this.summary, newest: this.newest.result() };
   }
@@ -432,6 +460,9 @@ export function summarizeNow(found: Findings, maxJobs: number, lookbackStart = -
   const builder = new SummaryBuilder(maxJobs, lookbackStart);
   for (const job of found.jobs ?? []) builder.addJob(job);
   for (const point of found.restorePoints ?? []) builder.addRestorePoint(point);
+  for (const resource of found.resources ?? []) builder.addResource(resource);
+  for (const usage of found.storage ?? []) builder.addStorage(usage);
+  for (const alert of found.alerts ?? []) builder.addAlert(alert);
   return builder.result();
 }
 
@@ -500,6 +531,8 @@ export interface TargetSnapshot {
   provider: string;
   kinds: readonly JobKind[];
   restorePointsSupported: boolean;
+  /** Which inventory families the provider reports; none when absent. */
+  reports?: Reports;
   ok: boolean;
   /** Unix seconds at which the data was fetched. */
   timestamp: number;
@@ -553,6 +586,7 @@ export function renderTarget(s: TargetSnapshot, history?: JobHistory): RenderedT
   const maxResources = s.maxResources ?? Infinity;
   if (s.ok && s.summary) renderJobs(exposition, base, s.kinds, s.summary, maxResources);
   if (s.ok && s.summary && s.restorePointsSupported) renderRestorePoints(exposition, base, s.summary, maxResources);
+  if (s.ok && s.summary && s.reports) renderInventory(exposition, base, s.reports, s.summary, maxResources);
   if (history) renderHistory(exposition, base, history);
   const rendered = new Map<Family, string>();
   for (const [family, lines] of exposition.samples) rendered.set(family, lines.join('\n'));
@@ -614,13 +648,26 @@ function renderPerResource<G extends string>(
   times: ReadonlyMap<G, ReadonlyMap<string, number>>,
   limit: number,
   worse: (a: number, b: number) => number,
+  /** Whether the outer key of `times` is the resource and the inner one the group (alerts: resource -> type). */
+  resourceOuter = false,
 ): void {
   let entries: Array<[G, string, number]> = [];
-  for (const [group, resources] of times) for (const [resource, time] of resources) entries.push([group, resource, time]);
+  for (const [outer, inner] of times) {
+    for (const [key, value] of inner) entries.push(resourceOuter ? [key as G, outer, value] : [outer, key, value]);
+  }
   const total = entries.length;
-  if (total > limit) entries = entries.sort((a, b) => worse(a[2], b[2])).slice(0, limit);
-  for (const [group, resource, time] of entries) exposition.add(metric, [...base, [groupLabel, group], ['resource', resource]], time);
+  if (total > limit) entries = entries.sort((a, b) => worse(a[2], b[2]) || byName(a, b)).slice(0, limit);
+  for (const [group, resource, value] of entries) {
+    const labels: Labels = resourceOuter ? [...base, ['resource', resource], [groupLabel, group]] : [...base, [groupLabel, group], ['resource', resource]];
+    exposition.add(metric, labels, value);
+  }
   exposition.add(TARGET_METRICS.omitted, [...base, ['metric', metric.name]], total - entries.length);
+}
+
+function byName(a: readonly [string, string, number], b: readonly [string, string, number]): number {
+  const x = `${a[1]}\u0000${a[0]}`;
+  const y = `${b[1]}\u0000${b[0]}`;
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 function renderRestorePoints(exposition: Exposition, base: Labels, summary: Summary, maxResources: number): void {
@@ -630,6 +677,46 @@ function renderRestorePoints(exposition: Exposition, base: Labels, summary: Summ
   }
   // The stalest restore points first: those are the resources at risk.
   renderPerResource(exposition, base, m.lastRestorePoint, 'vault', summary.lastRestorePoint, maxResources, (a, b) => a - b);
+}
+
+/**
+ * Protection, storage and product alerts, each family only for a provider that reports it. A value
+ * the product did not give has no series: absent, never zero.
+ */
+function renderInventory(exposition: Exposition, base: Labels, reports: Reports, summary: Summary, maxResources: number): void {
+  const m = TARGET_METRICS;
+  if (reports.protection) {
+    // Unprotected resources first: they are what an administrator must see when the list is cut.
+    const ordered = [...summary.protection.values()];
+    const kept = ordered.length > maxResources ? ordered.sort(compareProtection).slice(0, maxResources) : ordered;
+    for (const r of kept) exposition.add(m.resourceProtected, [...base, ['resource', r.resource], ['status', r.status]], r.protected ? 1 : 0);
+    exposition.add(m.omitted, [...base, ['metric', m.resourceProtected.name]], ordered.length - kept.length);
+    // The intervals of the resources whose protection is served: a cut list still joins on resource.
+    let intervals = 0;
+    for (const r of kept) {
+      if (r.scheduleIntervalSeconds === undefined) continue;
+      intervals++;
+      exposition.add(m.scheduleInterval, [...base, ['resource', r.resource]], r.scheduleIntervalSeconds);
+    }
+    let known = 0;
+    for (const r of summary.protection.values()) if (r.scheduleIntervalSeconds !== undefined) known++;
+    exposition.add(m.omitted, [...base, ['metric', m.scheduleInterval.name]], known - intervals);
+  }
+  if (reports.storage) {
+    for (const usage of summary.storage.values()) {
+      const labels: Labels = [...base, ['vault', usage.vault]];
+      if (usage.usedBytes !== undefined) exposition.add(m.storageUsed, labels, usage.usedBytes);
+      if (usage.capacityBytes !== undefined) exposition.add(m.storageCapacity, labels, usage.capacityBytes);
+    }
+  }
+  // The most alerts first.
+  if (reports.alerts) renderPerResource(exposition, base, m.productAlerts, 'type', summary.alerts, maxResources, (a, b) => b - a, true);
+}
+
+/** Unprotected before protected, then by resource name, so a cut list does not depend on answer order. */
+function compareProtection(a: ResourceProtection, b: ResourceProtection): number {
+  if (a.protected !== b.protected) return a.protected ? 1 : -1;
+  return a.resource < b.resource ? -1 : a.resource > b.resource ? 1 : 0;
 }
 
 function renderHistory(exposition: Exposition, base: Labels, history: JobHistory): void {

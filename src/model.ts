@@ -44,6 +44,30 @@ export interface RestorePoint {
   bytes?: number;
 }
 
+/** Whether a resource is backed up on a schedule now, as the product's inventory says. */
+export interface ResourceProtection {
+  resource: string;
+  /** True if the product backs the resource up on a schedule now. */
+  protected: boolean;
+  /** The product's own word for the resource's backup state. */
+  status: string;
+  /** Seconds between two scheduled backups, where the product's schedule says it. */
+  scheduleIntervalSeconds?: number;
+}
+
+/** What a vault, store or quota holds; a field the product does not give stays absent. */
+export interface StorageUsage {
+  vault: string;
+  usedBytes?: number;
+  capacityBytes?: number;
+}
+
+/** One open backup alert the product itself raised. */
+export interface ProductAlert {
+  resource: string;
+  type: string;
+}
+
 export type StateTable = Readonly<Record<string, JobState>>;
 
 /** How bad a state is, for "the worst member speaks for the whole" (sharded batches, file restore batches). */

@@ -344,7 +344,7 @@ export function productMessage(body: Buffer): string | undefined {
 function errorForResponse(method: string, path: string, response: HttpResponse): CollectError {
   const message = productMessage(response.body);
   const where = `${method} ${path.split('?')[0]}`;
-  return new CollectError(reasonForStatus(response.status), `${where}: HTTP ${response.status}${message ? `: ${message}` : ''}`);
+  return new CollectError(reasonForStatus(response.status), `${where}: HTTP ${response.status}${message ? `: ${message}` : ''}`, response.status);
 }
 
 export function parseJsonBody(response: HttpResponse, where: string): unknown {

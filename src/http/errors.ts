@@ -22,6 +22,8 @@ export class CollectError extends Error {
   constructor(
     readonly reason: ErrorReason,
     message: string,
+    /** The HTTP status of the answer that failed, when one came. */
+    readonly status?: number,
   ) {
     super(message);
   }

@@ -453,6 +453,7 @@ export const ahsay = defineProvider({
   name: 'ahsay',
   kinds: ['backup', 'restore'],
   restorePoints: false,
+  reports: { protection: false, storage: false, alerts: false },
   config: ahsayBlock,
   create(target, settings) {
     const credentials: Credentials = { SysUser: settings.username, SysPwd: settings.password };

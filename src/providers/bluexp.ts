@@ -441,6 +441,7 @@ export const bluexp = defineProvider({
   name: 'bluexp',
   kinds: ['backup', 'restore'],
   restorePoints: false,
+  reports: { protection: false, storage: false, alerts: false },
   config: blueXpBlock,
   create(_target, settings, env) {
     const tokenUrl = new URL(settings.token_url);

@@ -580,6 +580,7 @@ export const cbr = defineProvider({
   name: 'cbr',
   kinds: ['backup', 'restore'],
   restorePoints: true,
+  reports: { protection: false, storage: false, alerts: false },
   config: cbrBlock,
   create(target, settings, env) {
     const projectPath = `/v3/${encodeURIComponent(settings.project_id)}`;

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { ProviderBlock, ResolvedBlock } from '../config/blocks';
 import type { TargetCommon } from '../config/schema';
 import type { HttpClient, HttpResponse, RequestAuth, RequestOptions } from '../http/client';
-import type { Job, JobKind, RestorePoint } from '../model';
+import type { Job, JobKind, ProductAlert, ResourceProtection, RestorePoint, StorageUsage } from '../model';
 
 /** HTTP bound to one collection: every call carries the collection's deadline and is counted. */
 export interface ScopedHttp {
@@ -19,6 +19,25 @@ export interface ScopedHttp {
 export interface Findings {
   jobs?: readonly Job[];
   restorePoints?: readonly RestorePoint[];
+  /** Each resource the product knows and whether it is protected; a resource reported twice keeps the last. */
+  resources?: readonly ResourceProtection[];
+  /** Each vault's usage; a vault reported twice keeps the last. */
+  storage?: readonly StorageUsage[];
+  /** Open backup alerts, one entry per alert (counted per resource and type). */
+  alerts?: readonly ProductAlert[];
+}
+
+/**
+ * Which inventory findings a provider reports: only those families are rendered for its targets, so
+ * a product that cannot say something has no series for it rather than a made-up zero.
+ */
+export interface Reports {
+  /** backup_resource_protected and backup_resource_schedule_interval_seconds. */
+  protection: boolean;
+  /** backup_storage_used_bytes and backup_storage_capacity_bytes. */
+  storage: boolean;
+  /** backup_product_alerts. */
+  alerts: boolean;
 }
 
 export interface CollectContext {
@@ -67,6 +86,8 @@ export interface ProviderDefinition<Name extends string = string, Block extends 
   kinds: readonly JobKind[];
   /** Whether the product reports restore points (backup_restore_points and friends). */
   restorePoints: boolean;
+  /** Which inventory findings (protection, storage, product alerts) the product reports. */
+  reports: Reports;
   /** The target's `<name>:` block of exporter.yml. */
   config: Block;
   create(target: TargetCommon, settings: ResolvedBlock<Block>, env: ProviderEnvironment): ProviderInstance;

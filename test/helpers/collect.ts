@@ -1,6 +1,6 @@
 /** Drives one provider directly, without an exporter: bind it to a target and collect what it reports. */
 import type { TargetConfig } from '../../src/config/schema';
-import type { Job, RestorePoint } from '../../src/model';
+import type { Job, ProductAlert, ResourceProtection, RestorePoint, StorageUsage } from '../../src/model';
 import type { MappingSink } from '../../src/providers/kit';
 import type { CollectContext, ProviderDefinition, ProviderEnvironment, ProviderInstance } from '../../src/providers/types';
 
@@ -12,16 +12,22 @@ export function bind(definition: ProviderDefinition, target: TargetConfig, env: 
 export interface Found {
   jobs: Job[];
   restorePoints: RestorePoint[];
+  resources: ResourceProtection[];
+  storage: StorageUsage[];
+  alerts: ProductAlert[];
 }
 
 /** One collection; resolves with everything the provider reported (rejects as the collection does). */
 export async function collectWith(instance: ProviderInstance, ctx: Omit<CollectContext, 'report'> & Partial<Pick<CollectContext, 'report'>>): Promise<Found> {
-  const found: Found = { jobs: [], restorePoints: [] };
+  const found: Found = { jobs: [], restorePoints: [], resources: [], storage: [], alerts: [] };
   await instance.collect({
     ...ctx,
     report: (reported) => {
       found.jobs.push(...(reported.jobs ?? []));
       found.restorePoints.push(...(reported.restorePoints ?? []));
+      found.resources.push(...(reported.resources ?? []));
+      found.storage.push(...(reported.storage ?? []));
+      found.alerts.push(...(reported.alerts ?? []));
     },
   });
   return found;

@@ -109,9 +109,51 @@ describe('exporter with the Ops Manager simulator', () => {
     const { text } = await fetchText(`${ex.url}/probe?target=ops`);
     const total = series(text, 'backup_jobs').reduce((sum, [, v]) => sum + v, 0);
     expect(total).toBe(1200);
-    // groups (1 page) + clusters (1 page) + restore jobs (3 pages); digest's first challenge costs one more.
-    expect(samples(text).get('backup_collect_upstream_requests{target="ops",provider="opsmanager"}')).toBe(6);
+    // groups (1 page) + clusters (1 page) + restore jobs (3 pages) + backupConfigs, alerts, snapshots
+    // and the snapshot schedule (1 each); digest's first challenge costs one more.
+    expect(samples(text).get('backup_collect_upstream_requests{target="ops",provider="opsmanager"}')).toBe(10);
     expect(ops.sim.stats.byPath.size).toBeGreaterThan(0);
+  });
+
+  test('protection from backup configurations: stopped, never configured, a stale restore point, schedules', async () => {
+    const ops = await simulator();
+    const ex = await exporter(`targets:\n${target('ops', ops.server.url)}`);
+    const { text } = await fetchText(`${ex.url}/probe?target=ops`);
+    const protection = new Map(series(text, 'backup_resource_protected').map(([key, value]) => [/resource="([^"]+)",status="([^"]+)"/.exec(key)!.slice(1).join(' '), value]));
+    expect(protection).toEqual(
+      new Map([
+        ['Production/orders STARTED', 1],
+        ['Production/catalog STOPPED', 0],
+        ['Production/sessions STARTED', 1],
+        ['Staging/orders NONE', 0],
+        ['Staging/catalog STARTED', 1],
+        ['Staging/sessions STARTED', 1],
+      ]),
+    );
+    // Configured clusters have their six-hour schedule; the one never configured has none.
+    expect(series(text, 'backup_resource_schedule_interval_seconds').map(([, v]) => v)).toEqual([21600, 21600, 21600, 21600, 21600]);
+    expect(series(text, 'backup_resource_schedule_interval_seconds', { resource: 'Staging/orders' })).toEqual([]);
+    const newest = (resource: string) => series(text, 'backup_last_restore_point_timestamp_seconds', { vault: '', resource })[0]?.[1];
+    const now = Date.now() / 1000;
+    expect(now - newest('Production/orders')!).toBeLessThan(6 * 3600 + 600 + 60);
+    // The stalled cluster's newest snapshot is three days old; the stopped one's a day.
+    expect(now - newest('Staging/catalog')!).toBeGreaterThan(3 * 86400 - 60);
+    expect(now - newest('Production/catalog')!).toBeGreaterThan(86400 - 60);
+    expect(newest('Staging/orders')).toBeUndefined();
+    expect(series(text, 'backup_restore_points', { vault: '', state: 'available' })[0]?.[1]).toBeGreaterThan(0);
+    expect(series(text, 'backup_storage_used_bytes')).toEqual([]);
+    expect(promtoolCheckMetrics(text)).toBe('');
+  });
+
+  test('an open backup alert is exported while open and gone once it closes', async () => {
+    const ops = await simulator();
+    const ex = await exporter(`targets:\n${target('ops', ops.server.url)}`);
+    const open = await fetchText(`${ex.url}/probe?target=ops`);
+    expect(series(open.text, 'backup_product_alerts')).toEqual([['backup_product_alerts{target="ops",provider="opsmanager",resource="Production/orders",type="RESYNC_REQUIRED"}', 1]]);
+    ops.sim.closeAlerts();
+    const closed = await fetchText(`${ex.url}/probe?target=ops`);
+    expect(series(closed.text, 'backup_product_alerts')).toEqual([]);
+    expect(series(closed.text, 'backup_resource_protected', { resource: 'Production/orders' })).toHaveLength(1);
   });
 
   test('jobs outside the lookback window are counted out', async () => {

@@ -50,6 +50,8 @@ async function startProduct(): Promise<Product> {
   app.get(`/api/public/v1.0/groups/${GROUP}/clusters`, (_req, res) => {
     res.json(page(CLUSTERS.map(({ id, clusterName }) => ({ id, clusterName, typeName: 'REPLICA_SET' })), 1, 500));
   });
+  // No backup configured and no alerts open: this product is about restore jobs.
+  for (const list of ['backupConfigs', 'alerts']) app.get(`/api/public/v1.0/groups/${GROUP}/${list}`, (_req, res) => void res.json(page([], 1, 500)));
   app.get(`/api/public/v1.0/groups/${GROUP}/clusters/:cluster/restoreJobs`, async (req, res) => {
     const cluster = CLUSTERS.find((c) => c.id === req.params.cluster);
     if (!cluster) return void res.status(404).json({ errorCode: 'CLUSTER_NOT_FOUND', detail: 'no such cluster' });

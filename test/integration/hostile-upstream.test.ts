@@ -113,6 +113,7 @@ test('an answer full of oddities writes a handful of short log lines, not one pe
   app.get('/api/public/v1.0/groups', (_req, res) => void res.json({ results: [{ id: 'g1', name: 'P' }], totalCount: 1 }));
   app.get('/api/public/v1.0/groups/g1/clusters', (_req, res) => void res.json({ results: [{ id: 'c1', clusterName: 'C' }], totalCount: 1 }));
   app.get('/api/public/v1.0/groups/g1/clusters/c1/restoreJobs', (_req, res) => void res.json({ results: jobs, totalCount: jobs.length }));
+  for (const list of ['backupConfigs', 'alerts']) app.get(`/api/public/v1.0/groups/g1/${list}`, (_req, res) => void res.json({ results: [], totalCount: 0 }));
   const product = track(await listen(app));
   const exporter = track(await startExporter(opsTarget(product.url)));
   const text = (await fetchText(`${exporter.url}/probe?target=ops`)).text;

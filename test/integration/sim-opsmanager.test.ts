@@ -438,6 +438,44 @@ describe('Ops Manager simulator: restore jobs', () => {
   });
 });
 
+describe('Ops Manager simulator: backup', () => {
+  it('backup configurations, snapshots newest first with BSON created and a part per shard, schedules, open alerts', async () => {
+    const h = await harness();
+    const [orders, catalog, sessions] = h.sim.clusters;
+    const group = orders!.groupId;
+    const configs = (await h.get(`/groups/${group}/backupConfigs`)).json;
+    expect(configs.results.map((c: { clusterId: string; statusName: string }) => [c.clusterId, c.statusName])).toEqual([
+      [orders!.id, 'STARTED'],
+      [catalog!.id, 'STOPPED'],
+      [sessions!.id, 'STARTED'],
+    ]);
+    // The never configured cluster of the second project has no configuration, no schedule, no snapshots.
+    const never = h.sim.clusters[3]!;
+    expect((await h.get(`/groups/${never.groupId}/backupConfigs`)).json.results.map((c: { clusterId: string }) => c.clusterId)).not.toContain(never.id);
+    expectErrorBody(await h.get(`/groups/${never.groupId}/backupConfigs/${never.id}/snapshotSchedule`), 404, 'BACKUP_CONFIG_NOT_FOUND');
+    expect((await h.get(`/groups/${never.groupId}/clusters/${never.id}/snapshots`)).json.totalCount).toBe(0);
+
+    const page = (await h.get(`/groups/${group}/clusters/${sessions!.id}/snapshots?pageNum=1&itemsPerPage=5`)).json;
+    expect(page.totalCount).toBe(28);
+    expect(page.results).toHaveLength(5);
+    expect(page.links.map((l: { rel: string }) => l.rel)).toEqual(['self', 'next']);
+    const times = page.results.map((snap: { created: { date: string } }) => Date.parse(snap.created.date));
+    expect([...times].sort((a, b) => b - a)).toEqual(times);
+    expect(page.results[0].created).toEqual({ date: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/), increment: 1 });
+    expect(page.results[1].parts.map((part: { typeName: string }) => part.typeName)).toEqual(['REPLICA_SET', 'REPLICA_SET', 'CONFIG_SERVER_REPLICA_SET']);
+    const stopped = (await h.get(`/groups/${group}/clusters/${catalog!.id}/snapshots`)).json.results[0];
+    expect(h.clock.now - Date.parse(stopped.created.date)).toBeGreaterThanOrEqual(86_400_000);
+
+    expect((await h.get(`/groups/${group}/backupConfigs/${orders!.id}/snapshotSchedule`)).json.snapshotIntervalHours).toBe(6);
+
+    const open = (await h.get(`/groups/${group}/alerts?status=OPEN`)).json.results;
+    expect(open.map((a: { eventTypeName: string; clusterId: string; status: string }) => [a.eventTypeName, a.clusterId, a.status])).toEqual([['RESYNC_REQUIRED', orders!.id, 'OPEN']]);
+    await h.post('/_sim/opsmanager/close-alerts', {});
+    expect((await h.get(`/groups/${group}/alerts?status=OPEN`)).json.totalCount).toBe(0);
+    expect((await h.get(`/groups/${group}/alerts`)).json.results[0].status).toBe('CLOSED');
+  });
+});
+
 describe('Ops Manager simulator: fail-next', () => {
   it('failNext() makes the next restore of a cluster BROKEN', async () => {
     const h = await harness({ jobIntervalMs: 60_000, jobDurationMs: 20_000 });

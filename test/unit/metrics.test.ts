@@ -347,3 +347,80 @@ test('max_resources: each per-resource family keeps the worst resources and says
   expect(text).toContain('backup_resource_series_omitted{target="ops",provider="opsmanager",metric="backup_last_failure_timestamp_seconds"} 20');
   expect(text).toContain('backup_resource_series_omitted{target="ops",provider="opsmanager",metric="backup_last_restore_point_timestamp_seconds"} 10');
 });
+
+describe('inventory: protection, storage, product alerts', () => {
+  const all = { protection: true, storage: true, alerts: true };
+  const found = {
+    resources: [
+      { resource: 'p/a', protected: true, status: 'STARTED', scheduleIntervalSeconds: 21600 },
+      { resource: 'p/b', protected: false, status: 'STOPPED' },
+      { resource: 'p/c', protected: false, status: 'NONE' },
+    ],
+    storage: [{ vault: 'v1', usedBytes: 0 }, { vault: 'v2', usedBytes: 100, capacityBytes: 1000 }],
+    alerts: [
+      { resource: 'p/a', type: 'RESYNC_REQUIRED' },
+      { resource: 'p/a', type: 'RESYNC_REQUIRED' },
+      { resource: 'p', type: 'BACKUP_AGENT_DOWN' },
+    ],
+  };
+  const render = (over: Partial<TargetSnapshot>) => lines(renderTargets([{ snapshot: snapshot({ summary: summarizeNow(found, 0), ...over }) }]));
+
+  test('renders what the product said, and nothing it did not: absent, never a made-up zero', () => {
+    const out = render({ reports: all });
+    const base = 'target="ops",provider="opsmanager"';
+    expect(out.filter((l) => l.startsWith('backup_resource_protected{'))).toEqual([
+      `backup_resource_protected{${base},resource="p/a",status="STARTED"} 1`,
+      `backup_resource_protected{${base},resource="p/b",status="STOPPED"} 0`,
+      `backup_resource_protected{${base},resource="p/c",status="NONE"} 0`,
+    ]);
+    // Only the resource whose schedule is known has an interval.
+    expect(out.filter((l) => l.startsWith('backup_resource_schedule_interval_seconds{'))).toEqual([`backup_resource_schedule_interval_seconds{${base},resource="p/a"} 21600`]);
+    // A used size of 0 is a value the product gave; a capacity it did not give is absent.
+    expect(out.filter((l) => l.startsWith('backup_storage_'))).toEqual([
+      `backup_storage_used_bytes{${base},vault="v1"} 0`,
+      `backup_storage_used_bytes{${base},vault="v2"} 100`,
+      `backup_storage_capacity_bytes{${base},vault="v2"} 1000`,
+    ]);
+    expect(out.filter((l) => l.startsWith('backup_product_alerts{'))).toEqual([
+      `backup_product_alerts{${base},resource="p/a",type="RESYNC_REQUIRED"} 2`,
+      `backup_product_alerts{${base},resource="p",type="BACKUP_AGENT_DOWN"} 1`,
+    ]);
+  });
+
+  test('families are rendered only for providers that report them, and not for a failed collection', () => {
+    const none = render({});
+    expect(none.filter((l) => /^backup_(resource_protected|resource_schedule|storage_|product_alerts)/.test(l))).toEqual([]);
+    const storageOnly = render({ reports: { protection: false, storage: true, alerts: false } });
+    expect(storageOnly.some((l) => l.startsWith('backup_storage_used_bytes{'))).toBe(true);
+    expect(storageOnly.some((l) => l.startsWith('backup_resource_protected{') || l.startsWith('backup_product_alerts{'))).toBe(false);
+    expect(storageOnly.some((l) => l.includes('metric="backup_resource_protected"'))).toBe(false);
+    const failed = render({ reports: all, ok: false, summary: undefined });
+    expect(failed.some((l) => l.startsWith('backup_resource_protected{'))).toBe(false);
+  });
+
+  test('an open alert that closed leaves no series (no zero for a type no longer open)', () => {
+    const out = lines(renderTargets([{ snapshot: snapshot({ summary: summarizeNow({ resources: found.resources }, 0), reports: all }) }]));
+    expect(out.filter((l) => l.startsWith('backup_product_alerts{'))).toEqual([]);
+    expect(out).toContain('backup_resource_series_omitted{target="ops",provider="opsmanager",metric="backup_product_alerts"} 0');
+  });
+
+  test('max_resources bounds each per-resource family, unprotected resources and the most alerts first', () => {
+    const resources = Array.from({ length: 30 }, (_, i) => ({ resource: `r${String(i).padStart(2, '0')}`, protected: i % 3 !== 0, status: i % 3 ? 'STARTED' : 'STOPPED', scheduleIntervalSeconds: 3600 }));
+    const alerts = Array.from({ length: 20 }, (_, i) => Array.from({ length: i + 1 }, () => ({ resource: `r${i}`, type: 'LATE_SNAPSHOT' }))).flat();
+    const out = lines(renderTargets([{ snapshot: snapshot({ summary: summarizeNow({ resources, alerts }, 0), reports: all, maxResources: 12 }) }]));
+    const protectedLines = out.filter((l) => l.startsWith('backup_resource_protected{'));
+    expect(protectedLines).toHaveLength(12);
+    // All ten unprotected resources are kept, then the first protected ones by name.
+    expect(protectedLines.filter((l) => l.endsWith(' 0'))).toHaveLength(10);
+    expect(protectedLines.filter((l) => l.endsWith(' 1')).map((l) => /resource="([^"]+)"/.exec(l)?.[1])).toEqual(['r01', 'r02']);
+    // The intervals served are those of the resources served.
+    const intervals = out.filter((l) => l.startsWith('backup_resource_schedule_interval_seconds{')).map((l) => /resource="([^"]+)"/.exec(l)?.[1]);
+    expect(intervals.sort()).toEqual(protectedLines.map((l) => /resource="([^"]+)"/.exec(l)?.[1]).sort());
+    const alertValues = out.filter((l) => l.startsWith('backup_product_alerts{')).map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
+    expect(alertValues.sort((a, b) => b - a)).toEqual(Array.from({ length: 12 }, (_, i) => 20 - i));
+    const omitted = (metric: string) => out.find((l) => l.includes(`metric="${metric}"`));
+    expect(omitted('backup_resource_protected')).toMatch(/ 18$/);
+    expect(omitted('backup_resource_schedule_interval_seconds')).toMatch(/ 18$/);
+    expect(omitted('backup_product_alerts')).toMatch(/ 8$/);
+  });
+});

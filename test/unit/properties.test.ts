@@ -96,6 +96,9 @@ function contextAnswering(answers: unknown[], reported: Found): CollectContext {
     report: (found) => {
       reported.jobs.push(...(found.jobs ?? []));
       reported.restorePoints.push(...(found.restorePoints ?? []));
+      reported.resources.push(...(found.resources ?? []));
+      reported.storage.push(...(found.storage ?? []));
+      reported.alerts.push(...(found.alerts ?? []));
     },
   };
 }
@@ -139,7 +142,7 @@ describe.each(PROVIDERS.map((p): [string, ProviderDefinition] => [p.name, p]))('
         };
         const instance = bind(definition, target, { log: silent, client });
         afterRun.push(...clients.map((c) => () => c.close()));
-        const collected: Found = { jobs: [], restorePoints: [] };
+        const collected: Found = { jobs: [], restorePoints: [], resources: [], storage: [], alerts: [] };
         try {
           await instance.collect(contextAnswering(answers, collected));
         } catch (err) {
@@ -155,6 +158,7 @@ describe.each(PROVIDERS.map((p): [string, ProviderDefinition] => [p.name, p]))('
               provider: definition.name,
               kinds: definition.kinds,
               restorePointsSupported: definition.restorePoints,
+              reports: definition.reports,
               ok: true,
               timestamp: 1,
               durationSeconds: 0,
