@@ -139,6 +139,10 @@ export class HttpClient {
    */
   async json<T = unknown>(options: RequestOptions, scope: RequestScope): Promise<T> {
     const response = await this.request(options, scope);
+    // The parse and what the provider does with the answer wait for the next turn of the event
+    // loop: undici writes a queued request on the connection this answer freed only then, in the
+    // loop's check phase, and a chain's next request must not wait behind this work.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const where = `${options.method ?? 'GET'} ${options.path}`;
     if (response.body.length < OFF_THREAD_MIN_BYTES) return parseJsonBody(response, where) as T;
     try {
