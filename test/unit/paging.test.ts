@@ -87,3 +87,19 @@ test('a product that ignores paging (a first page longer than asked for) is read
   expect(asked).toEqual([0]);
   expect(seen).toHaveLength(2500);
 });
+
+test('a list cut at the page bound is logged as cut; one read whole is not', async () => {
+  const warned = (list: ReturnType<typeof listOf>) => {
+    const lines: string[] = [];
+    (list.ctx as { log: unknown }).log = { warn: (_fields: object, message: string) => lines.push(message) };
+    return lines;
+  };
+  const cut = listOf(1_000_000);
+  const cutLines = warned(cut);
+  await read(cut, 4);
+  expect(cutLines).toEqual(['list longer than the page bound; the rest is not read']);
+  const whole = listOf(4000);
+  const wholeLines = warned(whole);
+  expect(await read(whole, 4)).toHaveLength(4000);
+  expect(wholeLines).toEqual([]);
+});
