@@ -153,19 +153,43 @@ test('the alerts the issue asks for exist, on the metrics it names', () => {
     BackupRPOMissed: /backup_last_success_timestamp_seconds/,
     BackupRestorePointTooOld: /backup_last_restore_point_timestamp_seconds/,
     BackupRestoreDownloadExpiring: /backup_restore_delivery_expiry_timestamp_seconds/,
+    BackupResourceUnprotected: /backup_resource_protected == 0/,
+    BackupStorageFillingUp: /backup_storage_used_bytes \/ \(backup_storage_capacity_bytes > 0\)[\s\S]*storage_used_ratio_warning/,
+    BackupStorageFull: /backup_storage_used_bytes \/ \(backup_storage_capacity_bytes > 0\)[\s\S]*storage_used_ratio_critical/,
+    BackupProductAlertOpen: /backup_product_alerts > 0/,
+    BackupResourceSeriesOmitted: /backup_resource_series_omitted > 0/,
+    BackupProbeFailed: /up\{job="backup-targets"\} == 0/,
   };
   for (const [name, metric] of Object.entries(expected)) {
     expect(byName.get(name)?.expr).toMatch(metric);
   }
 });
 
+test('the probe alert watches the /probe job that the README and deploy/kubernetes/probe.yaml name', () => {
+  const probe = parse(readFileSync(join(ROOT, 'deploy', 'kubernetes', 'probe.yaml'), 'utf8')) as { spec: { jobName: string } };
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const job = probe.spec.jobName;
+  expect(readme).toMatch(new RegExp(`job_name: ${job}\\n\\s+metrics_path: /probe`));
+  expect(alerts.find((a) => a.alert === 'BackupProbeFailed')?.expr).toContain(`up{job="${job}"}`);
+});
+
+test('the restore point limit is twice the schedule interval, else the RPO, joined on (target, resource)', () => {
+  const records = ruleFiles.flatMap((f) => readYaml<RuleFile>(f).groups.flatMap((g) => g.rules));
+  const limit = records.find((r) => r.record === 'backup_exporter:restore_point_max_age_seconds')?.expr ?? '';
+  expect(limit).toMatch(/max by \(target, resource\) \(backup_resource_schedule_interval_seconds\)/);
+  expect(limit).toMatch(/or\s+backup_exporter:rpo_seconds\s*$/);
+  expect(alerts.find((a) => a.alert === 'BackupRestorePointTooOld')?.expr).toMatch(
+    /> on \(target, resource\) group_left \(\)\s+backup_exporter:restore_point_max_age_seconds/,
+  );
+});
+
 describe('every alert says what a person paged by it needs', () => {
   const runbooks = readFileSync(RUNBOOKS, 'utf8');
   const anchors = new Set([...runbooks.matchAll(/^#{1,6}\s+(.+)$/gm)].map((m) => anchorOf(m[1]!)));
   // Metrics whose series name a resource: an alert on them must name it too.
-  const perResource = /backup_job_state|backup_job_start_timestamp_seconds|backup_last_(success|failure|restore_point)_timestamp_seconds|backup_restore_delivery_expiry_timestamp_seconds/;
+  const perResource = /backup_job_state|backup_job_start_timestamp_seconds|backup_last_(success|failure|restore_point)_timestamp_seconds|backup_restore_delivery_expiry_timestamp_seconds|backup_resource_protected|backup_product_alerts/;
   // Alerts about the exporter itself have no target.
-  const perTarget = /\bbackup_up\b|backup_exporter_collect_errors_total/;
+  const perTarget = /\bbackup_up\b|backup_exporter_collect_errors_total|backup_storage_used_bytes|backup_resource_series_omitted/;
 
   test.each(alerts.map((a) => [a.alert!, a]))('%s', (name, rule) => {
     const severity = rule.labels?.severity ?? '';
