@@ -367,7 +367,7 @@ test('every query of every panel returns data from the demo after about a minute
   }
   const targets = (await instantQuery(promUrl, 'count by (provider) (backup_up)')).data?.result.map((s) => s.metric.provider);
   if (problems.length) {
-    throw new Error(`after ${Math.round((Date.now() - firstScrape) / 1000)} s of scraping the demo (providers: ${targets?.join(', ')}), ${problems.length} of ${queries.length} queries have no data:\n  ${problems.join('\n  ')}`);
+    throw new Error(`after ${Math.round((Date.now() - firstScrape) / 1000)} s of scraping the demo (providers: ${targets?.join(', ')}), ${problems.length} of ${queries.length} queries have no data:\n  ${problems.join('\n  ')}${logs()}`);
   }
 
   // The rules the dashboards lean on evaluate cleanly against the demo's data.
