@@ -43,12 +43,15 @@ function serveProduct(count) {
   const small = (value) => Buffer.from(JSON.stringify(value));
   const groups = small({ results: [{ id: 'g1', name: 'bench' }], totalCount: 1 });
   const clusters = small({ results: [{ id: 'c1', clusterName: 'huge', typeName: 'REPLICA_SET' }], totalCount: 1 });
+  // Backup configurations and open alerts: none, so the scrape is about the one huge page.
+  const none = small({ results: [], totalCount: 0 });
   let pages = 0;
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     let body;
     if (path === '/api/public/v1.0/groups') body = groups;
     else if (path === '/api/public/v1.0/groups/g1/clusters') body = clusters;
+    else if (path === '/api/public/v1.0/groups/g1/backupConfigs' || path === '/api/public/v1.0/groups/g1/alerts') body = none;
     else if (path === '/api/public/v1.0/groups/g1/clusters/c1/restoreJobs') {
       body = page;
       pages++;
