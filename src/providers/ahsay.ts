@@ -427,9 +427,9 @@ export async function mapLimited<T, R>(items: readonly T[], limit: number, work:
 }
 
 const ahsayBlock = defineProviderBlock({
-  description: 'AhsayCBS: a system user with the API or Read-Only API role, and which backup users to read.',
+  description: 'AhsayCBS: a system user with the API role (or Admin), and which backup users to read.',
   fields: {
-    username: nonEmpty('AhsayCBS system user (SysUser) with the Admin, API or Read-Only API role.'),
+    username: nonEmpty('AhsayCBS system user (SysUser) with the API role (or Admin); the Read-Only API role covers only ListRestoreJobStatus, not the user and backup job lists.'),
     users: z
       .array(z.string().min(1))
       .min(1)
