@@ -253,7 +253,7 @@ export function mapTaskPage(items: readonly unknown[], kind: JobKind, sink: Mapp
 // ---------------------------------------------------------------------------------------------
 // Restore points
 
-/** Vault id -> name, learnt from tasks and checkpoint details; bounded. */
+/** Vault id -> name, learnt from the vault list (and tasks and checkpoint details); bounded. */
 export class VaultNames {
   private readonly names: LRUCache<string, string>;
   constructor(limit = MAX_REMEMBERED_VAULTS) {
