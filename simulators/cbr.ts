@@ -22,6 +22,13 @@
  * - Times: operation logs write `2019-05-23T14:35:23.584+00:00`; backups and checkpoints write
  *   `2019-05-10T07:59:12.036982` (microseconds, no zone, UTC). `resource_size` (GB) is a string
  *   for some resources and a number for others.
+ * - GET /v3/{project_id}/vaults: `billing.size` in GB, `billing.used` and `allocated` in MB,
+ *   `billing.status`, and `resources[]` with `protect_status`. GET /v3/{project_id}/policies
+ *   (filtered by operation_type and vault_id): `enabled`, `trigger.properties.pattern[]` (RRULEs),
+ *   `associated_vaults[].vault_id`. Vaults take roles by index, so that every case shows with five:
+ *   0 (and 5 on) plain, 1 nearly full (over 95 %) with its last resource in `error`, 2 frozen, 3
+ *   bound to no backup policy (only a replication policy), 4 bound to a disabled policy. The roles
+ *   are inventory only: the timeline below runs every vault's backups alike.
  * - A backup policy run makes one checkpoint per vault holding every resource of the vault, and
  *   one backup task per resource; a skipped resource has a task but no backup, and is listed in
  *   the checkpoint's skipped_resources (its task sometimes carries no error code of its own).
@@ -90,10 +97,19 @@ export interface CbrSimulatorOptions {
   faults?: Partial<Faults>;
 }
 
+export type CbrVaultStatus = 'available' | 'lock' | 'frozen' | 'deleting' | 'error';
+
 export interface CbrVault {
   id: string;
   name: string;
   resources: CbrResource[];
+  /** billing.status. */
+  status: CbrVaultStatus;
+  /** billing.size (GB) and billing.used (MB), as the vault list gives them. */
+  sizeGb: number;
+  usedMb: number;
+  /** The vault's backup policy: enabled, disabled, or none bound. */
+  policy: 'enabled' | 'disabled' | 'none';
 }
 
 export interface CbrResource {
@@ -105,6 +121,10 @@ export interface CbrResource {
   /** Whether backups of it write resource_size as a number rather than a string. */
   numericSize: boolean;
   vault: number;
+  /** protect_status in the vault list. */
+  protectStatus: 'available' | 'error';
+  /** backup_size (MB) in the vault list: a full backup and the increments of the listed runs. */
+  backupMb: number;
 }
 
 export type TaskStatus = 'waiting' | 'running' | 'success' | 'failed' | 'timeout' | 'skipped';
@@ -199,27 +219,39 @@ function isoMicros(ms: number, micros: number): string {
 const SERVER_NAMES = ['ecs-web', 'ecs-db', 'ecs-app', 'ecs-cache', 'ecs-mq', 'ecs-search'];
 const DISK_NAMES = ['evs-data', 'evs-logs', 'evs-archive'];
 
+/** Share of a resource's size its first (full) backup takes, and each later incremental one. */
+const FULL_BACKUP_SHARE = 0.6;
+const INCREMENT_SHARE = 0.02;
+
 function buildVaults(o: CbrSimulatorOptions, s: Settings): CbrVault[] {
   const vaults: CbrVault[] = [];
   const perVault = Math.max(1, o.resourcesPerVault ?? 3);
   for (let v = 0; v < Math.max(0, o.vaults ?? 2); v++) {
     const id = uuid(s.seed, 'vault', v);
     const disks = v % 2 === 1;
-    const vault: CbrVault = { id, name: `vault-${id.slice(0, 4)}`, resources: [] };
+    const vault: CbrVault = { id, name: `vault-${id.slice(0, 4)}`, resources: [], status: v === 2 ? 'frozen' : 'available', sizeGb: 0, usedMb: 0, policy: v === 3 ? 'none' : v === 4 ? 'disabled' : 'enabled' };
     for (let r = 0; r < perVault; r++) {
       const index = v * perVault + r;
       const names = disks ? DISK_NAMES : SERVER_NAMES;
       const d = draws(s.seed, 'resource', index);
+      const sizeGb = [40, 100, 200, 500][Math.floor(d[0]! * 4)]!;
+      const runs = s.backupsPerResource;
       vault.resources.push({
         index,
         id: uuid(s.seed, 'resource', index),
         name: `${names[r % names.length]}-${String(index + 1).padStart(4, '0')}`,
         type: disks ? 'OS::Cinder::Volume' : 'OS::Nova::Server',
-        sizeGb: [40, 100, 200, 500][Math.floor(d[0]! * 4)]!,
+        sizeGb,
         numericSize: index % 2 === 1,
         vault: v,
+        protectStatus: v === 1 && r === perVault - 1 && perVault > 1 ? 'error' : 'available',
+        backupMb: runs === 0 ? 0 : Math.round(sizeGb * 1024 * (FULL_BACKUP_SHARE + (runs - 1) * INCREMENT_SHARE)),
       });
     }
+    vault.usedMb = vault.resources.reduce((sum, res) => sum + res.backupMb, 0);
+    const usedGb = vault.usedMb / 1024;
+    // Vault 1 is nearly full (used over 95 % of its size); the others have room, in 100 GB steps.
+    vault.sizeGb = v === 1 ? Math.max(1, Math.ceil(usedGb / 0.97)) : Math.max(100, Math.ceil((usedGb * 2) / 100) * 100);
     vaults.push(vault);
   }
   return vaults;
@@ -945,6 +977,8 @@ function apiRouter(w: World, auth: Auth): express.Router {
   r.use('/v3/:projectId', replayAnswers);
   r.get('/v3/:projectId/operation-logs', handle((req, res) => sendJson(res, 200, operationLogs(req, w))));
   r.get('/v3/:projectId/backups', handle((req, res) => sendJson(res, 200, backupList(req, w))));
+  r.get('/v3/:projectId/vaults', handle((req, res) => sendJson(res, 200, vaultList(req, w))));
+  r.get('/v3/:projectId/policies', handle((req, res) => sendJson(res, 200, policyList(req, w))));
   r.get('/v3/:projectId/checkpoints/:checkpointId', handle((req, res) => sendJson(res, 200, checkpoint(req, w))));
   r.use(handle(() => {
     throw gatewayError(404, 'APIGW.0101', 'The API does not exist or has not been published in the environment');
@@ -1030,6 +1064,93 @@ function checkpoint(req: express.Request, w: World): unknown {
   const { index: v, slot: n } = parsed;
   if (slotUuid(w.s.seed, 'checkpoint', v, n) !== id || n > newestRun(w, v, now) || n < oldestListedRun(w, v, now)) throw notFound;
   return checkpointJson(w, v, n, now);
+}
+
+function vaultJson(w: World, vault: CbrVault): Record<string, unknown> {
+  const disks = vault.resources[0]?.type === 'OS::Cinder::Volume';
+  return {
+    id: vault.id,
+    name: vault.name,
+    description: '',
+    project_id: w.s.projectId,
+    provider_id: disks ? PROVIDER_DISK : PROVIDER_SERVER,
+    created_at: '2020-02-05T10:38:34.209782',
+    enterprise_project_id: '0',
+    auto_bind: false,
+    bind_rules: {},
+    auto_expand: false,
+    threshold: 80,
+    tags: [],
+    billing: {
+      allocated: vault.resources.reduce((sum, res) => sum + res.sizeGb * 1024, 0),
+      charging_mode: 'post_paid',
+      cloud_type: 'public',
+      consistent_level: 'crash_consistent',
+      object_type: disks ? 'disk' : 'server',
+      protect_type: 'backup',
+      size: vault.sizeGb,
+      spec_code: disks ? 'vault.backup.volume.normal' : 'vault.backup.server.normal',
+      status: vault.status,
+      used: vault.usedMb,
+      frozen_scene: vault.status === 'frozen' ? 'ARREAR' : null,
+    },
+    resources: vault.resources.map((res) => ({
+      id: res.id,
+      name: res.name,
+      type: res.type,
+      protect_status: res.protectStatus,
+      size: res.sizeGb,
+      backup_count: res.protectStatus === 'available' ? w.s.backupsPerResource : 0,
+      backup_size: res.backupMb,
+      extra_info: null,
+    })),
+  };
+}
+
+function vaultList(req: express.Request, w: World): unknown {
+  const { slice, total, limit, offset } = page(req, w.vaults);
+  return { vaults: slice.map((v) => vaultJson(w, v)), count: total, limit, offset };
+}
+
+/** CBR schedules run at most hourly: a faster simulator clock (the demo's) still shows an hourly policy. */
+function schedulePatterns(intervalMs: number): string[] {
+  const hours = intervalMs / HOUR;
+  if (Number.isInteger(hours) && hours % 24 === 0) return [`FREQ=DAILY;INTERVAL=${hours / 24};BYHOUR=00;BYMINUTE=00`];
+  if (Number.isInteger(hours)) return [`FREQ=HOURLY;INTERVAL=${hours}`];
+  return ['FREQ=HOURLY;INTERVAL=1'];
+}
+
+function policyJson(w: World, id: string, name: string, type: 'backup' | 'replication', enabled: boolean, vaultIds: string[], pattern: string[]): Record<string, unknown> {
+  return {
+    id,
+    name,
+    enabled,
+    operation_type: type,
+    operation_definition: { day_backups: 0, max_backups: w.s.backupsPerResource, month_backups: 0, retention_duration_days: -1, timezone: 'UTC+00:00', week_backups: 0, year_backups: 0 },
+    trigger: { id: uuid(w.s.seed, 'trigger', id), name: 'default', type: 'time', properties: { pattern, start_time: '2020-02-05 09:00:00' } },
+    associated_vaults: vaultIds.map((vault_id) => ({ vault_id, destination_vault_id: null })),
+  };
+}
+
+/** One backup policy per vault that has one (vault 4's disabled), and a replication policy on vault 3. */
+function policies(w: World): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const [v, vault] of w.vaults.entries()) {
+    if (vault.policy !== 'none') out.push(policyJson(w, policyId(w, v), `policy-${vault.name}`, 'backup', vault.policy === 'enabled', [vault.id], schedulePatterns(w.s.backupIntervalMs)));
+    else out.push(policyJson(w, uuid(w.s.seed, 'replication', vault.id), `replicate-${vault.name}`, 'replication', true, [vault.id], ['FREQ=DAILY;INTERVAL=1;BYHOUR=20;BYMINUTE=00']));
+  }
+  return out;
+}
+
+function policyList(req: express.Request, w: World): unknown {
+  const type = queryValue(req, 'operation_type');
+  if (type !== undefined && type !== 'backup' && type !== 'replication') throw cbrError(400, CODE_INVALID_PARAM, `Invalid parameter: operation_type ${type}.`);
+  const vaultId = queryValue(req, 'vault_id');
+  const listed = policies(w).filter(
+    (p) => (type === undefined || p.operation_type === type) && (vaultId === undefined || (p.associated_vaults as { vault_id: string }[]).some((a) => a.vault_id === vaultId)),
+  );
+  const { slice, total } = page(req, listed);
+  return { policies: slice, count: total };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 /**
- * Huawei Cloud Backup and Recovery (CBR): backup and restore tasks of one project, and its
- * restore points (backups).
+ * Huawei Cloud Backup and Recovery (CBR): backup and restore tasks of one project, its restore
+ * points (backups), its vaults' storage and status, and the protection and schedule of every
+ * resource in a vault.
  *
  * API calls of one collection (all GET, paged with limit=1000 and offset; see readPages):
  * /v3/{project_id}/operation-logs?operation_type=backup&start_time=<lookback start>,
- * the same with operation_type=restore, /v3/{project_id}/backups, and a bounded number of
- * /v3/{project_id}/checkpoints/{id} to name vaults no task named and to explain skipped backups
- * that carry no error. Authentication: an IAM token (X-Auth-Token) or AK/SK request signing.
+ * the same with operation_type=restore, /v3/{project_id}/backups, /v3/{project_id}/vaults,
+ * /v3/{project_id}/policies?operation_type=backup, and a bounded number of
+ * /v3/{project_id}/checkpoints/{id} to explain skipped backups that carry no error.
+ * Authentication: an IAM token (X-Auth-Token) or AK/SK request signing.
  */
 import { LRUCache } from 'lru-cache';
 import type { ResolvedBlock } from '../config/blocks';
@@ -18,11 +20,12 @@ import { CollectError } from '../http/errors';
 import { akskAuth } from '../http/huawei-signer';
 import { TokenCache, tokenAuth } from '../http/token';
 import type { Token } from '../http/token';
-import type { Job, JobKind, RestorePoint, RestorePointState, StateTable } from '../model';
+import type { Job, JobKind, ProductAlert, ResourceProtection, RestorePoint, RestorePointState, StateTable, StorageUsage } from '../model';
 import { mapStatus } from '../model';
 import { isObject, quoteForMessage } from '../text';
 import type { MappingSink, Paging } from './kit';
 import { ProblemLog, offsetPaging, readPages } from './kit';
+import { longestGapSeconds } from './rrule';
 import type { CollectContext, ProviderEnvironment } from './types';
 import { defineProvider } from './types';
 import { digitsAt, readDateTime, stringField, utcSeconds } from './util';
@@ -34,12 +37,29 @@ export const MAX_TASK_PAGES = 100;
 export const MAX_BACKUP_PAGES = 200;
 const TASK_PAGING: Paging = offsetPaging(PAGE_LIMIT, MAX_TASK_PAGES, 'operation_logs');
 const BACKUP_PAGING: Paging = offsetPaging(PAGE_LIMIT, MAX_BACKUP_PAGES, 'backups');
+/** A project holds at most a few hundred vaults (the quota); ten pages are a bound, not a limit. */
+export const MAX_VAULT_PAGES = 10;
+export const MAX_POLICY_PAGES = 10;
+const VAULT_PAGING: Paging = offsetPaging(PAGE_LIMIT, MAX_VAULT_PAGES, 'vaults');
+const POLICY_PAGING: Paging = offsetPaging(PAGE_LIMIT, MAX_POLICY_PAGES, 'policies');
 /** Checkpoint details read per collection; what they tell is remembered, so later scrapes need fewer. */
 export const MAX_CHECKPOINT_LOOKUPS = 10;
 const MAX_REMEMBERED_CHECKPOINTS = 5000;
 const MAX_REMEMBERED_VAULTS = 10_000;
 /** CBR sizes are in GB of 2^30 bytes: a "40" GB disk is an EVS volume of 40 GiB. */
 export const BYTES_PER_GB = 1024 ** 3;
+/**
+ * A vault's billing.used and billing.allocated are in MB (billing.size in GB; the SDKs' Billing
+ * model says so). MB is taken as 2^20 bytes, the same binary unit as BYTES_PER_GB, so that used and
+ * capacity compare: a vault whose 100 GB are full reports used 102400.
+ */
+export const BYTES_PER_MB = 1024 ** 2;
+/** A vault's billing.status when it takes backups; any other is a product alert vault_<status>. */
+export const VAULT_AVAILABLE = 'available';
+/** A resource's protect_status while the product protects it. */
+const PROTECTING_STATUSES = new Set(['available', 'protecting']);
+export const NO_POLICY_STATUS = 'no_policy';
+export const POLICY_DISABLED_STATUS = 'policy_disabled';
 /** A token answer without a usable expires_at is trusted this long (IAM tokens live 24 h). */
 const FALLBACK_TOKEN_LIFETIME_MS = 3_600_000;
 
@@ -233,7 +253,7 @@ export function mapTaskPage(items: readonly unknown[], kind: JobKind, sink: Mapp
 // ---------------------------------------------------------------------------------------------
 // Restore points
 
-/** Vault id -> name, learnt from tasks and checkpoint details; bounded. */
+/** Vault id -> name, learnt from the vault list (and tasks and checkpoint details); bounded. */
 export class VaultNames {
   private readonly names: LRUCache<string, string>;
   constructor(limit = MAX_REMEMBERED_VAULTS) {
@@ -328,6 +348,178 @@ export function mapCheckpoint(body: unknown, sink: MappingSink): CheckpointDetai
 }
 
 // ---------------------------------------------------------------------------------------------
+// Vaults and policies: storage, protection and schedules
+
+/** Bytes of a size the API gives in MB, as a number or a numeric string; undefined for anything else. */
+export function mbToBytes(value: unknown): number | undefined {
+  const mb = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  if (!Number.isFinite(mb) || mb < 0) return undefined;
+  return Math.round(mb * BYTES_PER_MB);
+}
+
+/** A resource a vault holds, as the vault list says. */
+export interface VaultResource {
+  name: string;
+  protectStatus: string;
+}
+
+/** What the vault list tells of one vault. */
+export interface VaultInventory {
+  id: string;
+  name: string;
+  /** billing.status (available, lock, frozen, deleting, error). */
+  status?: string;
+  storage: StorageUsage;
+  resources: VaultResource[];
+}
+
+/** A vault from GET /v3/{project_id}/vaults; its resources are named as backups name them (name, else id). */
+export function mapVault(item: unknown, sink: MappingSink): VaultInventory | undefined {
+  if (!isObject(item)) {
+    sink.problem('vault is not an object');
+    return undefined;
+  }
+  const id = stringField(item, 'id');
+  if (!id) {
+    sink.problem('vault without an id');
+    return undefined;
+  }
+  const name = stringField(item, 'name') ?? id;
+  const billing = objectField(item, 'billing');
+  const storage: StorageUsage = { vault: name };
+  const used = billing && mbToBytes(billing.used);
+  const capacity = billing && gbToBytes(billing.size);
+  if (used !== undefined) storage.usedBytes = used;
+  if (capacity !== undefined) storage.capacityBytes = capacity;
+  if (billing && (used === undefined || capacity === undefined)) sink.problem(`vault ${name}: billing.used ${quoteForMessage(billing.used)} or billing.size ${quoteForMessage(billing.size)} is not a size`);
+  const vault: VaultInventory = { id, name, storage, resources: [] };
+  const status = billing && stringField(billing, 'status');
+  if (status) vault.status = status;
+  for (const resource of Array.isArray(item.resources) ? item.resources : []) {
+    if (!isObject(resource)) continue;
+    const resourceName = stringField(resource, 'name') ?? stringField(resource, 'id');
+    if (!resourceName) {
+      sink.problem(`vault ${name}: a resource without a name or id`);
+      continue;
+    }
+    vault.resources.push({ name: resourceName, protectStatus: stringField(resource, 'protect_status') ?? 'unknown' });
+  }
+  return vault;
+}
+
+/** A backup policy: whether it runs, its vaults, and its schedule's RRULEs. */
+export interface BackupPolicy {
+  id: string;
+  enabled: boolean;
+  vaultIds: string[];
+  patterns: string[];
+}
+
+/** A policy from GET /v3/{project_id}/policies; replication policies (and others) are not backup schedules: undefined. */
+export function mapPolicy(item: unknown, sink: MappingSink): BackupPolicy | undefined {
+  if (!isObject(item)) {
+    sink.problem('policy is not an object');
+    return undefined;
+  }
+  const id = stringField(item, 'id');
+  if (!id) {
+    sink.problem('policy without an id');
+    return undefined;
+  }
+  if (stringField(item, 'operation_type') !== 'backup') return undefined;
+  const vaultIds: string[] = [];
+  for (const v of Array.isArray(item.associated_vaults) ? item.associated_vaults : []) {
+    const vaultId = isObject(v) ? stringField(v, 'vault_id') : undefined;
+    if (vaultId) vaultIds.push(vaultId);
+  }
+  const trigger = objectField(item, 'trigger');
+  const properties = trigger && objectField(trigger, 'properties');
+  const raw = properties && Array.isArray(properties.pattern) ? properties.pattern : [];
+  const patterns = raw.filter((p): p is string => typeof p === 'string');
+  return { id, enabled: item.enabled === true, vaultIds, patterns };
+}
+
+/** What the vaults and policies say: storage per vault, an alert per vault that takes no backups, protection per resource. */
+export interface Inventory {
+  storage: StorageUsage[];
+  alerts: ProductAlert[];
+  /** Absent when the policies could not be read: then protection is not known. */
+  resources?: ResourceProtection[];
+}
+
+/**
+ * A resource is protected when its protect_status is available (or protecting) and its vault is
+ * bound to an enabled backup policy; the schedule interval is the longest gap between runs of the
+ * vault's enabled backup policies together. `policies` undefined: they could not be read.
+ */
+export function inventoryOf(vaults: readonly VaultInventory[], policies: readonly BackupPolicy[] | undefined, sink: MappingSink): Inventory {
+  const found: Inventory = { storage: [], alerts: [] };
+  for (const vault of vaults) {
+    found.storage.push(vault.storage);
+    // A frozen, locked, deleting or broken vault takes no backups: an alert on the vault.
+    if (vault.status !== undefined && vault.status !== VAULT_AVAILABLE) found.alerts.push({ resource: vault.name, type: `vault_${vault.status}` });
+  }
+  if (!policies) return found;
+  found.resources = [];
+  for (const vault of vaults) {
+    const bound = policies.filter((p) => p.vaultIds.includes(vault.id));
+    const enabled = bound.filter((p) => p.enabled);
+    const policyStatus = bound.length === 0 ? NO_POLICY_STATUS : enabled.length === 0 ? POLICY_DISABLED_STATUS : undefined;
+    let interval: number | undefined;
+    if (enabled.length > 0) {
+      const patterns = enabled.flatMap((p) => p.patterns);
+      interval = longestGapSeconds(patterns);
+      if (interval === undefined) sink.problem(`backup policy ${enabled.map((p) => p.id).join(', ')} of vault ${vault.name}: schedule ${quoteForMessage(patterns.join(' | '))} not understood; no schedule interval`);
+    }
+    for (const resource of vault.resources) {
+      const ok = PROTECTING_STATUSES.has(resource.protectStatus);
+      const protection: ResourceProtection = {
+        resource: resource.name,
+        protected: ok && policyStatus === undefined,
+        status: ok ? (policyStatus ?? resource.protectStatus) : resource.protectStatus,
+      };
+      if (interval !== undefined) protection.scheduleIntervalSeconds = interval;
+      found.resources.push(protection);
+    }
+  }
+  return found;
+}
+
+async function readVaults(ctx: CollectContext, projectPath: string, sink: MappingSink, names: VaultNames): Promise<VaultInventory[]> {
+  const byId = new Map<string, VaultInventory>();
+  await readPages(ctx, `${projectPath}/vaults`, {}, VAULT_PAGING, (items) => {
+    for (const item of items) {
+      const vault = mapVault(item, sink);
+      if (!vault || byId.has(vault.id)) continue;
+      byId.set(vault.id, vault);
+      names.remember(vault.id, vault.name);
+    }
+  });
+  return [...byId.values()];
+}
+
+/** Backup policies; undefined when the credentials may not list them (a 403, logged once per target). */
+async function readPolicies(ctx: CollectContext, projectPath: string, sink: MappingSink, refused: { logged: boolean }): Promise<BackupPolicy[] | undefined> {
+  const byId = new Map<string, BackupPolicy>();
+  try {
+    await readPages(ctx, `${projectPath}/policies`, { operation_type: 'backup' }, POLICY_PAGING, (items) => {
+      for (const item of items) {
+        const policy = mapPolicy(item, sink);
+        if (policy) byId.set(policy.id, policy);
+      }
+    });
+  } catch (err) {
+    if (!(err instanceof CollectError) || err.status !== 403) throw err;
+    if (!refused.logged) {
+      refused.logged = true;
+      ctx.log.warn({ call: 'policies', status: err.status, err: err.message }, 'CBR refused the policy list (cbr:policies:list); protection and schedules are left out');
+    }
+    return undefined;
+  }
+  return [...byId.values()];
+}
+
+// ---------------------------------------------------------------------------------------------
 // Collection
 
 /** Checkpoint details already read (they do not change), bounded; null = not readable. */
@@ -395,25 +587,12 @@ async function readBackups(ctx: CollectContext, projectPath: string, sink: Mappi
 }
 
 /**
- * Which checkpoint details are worth a request: one checkpoint of each vault no task named (so
- * restore points carry the vault's name), then skipped backups that came without an error code
- * (the checkpoint's skipped_resources says why). Known answers are not asked again.
+ * Which checkpoint details are worth a request: skipped backups that came without an error code
+ * (the checkpoint's skipped_resources says why). Known answers are not asked again. Vaults are named
+ * by the vault list, not by checkpoints.
  */
-export function checkpointsToRead(
-  backups: readonly { vaultId?: string; checkpointId?: string }[],
-  tasks: readonly MappedTask[],
-  vaults: Pick<VaultNames, 'get'>,
-  memo: { has(id: string): boolean },
-  limit = MAX_CHECKPOINT_LOOKUPS,
-): string[] {
+export function checkpointsToRead(tasks: readonly MappedTask[], memo: { has(id: string): boolean }, limit = MAX_CHECKPOINT_LOOKUPS): string[] {
   const wanted = new Set<string>();
-  const vaultsAsked = new Set<string>();
-  for (const b of backups) {
-    if (wanted.size >= limit) break;
-    if (!b.vaultId || !b.checkpointId || vaults.get(b.vaultId) || vaultsAsked.has(b.vaultId) || memo.has(b.checkpointId)) continue;
-    vaultsAsked.add(b.vaultId);
-    wanted.add(b.checkpointId);
-  }
   for (const t of tasks) {
     if (wanted.size >= limit) break;
     if (t.job.kind !== 'backup' || t.job.status !== 'skipped' || t.job.error || !t.checkpointId || memo.has(t.checkpointId)) continue;
@@ -580,33 +759,35 @@ export const cbr = defineProvider({
   name: 'cbr',
   kinds: ['backup', 'restore'],
   restorePoints: true,
-  reports: { protection: false, storage: false, alerts: false },
+  reports: { protection: true, storage: true, alerts: true },
   config: cbrBlock,
   create(target, settings, env) {
     const projectPath = `/v3/${encodeURIComponent(settings.project_id)}`;
     const vaults = new VaultNames();
     const memo = new CheckpointMemo();
     const problems = new ProblemLog('CBR');
+    const policiesRefused = { logged: false };
     return {
       auth: authFor(target, settings, env),
       async collect(ctx) {
         const sink = problems.sink(ctx);
         const lookups = new CheckpointLookups((id) => readCheckpoint(ctx, projectPath, id, memo, vaults, sink), memo);
-        const [backupTasks, restoreTasks, backups] = await Promise.all([
-          // At most half the budget early: vault names (restore points' labels) come first at the end.
-          readTasks(ctx, projectPath, 'backup', sink, vaults, (tasks) => lookups.start(checkpointsToRead([], tasks, vaults, lookups, lookups.remaining(MAX_CHECKPOINT_LOOKUPS / 2)))),
+        const [backupTasks, restoreTasks, backups, vaultList, policies] = await Promise.all([
+          readTasks(ctx, projectPath, 'backup', sink, vaults, (tasks) => lookups.start(checkpointsToRead(tasks, lookups, lookups.remaining()))),
           readTasks(ctx, projectPath, 'restore', sink, vaults),
           readBackups(ctx, projectPath, sink),
+          readVaults(ctx, projectPath, sink, vaults),
+          readPolicies(ctx, projectPath, sink, policiesRefused),
         ]);
-        // Vaults no task named are known only now that every list is read.
-        lookups.start(checkpointsToRead(backups, backupTasks, vaults, lookups, lookups.remaining()));
         await lookups.done();
         explainSkipped(backupTasks, memo);
         const restorePoints = backups.map(({ point, vaultId }) => {
           const name = vaultId && vaults.get(vaultId);
           return name ? { ...point, vault: name } : point;
         });
-        ctx.report({ jobs: [...backupTasks, ...restoreTasks].map((t) => t.job), restorePoints });
+        const inventory = inventoryOf(vaultList, policies, sink);
+        ctx.report({ jobs: [...backupTasks, ...restoreTasks].map((t) => t.job), restorePoints, storage: inventory.storage, alerts: inventory.alerts });
+        if (inventory.resources) ctx.report({ resources: inventory.resources });
         sink.flush();
       },
     };

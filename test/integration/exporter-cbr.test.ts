@@ -1,7 +1,8 @@
 /**
  * The exporter against the CBR simulator over real HTTP on 127.0.0.1, in both authentication
- * modes: counts per kind and state, paging, restore points with vault names, IAM token reuse and
- * refresh, refused credentials, and promtool-clean output.
+ * modes: counts per kind and state, paging, restore points with vault names, vault storage and
+ * status, protection and schedules per resource, IAM token reuse and refresh, refused credentials,
+ * and promtool-clean output.
  */
 import { CBR_TASK_STATES } from '../../src/providers/cbr';
 import { createCbrSimulator, type CbrSimulator, type CbrSimulatorOptions } from '../../simulators/cbr';
@@ -12,6 +13,9 @@ import { promtoolCheckMetrics } from '../helpers/promtool';
 const PROJECT = '4229d7a45436489f8c3dc2b1d35d4987';
 const AK = 'ITACCESSKEY000000001';
 const SK = 'it-secret-key-7d1f0c';
+/** A second key pair: a wrong secret for it must not lock out AK (API Gateway locks a key after five bad signatures in a row, and one scrape makes five requests). */
+const AK2 = 'ITACCESSKEY000000002';
+const SK2 = 'it-secret-key-2b9e41';
 const USER = { domain: 'acme', user: 'exporter', password: 'it-password-93ab', project: 'ap-southeast-1' };
 
 interface Running {
@@ -26,7 +30,7 @@ async function simulator(options: Partial<CbrSimulatorOptions> = {}): Promise<Ru
   const frozen = Date.now();
   const sim = createCbrSimulator({
     projectId: PROJECT,
-    accessKeys: { [AK]: SK },
+    accessKeys: { [AK]: SK, [AK2]: SK2 },
     iamUsers: [USER],
     vaults: 2,
     resourcesPerVault: 3,
@@ -144,7 +148,7 @@ describe('exporter with the CBR simulator', () => {
 
   test('wrong AK/SK gives backup_up 0 with reason auth; the other target is served; no secret in logs or metrics', async () => {
     const cbr = await simulator();
-    const ex = await exporter(`targets:\n${akskTarget('bad', cbr.server.url, 'wrong-secret-key')}${akskTarget('good', cbr.server.url)}`);
+    const ex = await exporter(`targets:\n${akskTarget('bad', cbr.server.url, 'wrong-secret-key', AK2)}${akskTarget('good', cbr.server.url)}`);
     const { text } = await fetchText(`${ex.url}/metrics`);
     const s = samples(text);
     expect(s.get('backup_up{target="bad",provider="cbr"}')).toBe(0);
@@ -152,7 +156,7 @@ describe('exporter with the CBR simulator', () => {
     expect(s.get('backup_exporter_collect_errors_total{target="bad",provider="cbr",reason="auth"}')).toBe(1);
     const logs = ex.logs.join('\n');
     expect(ex.logs.some((l) => l.includes('"reason":"auth"') && l.includes('"target":"bad"') && l.includes('verify aksk signature fail'))).toBe(true);
-    for (const secret of ['wrong-secret-key', SK]) {
+    for (const secret of ['wrong-secret-key', SK, SK2]) {
       expect(logs).not.toContain(secret);
       expect(text).not.toContain(secret);
     }
@@ -177,18 +181,55 @@ describe('exporter with the CBR simulator', () => {
     expect(total).toBeLessThanOrEqual(13);
   });
 
-  test('vaults that no task in the lookback names are named from one checkpoint each, asked once', async () => {
+  test('vaults that no task in the lookback names are named from the vault list, with no checkpoint read', async () => {
     const cbr = await simulator({ backupIntervalMs: 3_600_000, restores: 0 });
     const ex = await exporter(`global: { lookback: 1m }\ntargets:\n${akskTarget('cbr', cbr.server.url)}`);
     const first = (await fetchText(`${ex.url}/probe?target=cbr`)).text;
     const vaults = new Set(series(first, 'backup_restore_points').map(([key]) => /vault="([^"]+)"/.exec(key)?.[1]));
     expect([...vaults].sort()).toEqual(cbr.sim.vaults.map((v) => v.name).sort());
-    const checkpointCalls = () => [...cbr.sim.stats.byPath].filter(([path]) => path.includes('/checkpoints/')).reduce((sum, [, n]) => sum + n, 0);
-    // A vault whose hourly backup ran within the last minute is named by its task instead.
-    const asked = checkpointCalls();
-    expect(asked).toBeLessThanOrEqual(cbr.sim.vaults.length);
-    await fetchText(`${ex.url}/probe?target=cbr`);
-    expect(checkpointCalls()).toBe(asked);
+    expect([...cbr.sim.stats.byPath.keys()].filter((path) => path.includes('/checkpoints/'))).toEqual([]);
+  });
+
+  test.each(['aksk', 'iam'] as const)('%s: storage per vault (MB and GB), a nearly full and a frozen vault, protection and schedule per resource', async (mode) => {
+    const cbr = await simulator({ vaults: 5, resourcesPerVault: 2, backupsPerResource: 4 });
+    const target = mode === 'aksk' ? akskTarget('cbr', cbr.server.url) : iamTarget('cbr', cbr.server.url);
+    const ex = await exporter(`targets:\n${target}`);
+    const { text } = await fetchText(`${ex.url}/probe?target=cbr`);
+    const s = samples(text);
+    expect(s.get('backup_up{target="cbr",provider="cbr"}')).toBe(1);
+    const [plain, full, frozen, unscheduled, paused] = cbr.sim.vaults;
+    for (const vault of cbr.sim.vaults) {
+      expect(s.get(`backup_storage_used_bytes{target="cbr",provider="cbr",vault="${vault.name}"}`)).toBe(vault.usedMb * 2 ** 20);
+      expect(s.get(`backup_storage_capacity_bytes{target="cbr",provider="cbr",vault="${vault.name}"}`)).toBe(vault.sizeGb * 2 ** 30);
+    }
+    const ratio = (vault: typeof full) => (s.get(`backup_storage_used_bytes{target="cbr",provider="cbr",vault="${vault!.name}"}`) ?? 0) / (s.get(`backup_storage_capacity_bytes{target="cbr",provider="cbr",vault="${vault!.name}"}`) ?? 1);
+    expect(ratio(full)).toBeGreaterThan(0.95);
+    expect(ratio(full)).toBeLessThan(1);
+    expect(ratio(plain)).toBeLessThan(0.85);
+    expect(series(text, 'backup_product_alerts', { target: 'cbr' })).toEqual([[`backup_product_alerts{target="cbr",provider="cbr",resource="${frozen!.name}",type="vault_frozen"}`, 1]]);
+    const protection = (res: { name: string }) => series(text, 'backup_resource_protected', { resource: res.name }).map(([key, value]) => [/status="([^"]+)"/.exec(key)?.[1], value]);
+    for (const res of plain!.resources) expect(protection(res)).toEqual([['available', 1]]);
+    expect(protection(full!.resources[0]!)).toEqual([['available', 1]]);
+    expect(protection(full!.resources[1]!)).toEqual([['error', 0]]);
+    for (const res of unscheduled!.resources) expect(protection(res)).toEqual([['no_policy', 0]]);
+    for (const res of paused!.resources) expect(protection(res)).toEqual([['policy_disabled', 0]]);
+    // The simulator's policies run hourly; vaults without an enabled backup policy have no interval.
+    const intervals = series(text, 'backup_resource_schedule_interval_seconds', { target: 'cbr' });
+    expect(intervals).toHaveLength(6);
+    expect(intervals.every(([, v]) => v === 3600)).toBe(true);
+    expect(series(text, 'backup_resource_schedule_interval_seconds', { resource: unscheduled!.resources[0]!.name })).toEqual([]);
+    expect(cbr.sim.stats.byPath.get(`/v3/${PROJECT}/vaults`)).toBe(1);
+    expect(cbr.sim.stats.byPath.get(`/v3/${PROJECT}/policies`)).toBe(1);
+    expect(promtoolCheckMetrics(text)).toBe('');
+  });
+
+  test('the vault and policy lists are refused without a valid signature, like the others', async () => {
+    const cbr = await simulator();
+    for (const path of ['vaults', 'policies']) {
+      const response = await fetch(`${cbr.server.url}/v3/${PROJECT}/${path}`);
+      expect(response.status).toBe(401);
+      expect(((await response.json()) as { error_code: string }).error_code).toBe('APIGW.0301');
+    }
   });
 
   test('a 5xx from CBR fails the target with reason http_5xx (after the client\'s retries)', async () => {

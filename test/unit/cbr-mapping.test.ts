@@ -18,6 +18,10 @@ import {
   mapTaskPage,
   parseCbrTime,
   VaultNames,
+  inventoryOf,
+  mapPolicy,
+  mapVault,
+  mbToBytes,
 } from '../../src/providers/cbr';
 import type { MappedTask } from '../../src/providers/cbr';
 import { bind, collectWith, recordingSink } from '../helpers/collect';
@@ -282,6 +286,45 @@ describe('CBR backups as restore points', () => {
   });
 });
 
+describe('CBR vaults and policies', () => {
+  test('billing.used is MB and billing.size GB (numbers or numeric strings); a vault without billing has no sizes', () => {
+    const sink = recordingSink();
+    expect(mbToBytes(1024)).toBe(GIB);
+    expect(mbToBytes('512')).toBe(GIB / 2);
+    expect(mbToBytes(-1)).toBeUndefined();
+    expect(mapVault({ id: 'v', name: 'n', billing: { size: 1, used: 512, status: 'lock' }, resources: [{ id: 'r', protect_status: 'available' }, 'junk'] }, sink)).toEqual({
+      id: 'v',
+      name: 'n',
+      status: 'lock',
+      storage: { vault: 'n', usedBytes: GIB / 2, capacityBytes: GIB },
+      resources: [{ name: 'r', protectStatus: 'available' }],
+    });
+    expect(mapVault({ id: 'v' }, sink)?.storage).toEqual({ vault: 'v' });
+    expect(mapVault({ name: 'x' }, sink)).toBeUndefined();
+    expect(sink.problems).toEqual(['vault without an id']);
+  });
+
+  test('only backup policies count; enabled only when true', () => {
+    const sink = recordingSink();
+    expect(mapPolicy({ id: 'p', operation_type: 'replication', enabled: true }, sink)).toBeUndefined();
+    expect(mapPolicy({ id: 'p', operation_type: 'backup', enabled: 'yes', associated_vaults: [{ vault_id: 'v' }, {}], trigger: { properties: { pattern: ['FREQ=HOURLY', 3] } } }, sink)).toEqual({
+      id: 'p',
+      enabled: false,
+      vaultIds: ['v'],
+      patterns: ['FREQ=HOURLY'],
+    });
+  });
+
+  test('an unreadable schedule leaves the interval out (protection stays) and is logged', () => {
+    const sink = recordingSink();
+    const vault = { id: 'v', name: 'n', storage: { vault: 'n' }, resources: [{ name: 'r', protectStatus: 'available' }] };
+    const found = inventoryOf([vault], [{ id: 'p', enabled: true, vaultIds: ['v'], patterns: ['FREQ=MONTHLY;BYMONTHDAY=1'] }], sink);
+    expect(found.resources).toEqual([{ resource: 'r', protected: true, status: 'available' }]);
+    expect(sink.problems).toEqual(['backup policy p of vault n: schedule "FREQ=MONTHLY;BYMONTHDAY=1" not understood; no schedule interval']);
+    expect(inventoryOf([vault], undefined, sink).resources).toBeUndefined();
+  });
+});
+
 describe('CBR checkpoint lookups (bounded)', () => {
   const task = (id: string, status: string, checkpointId?: string, error?: string): MappedTask => {
     const job: Job = { kind: 'backup', id, resource: 'r', state: 'cancelled', status };
@@ -289,21 +332,11 @@ describe('CBR checkpoint lookups (bounded)', () => {
     return checkpointId ? { job, checkpointId, resourceId: 'r' } : { job };
   };
 
-  test('one checkpoint per unnamed vault, then skipped tasks without an error; nothing already known; at most the limit', () => {
-    const vaults = new VaultNames();
-    vaults.remember('v-named', 'named');
-    const backups = [
-      { vaultId: 'v-named', checkpointId: 'c-0' },
-      { vaultId: 'v-1', checkpointId: 'c-1' },
-      { vaultId: 'v-1', checkpointId: 'c-1b' },
-      { vaultId: 'v-2', checkpointId: 'c-known' },
-      { vaultId: 'v-3' },
-      { vaultId: 'v-4', checkpointId: 'c-4' },
-    ];
-    const tasks = [task('t1', 'skipped', 'c-5'), task('t2', 'skipped', 'c-6', 'BackupService.6009'), task('t3', 'success', 'c-7'), task('t4', 'skipped', 'c-1')];
+  test('skipped tasks without an error; nothing already known; at most the limit', () => {
+    const tasks = [task('t1', 'skipped', 'c-5'), task('t2', 'skipped', 'c-6', 'BackupService.6009'), task('t3', 'success', 'c-7'), task('t4', 'skipped', 'c-1'), task('t5', 'skipped', 'c-known')];
     const memo = { has: (id: string) => id === 'c-known' };
-    expect(checkpointsToRead(backups, tasks, vaults, memo)).toEqual(['c-1', 'c-4', 'c-5']);
-    expect(checkpointsToRead(backups, tasks, vaults, memo, 2)).toEqual(['c-1', 'c-4']);
+    expect(checkpointsToRead(tasks, memo)).toEqual(['c-5', 'c-1']);
+    expect(checkpointsToRead(tasks, memo, 1)).toEqual(['c-5']);
   });
 
   test('VaultNames stays bounded', () => {
@@ -321,7 +354,8 @@ describe('CBR collect with canned answers', () => {
     query?: Record<string, unknown>;
   }
 
-  function context(answer: (call: Call) => unknown, lookbackStart = at('2019-05-20T00:00:00Z', 0.7)) {
+  /** The vault and policy fixtures unless `answer` is asked for every path. */
+  function context(answer: (call: Call) => unknown, lookbackStart = at('2019-05-20T00:00:00Z', 0.7), inventory = true) {
     const calls: Call[] = [];
     const warnings: string[] = [];
     const unknown: string[] = [];
@@ -329,6 +363,8 @@ describe('CBR collect with canned answers', () => {
       http: {
         json: async (options: Call) => {
           calls.push({ path: options.path, query: options.query });
+          if (inventory && options.path === '/v3/p1/vaults') return fixture('vaults.json');
+          if (inventory && options.path === '/v3/p1/policies') return fixture('policies.json');
           return answer(options);
         },
         request: async () => {
@@ -350,8 +386,8 @@ describe('CBR collect with canned answers', () => {
   const target = { name: 't', provider: 'cbr', url: 'https://cbr.example.com', cbr: { project_id: 'p1', access_key: 'AK', secret_key: 'SK' } } as never;
   const env = { log: { warn: () => undefined } as never, client: () => ({}) as never };
 
-  test('lists both kinds from the lookback start, names vaults, explains a skipped task from its checkpoint, survives a 404 detail', async () => {
-    const { ctx, calls, warnings } = context(({ path, query }) => {
+  test('lists both kinds from the lookback start, names vaults from the vault list, explains a skipped task from its checkpoint, survives a 404 detail', async () => {
+    const { ctx, calls } = context(({ path, query }) => {
       if (path === '/v3/p1/operation-logs') return fixture(query?.operation_type === 'backup' ? 'operation-logs-backup.json' : 'operation-logs-restore.json');
       if (path === '/v3/p1/backups') return fixture('backups.json');
       if (path === '/v3/p1/checkpoints/c1') return fixture('checkpoint-skipped.json');
@@ -359,23 +395,56 @@ describe('CBR collect with canned answers', () => {
     });
     const instance = bind(cbr, target, env);
     const collected = await collectWith(instance, ctx);
-    expect(calls.slice(0, 3)).toEqual([
+    expect(calls.slice(0, 5)).toEqual([
       { path: '/v3/p1/operation-logs', query: { operation_type: 'backup', start_time: '2019-05-20T00:00:00Z', limit: 1000, offset: undefined } },
       { path: '/v3/p1/operation-logs', query: { operation_type: 'restore', start_time: '2019-05-20T00:00:00Z', limit: 1000, offset: undefined } },
       { path: '/v3/p1/backups', query: { limit: 1000, offset: undefined } },
+      { path: '/v3/p1/vaults', query: { limit: 1000, offset: undefined } },
+      { path: '/v3/p1/policies', query: { operation_type: 'backup', limit: 1000, offset: undefined } },
     ]);
-    // v-1 is named by no task: one of its checkpoints is asked (and is gone); c1 explains the skipped task.
-    expect(calls.slice(3).map((c) => c.path).sort()).toEqual(['/v3/p1/checkpoints/c-1', '/v3/p1/checkpoints/c1']);
+    // c1 explains the skipped task; no checkpoint is asked for a vault's name.
+    expect(calls.slice(5).map((c) => c.path)).toEqual(['/v3/p1/checkpoints/c1']);
     expect(collected.jobs.find((j) => j.id === 'task-skipped')?.error).toBe('BackupService.6009: The resource is being backed up.');
     expect(collected.jobs).toHaveLength(9);
     const vaultOf = (id: string) => collected.restorePoints.find((p) => p.id === id)?.vault;
-    expect([vaultOf('b-available'), vaultOf('b-error'), vaultOf('b-waiting-protect')]).toEqual(['v-1', 'vault-disks', 'unknown']);
-    expect(warnings).toContain('CBR checkpoint detail not readable');
+    expect([vaultOf('b-available'), vaultOf('b-error'), vaultOf('b-waiting-protect')]).toEqual(['vault-servers', 'vault-disks', 'unknown']);
+    expect(collected.storage.map((s) => [s.vault, s.usedBytes, s.capacityBytes])).toEqual([
+      ['vault-servers', 40 * GIB, 100 * GIB],
+      ['vault-disks', 192 * GIB, 200 * GIB],
+      ['vault-unscheduled', 0, 50 * GIB],
+      ['vault-paused', GIB, 20 * GIB],
+    ]);
+    expect(collected.alerts).toEqual([{ resource: 'vault-disks', type: 'vault_frozen' }]);
+    expect(collected.resources.map((r) => [r.resource, r.protected, r.status, r.scheduleIntervalSeconds])).toEqual([
+      ['ecs-1f0f-0002', true, 'available', 86400],
+      ['ecs-db-0002', true, 'available', 86400],
+      ['ecs-app-0003', false, 'error', 86400],
+      ['evs-data-0005', true, 'available', 3 * 86400 - 12 * 3600],
+      ['evs-logs-0006', true, 'protecting', 3 * 86400 - 12 * 3600],
+      ['ecs-archive-0007', false, 'no_policy', undefined],
+      ['evs-archive-0008', false, 'policy_disabled', undefined],
+    ]);
 
-    // A second collection asks no checkpoint again: answers (and the 404) are remembered.
+    // A second collection asks no checkpoint again: answers are remembered.
     calls.length = 0;
     await collectWith(instance, ctx);
     expect(calls.map((c) => c.path).filter((p) => p.includes('/checkpoints/'))).toEqual([]);
+  });
+
+  test('a 403 on the policy list leaves protection out, logged once; storage, alerts and jobs stay', async () => {
+    const { ctx, warnings } = context(({ path }) => {
+      if (path === '/v3/p1/vaults') return fixture('vaults.json');
+      if (path === '/v3/p1/policies') throw new CollectError('auth', `GET ${path}: HTTP 403: forbidden`, 403);
+      if (path === '/v3/p1/backups') return { backups: [], count: 0 };
+      return { operation_logs: [], count: 0 };
+    }, undefined, false);
+    const instance = bind(cbr, target, env);
+    const collected = await collectWith(instance, ctx);
+    expect(collected.resources).toEqual([]);
+    expect(collected.storage).toHaveLength(4);
+    expect(collected.alerts).toHaveLength(1);
+    await collectWith(instance, ctx);
+    expect(warnings.filter((w) => w.includes('policy list'))).toHaveLength(1);
   });
 
   test('pages with offset until a short page, and a task seen on two pages counts once', async () => {
@@ -389,7 +458,7 @@ describe('CBR collect with canned answers', () => {
       return { operation_logs: Array.from({ length: 5 }, (_, i) => task(999 + i)), count: 1004 };
     });
     const collected = await collectWith(bind(cbr, target, env), ctx);
-    expect(calls.filter((c) => c.query?.operation_type === 'backup').map((c) => c.query?.offset)).toEqual([undefined, 1000]);
+    expect(calls.filter((c) => c.path === '/v3/p1/operation-logs' && c.query?.operation_type === 'backup').map((c) => c.query?.offset)).toEqual([undefined, 1000]);
     expect(collected.jobs).toHaveLength(1004);
   });
 
@@ -419,23 +488,20 @@ describe('CBR collect with canned answers', () => {
     expect(collected.jobs.find((j) => j.id === 'task-skipped')?.error).toBe('BackupService.6009: The resource is being backed up.');
   });
 
-  test('early lookups take at most half the budget: vaults no task named still get theirs', async () => {
+  test('checkpoint lookups for skipped tasks stop at the bound', async () => {
     const skippedTask = (i: number) => ({ id: `s-${i}`, checkpoint_id: `cs-${i}`, status: 'skipped', started_at: '2019-05-23T14:35:23Z', extra_info: { resource: { id: `r-${i}`, name: 'r' } } });
-    const backup = (i: number) => ({ id: `b-${i}`, checkpoint_id: `cv-${i}`, vault_id: `v-${i}`, status: 'available', created_at: '2019-05-23T14:35:23Z', resource_id: `r-${i}`, resource_name: 'r' });
     const { ctx, calls } = context(({ path, query }) => {
-      if (path === '/v3/p1/backups') return { backups: Array.from({ length: 3 }, (_, i) => backup(i)), count: 3 };
+      if (path === '/v3/p1/backups') return { backups: [], count: 0 };
       if (path.startsWith('/v3/p1/checkpoints/')) throw new CollectError('http_4xx', `GET ${path}: HTTP 404: not found`);
       if (query?.operation_type === 'restore') return { operation_logs: [], count: 0 };
       return { operation_logs: Array.from({ length: 20 }, (_, i) => skippedTask(i)), count: 20 };
     });
     await collectWith(bind(cbr, target, env), ctx);
-    const asked = calls.map((c) => c.path).filter((p) => p.includes('/checkpoints/'));
-    expect(asked).toHaveLength(MAX_CHECKPOINT_LOOKUPS);
-    expect(asked.filter((p) => p.includes('/cv-'))).toHaveLength(3);
+    expect(calls.map((c) => c.path).filter((p) => p.includes('/checkpoints/'))).toHaveLength(MAX_CHECKPOINT_LOOKUPS);
   });
 
   test('an answer without the list is invalid_response', async () => {
-    const { ctx } = context(() => ({ error_code: 'BackupService.6500', error_msg: 'oops' }));
+    const { ctx } = context(() => ({ error_code: 'BackupService.6500', error_msg: 'oops' }), undefined, false);
     await expect(collectWith(bind(cbr, target, env), ctx)).rejects.toMatchObject({ reason: 'invalid_response' });
   });
 });
