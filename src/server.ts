@@ -31,6 +31,10 @@ export function createApp(exporter: Exporter, log: Logger, isReady: () => boolea
 
   app.get('/metrics', async (req, res, next) => {
     const only = req.query.targets;
+    if (Array.isArray(only)) {
+      res.status(400).type('text/plain').send(`parameter "targets" given ${only.length} times: it takes one value, "none"\n`);
+      return;
+    }
     if (only !== undefined && only !== 'none') {
       res.status(400).type('text/plain').send('parameter "targets" takes only the value "none" (the exporter\'s own metrics, no collection)\n');
       return;
@@ -47,6 +51,10 @@ export function createApp(exporter: Exporter, log: Logger, isReady: () => boolea
 
   app.get('/probe', async (req, res, next) => {
     const name = req.query.target;
+    if (Array.isArray(name)) {
+      res.status(400).type('text/plain').send(`parameter "target" given ${name.length} times: /probe takes one target per scrape\n`);
+      return;
+    }
     if (typeof name !== 'string' || name === '') {
       res.status(400).type('text/plain').send('missing parameter "target": /probe?target=<name of a target in the configuration>\n');
       return;

@@ -21,6 +21,8 @@ test.each([
   ['/-/ready', 200, 'Ready'],
   ['/nope', 404, 'not found: /nope'],
   ['/probe', 400, 'missing parameter "target"'],
+  ['/probe?target=a&target=b', 400, 'parameter "target" given 2 times'],
+  ['/metrics?targets=none&targets=none', 400, 'parameter "targets" given 2 times'],
   [`/probe?target=${'x'.repeat(3000)}`, 414, 'query string longer than 2048 characters'],
 ])('GET %s -> %i', async (path, status, text) => {
   const res = await call(path);
