@@ -752,6 +752,9 @@ export function startDemo(listen: { host: string; port: number }): Promise<Runni
     restoreIntervalMs: 30 * MINUTE_MS,
     restoreChance: 0.4,
     restoreDurationMs: 3 * MINUTE_MS,
+    // The vendor's typos in times stay in the tests and fault scenarios; a newcomer's first look at
+    // the demo's log should not read as something broken.
+    badTimeRate: 0,
   });
   return startSimulator(sim.app, listen);
 }
