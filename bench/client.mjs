@@ -1,4 +1,6 @@
-// Small bounded HTTP helpers the one-off bench scripts share (hostile.mjs, large-answer.mjs).
+// What the one-off bench scripts share (hostile.mjs, large-answer.mjs): bounded HTTP helpers, and
+// the child processes and temporary folders that are removed on every way out.
+import { rmSync } from 'node:fs';
 import http from 'node:http';
 
 export { freePort } from './exporter.mjs';
@@ -29,5 +31,29 @@ export function get(url, { headers = {}, agent, timeoutMs = 60_000 } = {}) {
     });
     req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
+  });
+}
+
+/** Child processes to kill and folders to remove when the script ends, however it ends. */
+export const children = new Set();
+export const tempDirs = new Set();
+
+export function cleanup() {
+  for (const child of children) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  children.clear();
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+}
+process.on('exit', cleanup);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    cleanup();
+    process.exit(130);
   });
 }

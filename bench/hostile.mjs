@@ -19,13 +19,13 @@
 // sends its port back over IPC; the exporter is another child, its stdout log counted line by line.
 // Every loop and wait is bounded; every child is killed on every way out.
 import { fork, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, get, withTimeout } from './client.mjs';
+import { children, cleanup, freePort, get, tempDirs, withTimeout } from './client.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -153,28 +153,6 @@ function serveProduct(scenario) {
 // ---------------------------------------------------------------------------------------------
 // Children, bounds, HTTP
 
-const children = new Set();
-const tempDirs = new Set();
-
-function cleanup() {
-  for (const child of children) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  children.clear();
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-  tempDirs.clear();
-}
-process.on('exit', cleanup);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => {
-    cleanup();
-    process.exit(130);
-  });
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

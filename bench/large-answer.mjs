@@ -12,12 +12,12 @@
 // The product is a child process (its CPU is not on the exporter's loop), the exporter another.
 // Every wait is bounded; both children are killed on every way out.
 import { fork, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, get, withTimeout } from './client.mjs';
+import { children, cleanup, freePort, get, tempDirs, withTimeout } from './client.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = Object.fromEntries(
@@ -77,28 +77,6 @@ function serveProduct(count) {
 // ---------------------------------------------------------------------------------------------
 // The bench.
 
-const children = new Set();
-const tempDirs = new Set();
-
-function cleanup() {
-  for (const child of children) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  children.clear();
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-  tempDirs.clear();
-}
-process.on('exit', cleanup);
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    cleanup();
-    process.exit(130);
-  });
-}
 
 async function startProduct(jobs) {
   const child = fork(fileURLToPath(import.meta.url), ['--serve', `--jobs=${jobs}`], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
