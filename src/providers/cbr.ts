@@ -24,7 +24,7 @@ import type { Job, JobKind, ProductAlert, ResourceProtection, RestorePoint, Rest
 import { mapStatus } from '../model';
 import { isObject, quoteForMessage } from '../text';
 import type { MappingSink, Paging } from './kit';
-import { ProblemLog, offsetPaging, readPages } from './kit';
+import { ProblemLog, objectWithId, offsetPaging, readPages } from './kit';
 import { longestGapSeconds } from './rrule';
 import type { CollectContext, ProviderEnvironment } from './types';
 import { defineProvider } from './types';
@@ -268,16 +268,10 @@ export class VaultNames {
 }
 
 /** A backup from GET /backups as a restore point; its vault is named if the name is known, else its id. */
-export function mapBackup(item: unknown, vaults: Pick<VaultNames, 'get'>, sink: MappingSink): RestorePoint | undefined {
-  if (!isObject(item)) {
-    sink.problem('backup is not an object');
-    return undefined;
-  }
-  const id = stringField(item, 'id');
-  if (!id) {
-    sink.problem('backup without an id');
-    return undefined;
-  }
+export function mapBackup(raw: unknown, vaults: Pick<VaultNames, 'get'>, sink: MappingSink): RestorePoint | undefined {
+  const found = objectWithId(raw, 'backup', sink);
+  if (!found) return undefined;
+  const { fields: item, id } = found;
   const createdAt = parseCbrTime(item.created_at);
   if (createdAt === undefined) {
     sink.problem(`backup ${id}: created_at ${quoteForMessage(item.created_at)} is not a time; skipped`);
@@ -374,16 +368,10 @@ export interface VaultInventory {
 }
 
 /** A vault from GET /v3/{project_id}/vaults; its resources are named as backups name them (name, else id). */
-export function mapVault(item: unknown, sink: MappingSink): VaultInventory | undefined {
-  if (!isObject(item)) {
-    sink.problem('vault is not an object');
-    return undefined;
-  }
-  const id = stringField(item, 'id');
-  if (!id) {
-    sink.problem('vault without an id');
-    return undefined;
-  }
+export function mapVault(raw: unknown, sink: MappingSink): VaultInventory | undefined {
+  const found = objectWithId(raw, 'vault', sink);
+  if (!found) return undefined;
+  const { fields: item, id } = found;
   const name = stringField(item, 'name') ?? id;
   const billing = objectField(item, 'billing');
   const storage: StorageUsage = { vault: name };
@@ -416,16 +404,10 @@ export interface BackupPolicy {
 }
 
 /** A policy from GET /v3/{project_id}/policies; replication policies (and others) are not backup schedules: undefined. */
-export function mapPolicy(item: unknown, sink: MappingSink): BackupPolicy | undefined {
-  if (!isObject(item)) {
-    sink.problem('policy is not an object');
-    return undefined;
-  }
-  const id = stringField(item, 'id');
-  if (!id) {
-    sink.problem('policy without an id');
-    return undefined;
-  }
+export function mapPolicy(raw: unknown, sink: MappingSink): BackupPolicy | undefined {
+  const found = objectWithId(raw, 'policy', sink);
+  if (!found) return undefined;
+  const { fields: item, id } = found;
   if (stringField(item, 'operation_type') !== 'backup') return undefined;
   const vaultIds: string[] = [];
   for (const v of Array.isArray(item.associated_vaults) ? item.associated_vaults : []) {
@@ -434,8 +416,8 @@ export function mapPolicy(item: unknown, sink: MappingSink): BackupPolicy | unde
   }
   const trigger = objectField(item, 'trigger');
   const properties = trigger && objectField(trigger, 'properties');
-  const raw = properties && Array.isArray(properties.pattern) ? properties.pattern : [];
-  const patterns = raw.filter((p): p is string => typeof p === 'string');
+  const written = properties && Array.isArray(properties.pattern) ? properties.pattern : [];
+  const patterns = written.filter((p): p is string => typeof p === 'string');
   return { id, enabled: item.enabled === true, vaultIds, patterns };
 }
 

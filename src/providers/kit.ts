@@ -7,6 +7,7 @@ import type { QueryValue } from '../http/client';
 import { CollectError } from '../http/errors';
 import { isObject, truncate } from '../text';
 import type { CollectContext } from './types';
+import { stringField } from './util';
 
 // ---------------------------------------------------------------------------------------------
 // Problems found while mapping
@@ -17,6 +18,23 @@ export interface MappingSink {
   unknownStatus(status: string): void;
   /** Part of an answer that could not be used (the rest of the answer still is). */
   problem(message: string): void;
+}
+
+/**
+ * `item` and its `id` when it is an object that has one; otherwise the problem is reported
+ * (`<what> is not an object`, `<what> without an id`) and the item is left out.
+ */
+export function objectWithId(item: unknown, what: string, sink: MappingSink): { fields: Record<string, unknown>; id: string } | undefined {
+  if (!isObject(item)) {
+    sink.problem(`${what} is not an object`);
+    return undefined;
+  }
+  const id = stringField(item, 'id');
+  if (!id) {
+    sink.problem(`${what} without an id`);
+    return undefined;
+  }
+  return { fields: item, id };
 }
 
 /** New problems logged per collection; the rest are counted in one line. */
