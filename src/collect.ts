@@ -154,20 +154,6 @@ export class TargetRuntime {
     const builder = new SummaryBuilder(this.config.max_jobs, lookbackStart, history);
     let open = true;
     let unknownLogged = 0;
-    // Findings are summarised in slices (see inSlices), in the order they were reported, so that a
-    // provider reporting a long list at once does not hold the event loop.
-    const reported: Findings[] = [];
-    let summarising: Promise<void> | undefined;
-    let summaryFailed: unknown;
-    const summariseReported = async (): Promise<void> => {
-      for (let found = reported.shift(); found; found = reported.shift()) {
-        await inSlices(collectCtx, found.jobs ?? [], (jobs) => jobs.forEach((job) => builder.addJob(job)));
-        await inSlices(collectCtx, found.restorePoints ?? [], (points) => points.forEach((point) => builder.addRestorePoint(point)));
-        await inSlices(collectCtx, found.resources ?? [], (resources) => resources.forEach((resource) => builder.addResource(resource)));
-        await inSlices(collectCtx, found.storage ?? [], (storage) => storage.forEach((usage) => builder.addStorage(usage)));
-        await inSlices(collectCtx, found.alerts ?? [], (alerts) => alerts.forEach((alert) => builder.addAlert(alert)));
-      }
-    };
     const collectCtx: CollectContext = {
       http: this.scoped(scope),
       now: startedAt / 1000,
@@ -182,26 +168,15 @@ export class TargetRuntime {
       },
       report: (found) => {
         // A provider's straggling promise may report after the collection ended: too late to count.
-        if (!open) return;
-        if (summaryFailed !== undefined) return;
-        reported.push(found);
-        summarising ??= summariseReported()
-          .catch((err: unknown) => {
-            summaryFailed = err;
-            reported.length = 0;
-          })
-          .finally(() => {
-            summarising = undefined;
-          });
+        if (open) summaries.push(found);
       },
     };
+    const summaries = new SummaryQueue(builder, collectCtx);
     try {
       await this.provider.collect(collectCtx).finally(() => {
         open = false;
       });
-      // A summary still in progress ends before the collection does; it may have started another.
-      while (summarising) await summarising;
-      if (summaryFailed !== undefined) throw summaryFailed;
+      await summaries.drained();
       history.commit();
       const summary = builder.result();
       result = this.result({ ...this.baseSnapshot(startedAt, scope.requests), ok: true, summary });
@@ -269,6 +244,52 @@ export class TargetRuntime {
       upstreamRequests: requests,
       maxResources: this.config.max_resources,
     };
+  }
+}
+
+/**
+ * A collection's findings, summarised in slices (see inSlices) in the order they were reported, so
+ * that a provider reporting a long list at once does not hold the event loop. The first failure
+ * (the deadline passing mid-list) stops it and is the collection's.
+ */
+class SummaryQueue {
+  private readonly queue: Findings[] = [];
+  private running?: Promise<void>;
+  private failure: { error: unknown } | undefined;
+
+  constructor(
+    private readonly builder: SummaryBuilder,
+    private readonly ctx: Pick<CollectContext, 'signal'>,
+  ) {}
+
+  push(found: Findings): void {
+    if (this.failure) return;
+    this.queue.push(found);
+    this.running ??= this.summarise()
+      .catch((error: unknown) => {
+        this.failure = { error };
+        this.queue.length = 0;
+      })
+      .finally(() => {
+        this.running = undefined;
+      });
+  }
+
+  /** Resolves when everything reported is summarised; rejects with the first failure. */
+  async drained(): Promise<void> {
+    while (this.running) await this.running;
+    if (this.failure) throw this.failure.error;
+  }
+
+  private async summarise(): Promise<void> {
+    const b = this.builder;
+    for (let found = this.queue.shift(); found; found = this.queue.shift()) {
+      await inSlices(this.ctx, found.jobs ?? [], (items) => items.forEach((item) => b.addJob(item)));
+      await inSlices(this.ctx, found.restorePoints ?? [], (items) => items.forEach((item) => b.addRestorePoint(item)));
+      await inSlices(this.ctx, found.resources ?? [], (items) => items.forEach((item) => b.addResource(item)));
+      await inSlices(this.ctx, found.storage ?? [], (items) => items.forEach((item) => b.addStorage(item)));
+      await inSlices(this.ctx, found.alerts ?? [], (items) => items.forEach((item) => b.addAlert(item)));
+    }
   }
 }
 

@@ -143,6 +143,8 @@ export class HttpClient {
     // loop: undici writes a queued request on the connection this answer freed only then, in the
     // loop's check phase, and a chain's next request must not wait behind this work.
     await new Promise<void>((resolve) => setImmediate(resolve));
+    // The collection may have ended meanwhile: its parse would be wasted work.
+    if (scope.signal.aborted) throw new CollectError('timeout', 'deadline exceeded before the answer was parsed');
     const where = `${options.method ?? 'GET'} ${options.path}`;
     if (response.body.length < OFF_THREAD_MIN_BYTES) return parseJsonBody(response, where) as T;
     try {
