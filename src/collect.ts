@@ -8,6 +8,7 @@ import type { TargetConfig } from './config/schema';
 import { HttpClient } from './http/client';
 import type { RequestAuth, RequestScope } from './http/client';
 import { maskFields, secretMasker, secretsOf } from './config/redact';
+import { providerBlockOf } from './config/schema';
 import { CollectError } from './http/errors';
 import type { ExporterMetrics, RenderedTarget, TargetSnapshot } from './metrics';
 import { JobHistory, SummaryBuilder, renderTarget } from './metrics';
@@ -89,9 +90,7 @@ export class TargetRuntime {
       this.clients.push(created);
       return created;
     };
-    // The schema guarantees every target the block named after its provider.
-    const settings = (config as unknown as Record<string, unknown>)[config.provider];
-    this.provider = this.definition.create(config, settings as never, { log: this.log, client: (baseUrl) => client(baseUrl) });
+    this.provider = this.definition.create(config, providerBlockOf(config) as never, { log: this.log, client: (baseUrl) => client(baseUrl) });
     this.history = new JobHistory(this.definition.kinds);
     this.http = client(config.url, this.provider.auth);
     metrics.initTarget(config.name, config.provider);

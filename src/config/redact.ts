@@ -6,7 +6,7 @@
  */
 import type { Config, TargetConfig } from './schema';
 import { childAt } from './load';
-import { SECRET_PATHS } from './schema';
+import { SECRET_PATHS, providerBlockOf } from './schema';
 
 export const REDACTED = '<secret>';
 
@@ -14,7 +14,7 @@ export function redactConfig(config: Config): unknown {
   const copy = structuredClone(config) as Config;
   for (const target of copy.targets) {
     if (target.tls) delete target.tls.ca;
-    const block = (target as unknown as Record<string, unknown>)[target.provider];
+    const block = providerBlockOf(target);
     for (const secretPath of SECRET_PATHS[target.provider]) {
       const parent = childAt(block, secretPath.slice(0, -1));
       const secret = secretPath[secretPath.length - 1];
@@ -29,7 +29,7 @@ const MIN_MASKED_LENGTH = 4;
 
 /** The values of every secret of `target` (the resolved values, whether written inline or in a file). */
 export function secretsOf(target: TargetConfig): string[] {
-  const block = (target as unknown as Record<string, unknown>)[target.provider];
+  const block = providerBlockOf(target);
   const values: string[] = [];
   for (const secretPath of SECRET_PATHS[target.provider]) {
     const value = childAt(block, secretPath.slice(0, -1))?.[secretPath[secretPath.length - 1]!];

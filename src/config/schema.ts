@@ -281,6 +281,11 @@ export type TargetOf<P extends ProviderName> = TargetCommon & { provider: P } & 
 /** A resolved target: a union discriminated by `provider`, so narrowing on it types the provider's block. */
 export type TargetConfig = { [P in ProviderName]: TargetOf<P> }[ProviderName];
 
+/** A target's own provider block, the one named after its provider (the schema guarantees it). */
+export function providerBlockOf(target: TargetConfig): Record<string, unknown> {
+  return (target as unknown as Record<string, Record<string, unknown>>)[target.provider]!;
+}
+
 export interface Config {
   global: GlobalConfig;
   targets: TargetConfig[];

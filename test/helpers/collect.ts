@@ -1,4 +1,5 @@
 /** Drives one provider directly, without an exporter: bind it to a target and collect what it reports. */
+import { providerBlockOf } from '../../src/config/schema';
 import type { TargetConfig } from '../../src/config/schema';
 import type { Job, ProductAlert, ResourceProtection, RestorePoint, StorageUsage } from '../../src/model';
 import type { MappingSink } from '../../src/providers/kit';
@@ -6,7 +7,7 @@ import type { CollectContext, ProviderDefinition, ProviderEnvironment, ProviderI
 
 /** `definition` bound to `target`, given the block named after the provider as the exporter does. */
 export function bind(definition: ProviderDefinition, target: TargetConfig, env: ProviderEnvironment): ProviderInstance {
-  return definition.create(target, (target as unknown as Record<string, never>)[definition.name], env);
+  return definition.create(target, providerBlockOf(target) as never, env);
 }
 
 export interface Found {
