@@ -1,26 +1,8 @@
 /** The exposition with every kind of series in it, checked by promtool (a separate process). */
-import { JobHistory, createExporterMetrics, renderTargets, summarizeNow } from '../../src/metrics';
-import type { TargetSnapshot } from '../../src/metrics';
-import type { Job, RestorePoint } from '../../src/model';
+import { JobHistory, createExporterMetrics, renderTargets } from '../../src/metrics';
 import { promtoolCheckMetrics } from '../helpers/promtool';
 
-const job = (over: Partial<Job>): Job => ({ kind: 'restore', id: 'j', resource: 'r', state: 'succeeded', status: 'FINISHED', ...over });
-
-function snapshot(over: Partial<TargetSnapshot> & { jobs?: Job[]; restorePoints?: RestorePoint[] } = {}): TargetSnapshot {
-  const { jobs = [], restorePoints = [], ...rest } = over;
-  return {
-    target: 'ops',
-    provider: 'opsmanager',
-    kinds: ['restore'],
-    restorePointsSupported: false,
-    ok: true,
-    timestamp: 1700000000,
-    durationSeconds: 0.25,
-    upstreamRequests: 7,
-    summary: summarizeNow({ jobs, restorePoints }, 100),
-    ...rest,
-  };
-}
+import { job, snapshot } from '../helpers/snapshots';
 
 test('the exposition with everything in it passes promtool check metrics', async () => {
   const history = new JobHistory(['backup', 'restore']);

@@ -4,30 +4,9 @@ import { join } from 'node:path';
 import { JOB_DURATION_BUCKETS, JobHistory, SummaryBuilder, TARGET_METRICS, createExporterMetrics, escapeLabelValue, finishedJob, newestJobs, renderTargets, summarizeNow } from '../../src/metrics';
 import { stringField } from '../../src/providers/util';
 import type { TargetSnapshot } from '../../src/metrics';
-import type { Job, RestorePoint } from '../../src/model';
+import type { RestorePoint } from '../../src/model';
 
-const job = (over: Partial<Job>): Job => ({ kind: 'restore', id: 'j', resource: 'r', state: 'succeeded', status: 'FINISHED', ...over });
-
-interface SnapshotInput extends Partial<TargetSnapshot> {
-  jobs?: Job[];
-  restorePoints?: RestorePoint[];
-  maxJobs?: number;
-}
-
-function snapshot({ jobs = [], restorePoints = [], maxJobs = 100, ...over }: SnapshotInput = {}): TargetSnapshot {
-  return {
-    target: 'ops',
-    provider: 'opsmanager',
-    kinds: ['restore'],
-    restorePointsSupported: false,
-    ok: true,
-    timestamp: 1700000000,
-    durationSeconds: 0.25,
-    upstreamRequests: 7,
-    summary: summarizeNow({ jobs, restorePoints }, maxJobs),
-    ...over,
-  };
-}
+import { job, snapshot } from '../helpers/snapshots';
 
 const lines = (text: string) => text.split('\n').filter((l) => l && !l.startsWith('#'));
 
