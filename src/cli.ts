@@ -7,6 +7,8 @@ export interface Flags {
   configCheck: boolean;
   listenAddress: string;
   logLevel: string;
+  enableLifecycle: boolean;
+  hideConfig: boolean;
   version: boolean;
   help: boolean;
 }
@@ -18,6 +20,8 @@ export const USAGE = `usage: backup-exporter [flags]
   --web.listen-address=ADDR   address to serve on, [host]:port (default :9877)
   --web.config.file=PATH      TLS and basic authentication for the exporter's endpoint, in the
                               Prometheus exporter toolkit's web configuration format
+  --web.enable-lifecycle      answer POST /-/reload (off by default; SIGHUP always reloads)
+  --web.hide-config           answer 404 on /config instead of the redacted configuration
   --log.level=LEVEL           debug, info, warn or error (default info)
   --version                   print the version and exit
   --help                      print this text and exit
@@ -31,6 +35,8 @@ const VALUE_FLAGS: Record<string, keyof Flags> = {
 };
 const BOOLEAN_FLAGS: Record<string, keyof Flags> = {
   'config.check': 'configCheck',
+  'web.enable-lifecycle': 'enableLifecycle',
+  'web.hide-config': 'hideConfig',
   version: 'version',
   help: 'help',
 };
@@ -44,6 +50,8 @@ export function parseFlags(argv: readonly string[]): Flags {
     configCheck: false,
     listenAddress: ':9877',
     logLevel: 'info',
+    enableLifecycle: false,
+    hideConfig: false,
     version: false,
     help: false,
   };

@@ -5,7 +5,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { TargetConfig } from './config/schema';
-import { HttpClient } from './http/client';
+import { HttpClient, pathForLog } from './http/client';
 import type { RequestAuth, RequestScope } from './http/client';
 import { maskFields, secretMasker, secretsOf } from './config/redact';
 import { providerBlockOf } from './config/schema';
@@ -85,7 +85,13 @@ export class TargetRuntime {
         tls: config.tls,
         auth,
         userAgent: `backup-exporter/${version}`,
-        observe: (code, seconds) => metrics.observeUpstream(config.name, config.provider, code, seconds),
+        observe: (exchange) => {
+          metrics.observeUpstream(config.name, config.provider, exchange.code, exchange.seconds);
+          if (this.log.isLevelEnabled('debug')) {
+            const { method, code, seconds, bytes } = exchange;
+            this.log.debug({ method, path: pathForLog(exchange.path), status: code, ms: Math.round(seconds * 1000), bytes }, 'upstream request');
+          }
+        },
       });
       this.clients.push(created);
       return created;
@@ -179,6 +185,7 @@ export class TargetRuntime {
       history.commit();
       const summary = builder.result();
       result = this.result({ ...this.baseSnapshot(startedAt, scope.requests), ok: true, summary });
+      this.log.debug({ requests: scope.requests, jobs: summary.jobCount, duration_seconds: result.snapshot.durationSeconds }, 'collection finished');
       if (this.lastLoggedFailure) this.log.info({ requests: scope.requests }, 'target recovered');
       this.lastLoggedFailure = undefined;
     } catch (err) {

@@ -73,7 +73,7 @@ async function serve(flags: Flags, config: Config, initialWebConfig: WebConfig |
   const metrics = createExporterMetrics(VERSION);
   const exporter = new Exporter(flags.configFile, config, metrics, log, VERSION);
   let ready = false;
-  const app = createApp(exporter, log, () => ready, () => webConfig);
+  const app = createApp(exporter, log, { isReady: () => ready, webConfig: () => webConfig, lifecycle: flags.enableLifecycle, showConfig: !flags.hideConfig });
   const { host, port } = parseListenAddress(flags.listenAddress);
   const server: Server = webConfig?.tls ? https.createServer(tlsOptions(webConfig.tls), app) : http.createServer(app);
   await new Promise<void>((resolve, reject) => {

@@ -338,6 +338,13 @@ export class HistoryBatch {
 /** Every kind\0state key, made once: summaries look one up per job. */
 const SERIES_KEYS = new Map(JOB_KINDS.map((kind) => [kind, new Map(JOB_STATES.map((state) => [state, `${kind}\u0000${state}`]))]));
 
+/** Jobs of every kind in `state` in a collection's summary. */
+export function jobsInState(summary: Summary, state: JobState): number {
+  let total = 0;
+  for (const kind of JOB_KINDS) total += summary.counts.get(seriesKey(kind, state)) ?? 0;
+  return total;
+}
+
 function seriesKey(kind: JobKind, state: JobState): string {
   return SERIES_KEYS.get(kind)?.get(state) ?? `${kind}\u0000${state}`;
 }

@@ -5,14 +5,28 @@ import type { Logger } from 'pino';
 import YAML from 'yaml';
 import { redactConfig } from './config/redact';
 import type { Exporter } from './exporter';
-import { CONTENT_TYPE } from './metrics';
+import type { CollectResult } from './collect';
+import { CONTENT_TYPE, jobsInState } from './metrics';
 import { webProtection } from './web-config';
 import type { WebConfig } from './web-config';
 
 const SCRAPE_TIMEOUT_HEADER = 'x-prometheus-scrape-timeout-seconds';
 const MAX_QUERY_LENGTH = 2048;
+/** The documentation the exporter serves itself (see docs-pages.ts), of the version that runs. */
+const DOCS_URL = '/docs/';
 
-export function createApp(exporter: Exporter, log: Logger, isReady: () => boolean, webConfig: () => WebConfig | undefined = () => undefined): express.Express {
+export interface AppOptions {
+  isReady: () => boolean;
+  /** The running web configuration (TLS, basic authentication, headers); none when undefined. */
+  webConfig?: () => WebConfig | undefined;
+  /** POST /-/reload answers only when true (--web.enable-lifecycle); SIGHUP always reloads. */
+  lifecycle?: boolean;
+  /** GET /config shows the redacted configuration unless false (--web.hide-config). */
+  showConfig?: boolean;
+}
+
+export function createApp(exporter: Exporter, log: Logger, options: AppOptions): express.Express {
+  const { isReady, webConfig = () => undefined, lifecycle = false, showConfig = true } = options;
   const app = express();
   app.disable('x-powered-by');
   // Every scrape's answer is new: a hash of a large exposition would cost time and serve no cache.
@@ -92,6 +106,10 @@ export function createApp(exporter: Exporter, log: Logger, isReady: () => boolea
   });
 
   app.post('/-/reload', async (_req, res, next) => {
+    if (!lifecycle) {
+      res.status(403).type('text/plain').send('Lifecycle API is not enabled: start the exporter with --web.enable-lifecycle, or send it SIGHUP\n');
+      return;
+    }
     try {
       const outcome = await exporter.reload();
       if (outcome.ok) res.type('text/plain').send('configuration reloaded\n');
@@ -102,11 +120,15 @@ export function createApp(exporter: Exporter, log: Logger, isReady: () => boolea
   });
 
   app.get('/config', (_req, res) => {
+    if (!showConfig) {
+      res.status(404).type('text/plain').send('not found: /config is hidden (--web.hide-config)\n');
+      return;
+    }
     res.type('text/plain; charset=utf-8').send(YAML.stringify(redactConfig(exporter.config)));
   });
 
   app.get('/', (_req, res) => {
-    res.type('html').send(landingPage(exporter));
+    res.type('html').send(landingPage(exporter, showConfig));
   });
 
   const known = new Set(['/', '/metrics', '/probe', '/sd', '/-/healthy', '/-/ready', '/-/reload', '/config']);
@@ -142,28 +164,56 @@ function displayUrl(url: string): string {
   }
 }
 
-function landingPage(exporter: Exporter): string {
+/** "12 s ago", "3 min ago", "2 h ago": how old a target's data is. */
+export function ageText(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return 'just now';
+  if (seconds < 120) return `${Math.round(seconds)} s ago`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min ago`;
+  return `${Math.round(seconds / 3600)} h ago`;
+}
+
+/** What the landing page says of a target's last collection, in one line per column. */
+export function targetStatus(result: CollectResult | undefined, protectionReported: boolean, now: number) {
+  if (!result) return { state: 'not collected yet', jobs: '', protection: '', age: '' };
+  const { snapshot, error } = result;
+  const age = ageText(now - snapshot.timestamp);
+  if (!snapshot.ok || !snapshot.summary) return { state: `down: ${error?.reason ?? 'unknown'}: ${error?.message ?? ''}`, jobs: '', protection: '', age };
+  const summary = snapshot.summary;
+  const unprotected = [...summary.protection.values()].filter((r) => !r.protected).length;
+  return {
+    state: `up: ${snapshot.upstreamRequests} requests in ${snapshot.durationSeconds.toFixed(3)} s`,
+    jobs: `${summary.jobCount} jobs: ${jobsInState(summary, 'failed')} failed, ${jobsInState(summary, 'running')} running`,
+    protection: protectionReported ? `${unprotected} of ${summary.protection.size} resources unprotected` : 'not reported by this product',
+    age,
+  };
+}
+
+function landingPage(exporter: Exporter, showConfig: boolean): string {
+  const now = Date.now() / 1000;
   const rows = exporter.targets
     .map((runtime) => {
       const name = runtime.config.name;
-      const last = runtime.lastResult;
-      const result = !last
-        ? 'not collected yet'
-        : last.snapshot.ok
-          ? `up, ${last.snapshot.summary?.jobCount ?? 0} jobs, ${last.snapshot.upstreamRequests} requests in ${last.snapshot.durationSeconds.toFixed(3)} s`
-          : `down: ${last.error?.reason ?? 'unknown'}: ${last.error?.message ?? ''}`;
-      const when = last ? new Date(last.snapshot.timestamp * 1000).toISOString() : '';
-      return `<tr><td>${escapeHtml(name)}</td><td>${escapeHtml(runtime.config.provider)}</td><td>${escapeHtml(displayUrl(runtime.config.url))}</td><td>${escapeHtml(result)}</td><td>${escapeHtml(when)}</td><td><a href="/probe?target=${encodeURIComponent(name)}">probe</a></td></tr>`;
+      const status = targetStatus(runtime.lastResult, runtime.definition.reports.protection, now);
+      const cells = [name, runtime.config.provider, displayUrl(runtime.config.url), status.state, status.jobs, status.protection, status.age];
+      return `<tr>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}<td><a href="/probe?target=${encodeURIComponent(name)}">probe</a></td></tr>`;
     })
     .join('\n');
+  const links = [
+    '<li><a href="/metrics">Metrics</a> (the exporter and all targets)</li>',
+    '<li><a href="/metrics?targets=none">The exporter\'s own metrics</a> (no collection)</li>',
+    '<li><a href="/sd">Service discovery</a> (Prometheus http_sd)</li>',
+    showConfig ? '<li><a href="/config">Configuration</a> (secrets redacted)</li>' : '',
+    '<li><a href="/-/healthy">Health</a> and <a href="/-/ready">readiness</a></li>',
+    `<li><a href="${escapeHtml(DOCS_URL)}">Documentation</a> (metrics, configuration, runbooks)</li>`,
+  ].join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Backup Exporter</title>
 <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}</style></head>
 <body><h1>Backup Exporter</h1><p>Version ${escapeHtml(exporter.version)}</p>
-<ul><li><a href="/metrics">Metrics</a> (the exporter and all targets)</li><li><a href="/sd">Service discovery</a> (Prometheus http_sd)</li><li><a href="/config">Configuration</a> (secrets redacted)</li><li><a href="/-/healthy">Health</a></li></ul>
+<ul>${links}</ul>
 <h2>Targets</h2>
-<table><tr><th>Target</th><th>Provider</th><th>URL</th><th>Last result</th><th>Collected at</th><th></th></tr>
-${rows || '<tr><td colspan="6">No targets configured.</td></tr>'}
+<table><tr><th>Target</th><th>Provider</th><th>URL</th><th>Last collection</th><th>Jobs in the lookback</th><th>Protection</th><th>Data age</th><th></th></tr>
+${rows || '<tr><td colspan="8">No targets configured.</td></tr>'}
 </table></body></html>
 `;
 }

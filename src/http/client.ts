@@ -69,8 +69,32 @@ export interface HttpClientOptions {
   auth?: RequestAuth;
   maxResponseBytes?: number;
   userAgent?: string;
-  /** Called once per attempt with the HTTP status (or error reason) and its duration. */
-  observe?: (code: string, seconds: number) => void;
+  /** Called once per attempt that was sent, when its answer has been read or it failed. */
+  observe?: (exchange: UpstreamExchange) => void;
+}
+
+/** One attempt of a request, as the debug log and the upstream metrics see it. */
+export interface UpstreamExchange {
+  method: string;
+  /** Path and query as sent; may carry secrets (see pathForLog). */
+  path: string;
+  /** The HTTP status, or the error reason when there was no answer. */
+  code: string;
+  seconds: number;
+  /** Bytes of the answer's body that were read. */
+  bytes: number;
+}
+
+/** Query parameters whose values are never logged, whatever the product calls its credentials. */
+const SECRET_QUERY_KEY = /pass|pwd|secret|token|key|sig|auth|cred/i;
+
+/** `path` with the values of credential-like query parameters replaced, for a log line. */
+export function pathForLog(path: string): string {
+  const at = path.indexOf('?');
+  if (at < 0) return path;
+  const shown = new URLSearchParams();
+  for (const [key, value] of new URLSearchParams(path.slice(at + 1))) shown.append(key, SECRET_QUERY_KEY.test(key) ? 'xxx' : value);
+  return `${path.slice(0, at)}?${shown.toString()}`;
 }
 
 export class HttpClient {
@@ -164,6 +188,7 @@ export class HttpClient {
     let started = performance.now();
     let sent = false;
     let code = 'error';
+    let bytes = 0;
     const outgoing: OutgoingRequest = {
       method,
       path,
@@ -200,6 +225,7 @@ export class HttpClient {
         if (scope.signal.aborted) throw err;
         throw new CollectError('invalid_response', `${where}: answer cut short: ${(err as Error).message}`);
       });
+      bytes = body.length;
       return { response: { status: res.statusCode, headers: res.headers, body }, outgoing };
     } catch (err) {
       const classified = classifyError(err, scope.signal.aborted);
@@ -212,7 +238,7 @@ export class HttpClient {
       }
       throw classified;
     } finally {
-      if (sent) this.options.observe?.(code, (performance.now() - started) / 1000);
+      if (sent) this.options.observe?.({ method, path, code, seconds: (performance.now() - started) / 1000, bytes });
     }
   }
 }

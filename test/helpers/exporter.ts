@@ -10,6 +10,7 @@ import { loadConfigFile } from '../../src/config/load';
 import { Exporter } from '../../src/exporter';
 import { createExporterMetrics } from '../../src/metrics';
 import { createApp } from '../../src/server';
+import type { AppOptions } from '../../src/server';
 
 export interface RunningExporter {
   url: string;
@@ -20,8 +21,11 @@ export interface RunningExporter {
   close(): Promise<void>;
 }
 
-/** An exporter on 127.0.0.1 with the given exporter.yml text, in this process. */
-export async function startExporter(yaml: string): Promise<RunningExporter> {
+/**
+ * An exporter on 127.0.0.1 with the given exporter.yml text, in this process; its endpoints as
+ * the flags' defaults leave them unless `web` says otherwise (e.g. `{ lifecycle: true }`).
+ */
+export async function startExporter(yaml: string, web: Omit<AppOptions, 'isReady'> = {}): Promise<RunningExporter> {
   const dir = mkdtempSync(join(tmpdir(), 'backup-exporter-test-'));
   const configFile = join(dir, 'exporter.yml');
   writeFileSync(configFile, yaml);
@@ -34,7 +38,7 @@ export async function startExporter(yaml: string): Promise<RunningExporter> {
   });
   const log = pino({ level: 'debug' }, sink);
   const exporter = new Exporter(configFile, loadConfigFile(configFile), createExporterMetrics('0.0.0-test'), log, '0.0.0-test');
-  const app = createApp(exporter, log, () => true);
+  const app = createApp(exporter, log, { isReady: () => true, ...web });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });

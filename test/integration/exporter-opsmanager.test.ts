@@ -33,7 +33,7 @@ async function simulator(options: Partial<Parameters<typeof createOpsManagerSimu
 }
 
 async function exporter(yaml: string): Promise<RunningExporter> {
-  return track(await startExporter(yaml));
+  return track(await startExporter(yaml, { lifecycle: true }));
 }
 
 function target(name: string, url: string, extra = '', privateKey = PRIVATE_KEY): string {
@@ -262,7 +262,40 @@ describe('exporter with the Ops Manager simulator', () => {
     expect(config.status).toBe(200);
     expect(config.text).toContain(PUBLIC_KEY);
     expect(landing.text).toContain('href="/probe?target=ops"');
-    expect(landing.text).toContain('up, ');
+    expect(landing.text).toContain('up: ');
     for (const text of [metrics.text, config.text, landing.text, ex.logs.join('\n')]) expect(text).not.toContain(PRIVATE_KEY);
+  });
+
+  test('the landing page shows per target the failed and running jobs, the unprotected resources and the data age', async () => {
+    const ops = await simulator();
+    const ex = await exporter(`targets:\n${target('ops', ops.server.url)}`);
+    const metrics = samples((await fetchText(`${ex.url}/metrics`)).text);
+    const count = (state: string) => metrics.get(`backup_jobs{target="ops",provider="opsmanager",kind="restore",state="${state}"}`) ?? 0;
+    const protectedSeries = [...metrics].filter(([name]) => name.startsWith('backup_resource_protected{target="ops"'));
+    const unprotected = protectedSeries.filter(([, value]) => value === 0).length;
+    expect(protectedSeries.length).toBeGreaterThan(0);
+    const landing = (await fetchText(`${ex.url}/`)).text;
+    const row = landing.split('\n').find((line) => line.startsWith('<tr><td>ops</td>'));
+    expect(row).toContain(`jobs: ${count('failed')} failed, ${count('running')} running`);
+    expect(row).toContain(`${unprotected} of ${protectedSeries.length} resources unprotected`);
+    expect(row).toMatch(/<td>\d+ s ago<\/td>/);
+    for (const link of ['/metrics?targets=none', '/-/ready', '/docs/', '/config']) expect(landing).toContain(`href="${link}"`);
+  });
+
+  test('at debug level: one line per upstream request and one per collection, with what they cost', async () => {
+    const ops = await simulator();
+    const ex = await exporter(`targets:\n${target('ops', ops.server.url)}`);
+    await fetchText(`${ex.url}/metrics`);
+    const lines = ex.logs.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const requests = lines.filter((l) => l.msg === 'upstream request');
+    const collections = lines.filter((l) => l.msg === 'collection finished');
+    expect(collections).toEqual([expect.objectContaining({ level: 20, target: 'ops', requests: requests.length, jobs: expect.any(Number), duration_seconds: expect.any(Number) })]);
+    expect(collections[0]!.jobs).toBeGreaterThan(0);
+    // Digest challenges are answered 401 and counted: every attempt is a line.
+    expect(new Set(requests.map((r) => r.status))).toEqual(new Set(['200', '401']));
+    for (const r of requests) {
+      expect(r).toEqual(expect.objectContaining({ level: 20, target: 'ops', method: 'GET', ms: expect.any(Number), bytes: expect.any(Number) }));
+      expect(r.path).toMatch(/^\/api\/public\/v1\.0\//);
+    }
   });
 });

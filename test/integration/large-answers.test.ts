@@ -65,7 +65,7 @@ function scope(): RequestScope & { controller: AbortController } {
 
 /** A client that calls `onBody` when an answer has been read (the parse starts right after). */
 function clientTellingWhenRead(onBody: () => void): HttpClient {
-  return new HttpClient({ baseUrl: server.url, maxConcurrency: 2, observe: onBody });
+  return new HttpClient({ baseUrl: server.url, maxConcurrency: 2, observe: () => onBody() });
 }
 
 test('the value parsed on the worker is the value JSON.parse gives', async () => {

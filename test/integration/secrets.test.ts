@@ -131,7 +131,7 @@ beforeAll(async () => {
       entry.target(targetName('down', v), failing, { auth: v.auth }),
     ];
   });
-  ex = await startExporter(exporterYaml(targets));
+  ex = await startExporter(exporterYaml(targets), { lifecycle: true });
 
   // Success everywhere but the wrong credentials.
   await scrapeMetrics('first scrape');

@@ -48,6 +48,26 @@ test('/metrics with no targets serves the exporter\'s own metrics in the text fo
   expect(res.text).toContain('backup_exporter_config_last_reload_successful 1');
 });
 
+test('POST /-/reload is refused without --web.enable-lifecycle', async () => {
+  const res = await call('/-/reload', 'POST');
+  expect(res.status).toBe(403);
+  expect(res.text).toContain('Lifecycle API is not enabled');
+});
+
+test('--web.hide-config: /config answers 404 and the landing page does not link it', async () => {
+  const hidden = await startExporter('targets: []\n', { showConfig: false });
+  try {
+    const config = await request(`${hidden.url}/config`);
+    expect(config.statusCode).toBe(404);
+    expect(await config.body.text()).toContain('/config is hidden (--web.hide-config)');
+    const landing = await (await request(`${hidden.url}/`)).body.text();
+    expect(landing).not.toContain('href="/config"');
+    expect(landing).toContain('href="/metrics?targets=none"');
+  } finally {
+    await hidden.close();
+  }
+});
+
 test('the landing page says when no targets are configured', async () => {
   const res = await call('/');
   expect(res.text).toContain('No targets configured.');

@@ -1,4 +1,4 @@
-import { buildPath, productMessage, retryDelayMs } from '../../src/http/client';
+import { buildPath, pathForLog, productMessage, retryDelayMs } from '../../src/http/client';
 
 describe('retryDelayMs', () => {
   const now = Date.parse('2026-01-01T00:00:00Z');
@@ -40,4 +40,15 @@ test.each([
   ['[]', undefined],
 ])('productMessage(%s) -> %p', (body, expected) => {
   expect(productMessage(Buffer.from(body))).toBe(expected);
+});
+
+describe('pathForLog', () => {
+  test.each([
+    ['/api/jobs', '/api/jobs'],
+    ['/api/jobs?page=2&limit=500', '/api/jobs?page=2&limit=500'],
+    ['/obs/Login.do?SysUser=api&SysPwd=s3cret&LoginName=obm', '/obs/Login.do?SysUser=api&SysPwd=xxx&LoginName=obm'],
+    ['/x?access_token=abc&apiKey=k&X-Amz-Signature=s&password=p&client_secret=c', '/x?access_token=xxx&apiKey=xxx&X-Amz-Signature=xxx&password=xxx&client_secret=xxx'],
+  ])('%s is logged as %s', (path, logged) => {
+    expect(pathForLog(path)).toBe(logged);
+  });
 });
