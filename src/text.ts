@@ -38,3 +38,37 @@ export function boundedText(value: string, max: number): string {
   const hash = createHash('sha256').update(value).digest('hex').slice(0, CUT_HASH_LENGTH);
   return `${value.slice(0, Math.max(0, max - CUT_HASH_LENGTH - 1))}…${hash}`;
 }
+
+/** Edits (insertions, deletions, substitutions, swaps of neighbours) that turn `a` into `b`. */
+export function editDistance(a: string, b: string): number {
+  const rows: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) rows[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, rows[i - 2]![j - 2]! + 1);
+      rows[i]![j] = best;
+    }
+  }
+  return rows[a.length]![b.length]!;
+}
+
+/** Longest word compared for a suggestion: longer ones are not typos of a key. */
+const MAX_SUGGESTED_LENGTH = 64;
+
+/**
+ * The candidate `word` most likely misspells (a third of its letters or fewer changed, case aside),
+ * for a "did you mean" hint; undefined when none is that close.
+ */
+export function closestMatch(word: string, candidates: Iterable<string>): string | undefined {
+  if (word.length > MAX_SUGGESTED_LENGTH) return undefined;
+  const lower = word.toLowerCase();
+  let best: { candidate: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const distance = editDistance(lower, candidate.toLowerCase());
+    const allowed = Math.max(1, Math.floor(Math.max(word.length, candidate.length) / 3));
+    if (distance <= allowed && (!best || distance < best.distance)) best = { candidate, distance };
+  }
+  return best?.candidate;
+}

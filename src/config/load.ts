@@ -8,7 +8,8 @@ import * as nodePath from 'node:path';
 import { isNode, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { PROVIDER_NAMES } from '../providers';
-import { isObject, quoteForMessage } from '../text';
+import { closestMatch, isObject, quoteForMessage } from '../text';
+import { configJsonSchema } from './write-json-schema';
 import { configSchema, SECRET_PATHS, type Config, type ParsedConfig, type TargetConfig, type TlsConfig } from './schema';
 
 export type { Config, GlobalConfig, TargetConfig, TlsConfig } from './schema';
@@ -132,6 +133,37 @@ function describeValue(value: unknown): string {
   return `a ${typeof value}`;
 }
 
+type JsonSchemaNode = Record<string, unknown>;
+let jsonSchema: JsonSchemaNode | undefined;
+
+/** The keys the configuration allows at `path` (a mapping), from its JSON Schema. */
+export function knownKeysAt(path: readonly PathSegment[]): string[] {
+  jsonSchema ??= configJsonSchema();
+  const root = jsonSchema;
+  /** A node and every schema it is combined with (references, anyOf, allOf, ...). */
+  const variants = (node: unknown, depth = 0): JsonSchemaNode[] => {
+    if (!isObject(node) || depth > 8) return [];
+    const ref = typeof node.$ref === 'string' && node.$ref.startsWith('#/') ? node.$ref.slice(2).split('/') : undefined;
+    const referenced = ref ? variants(childAt(root, ref), depth + 1) : [];
+    const combined = ['anyOf', 'oneOf', 'allOf'].flatMap((k) => (Array.isArray(node[k]) ? (node[k] as unknown[]) : []));
+    return [node, ...referenced, ...combined.flatMap((n) => variants(n, depth + 1))];
+  };
+  let nodes = variants(root);
+  for (const segment of path) {
+    nodes = nodes.flatMap((node) =>
+      typeof segment === 'number' ? variants(node.items) : isObject(node.properties) ? variants(node.properties[String(segment)]) : [],
+    );
+  }
+  return [...new Set(nodes.flatMap((node) => (isObject(node.properties) ? Object.keys(node.properties) : [])))];
+}
+
+/** " (target "name")" for a problem inside a target whose name is known, so the line says which one. */
+function targetOf(path: readonly PathSegment[], input: unknown): string {
+  if (path[0] !== 'targets' || typeof path[1] !== 'number' || path[2] === 'name') return '';
+  const name = valueAt(input, ['targets', path[1], 'name']);
+  return typeof name === 'string' && name !== '' ? ` (target ${quoteForMessage(name)})` : '';
+}
+
 function issueToProblems(issue: z.core.$ZodIssue, input: unknown): Problem[] {
   const path = issue.path.map((segment) => (typeof segment === 'symbol' ? String(segment) : segment));
   switch (issue.code) {
@@ -144,7 +176,13 @@ function issueToProblems(issue: z.core.$ZodIssue, input: unknown): Problem[] {
     case 'unrecognized_keys':
       return issue.keys.map((key) => {
         // The product simulators are a program of their own; an old demo configuration names them here.
-        const hint = path.length === 0 && key === 'simulators' ? ' (the product simulators run apart from the exporter: npm run simulators)' : '';
+        const near = closestMatch(key, knownKeysAt(path));
+        const hint =
+          path.length === 0 && key === 'simulators'
+            ? ' (the product simulators run apart from the exporter: npm run simulators)'
+            : near
+              ? `; did you mean "${near}"?`
+              : '';
         return { path, message: `unknown key ${quoteForMessage(key)}${hint}`, at: [...path, key] };
       });
     case 'too_small': {
@@ -360,7 +398,7 @@ export function parseConfig(text: string, options: ParseOptions): Config {
 
   if (problems.length > 0 || !result.success) {
     sortByPosition(problems, doc);
-    const lines = [...new Set(problems.map((p) => `${formatPath(p.path)}: ${p.message}`))];
+    const lines = [...new Set(problems.map((p) => `${formatPath(p.path)}: ${p.message}${targetOf(p.path, expanded)}`))];
     throw new ConfigError(source, lines);
   }
 

@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { PROVIDERS, PROVIDER_NAMES, isProviderName } from '../providers';
 import type { ProviderName, SettingsOf } from '../providers';
-import { isObject, quoteForMessage } from '../text';
+import { closestMatch, isObject, quoteForMessage } from '../text';
 import { ALWAYS, integer, patternOrEnv } from './blocks';
 import type { ProviderBlock } from './blocks';
 import { DURATION_PATTERN, parseDuration } from './duration';
@@ -133,7 +133,8 @@ const provider = z
       const supported = PROVIDER_NAMES.join(', ');
       if (issue.input === undefined) return 'required';
       if (typeof issue.input !== 'string') return `expected a provider name (one of: ${supported})`;
-      return `unknown provider ${quoteForMessage(issue.input)} (expected one of: ${supported})`;
+      const near = closestMatch(issue.input, PROVIDER_NAMES);
+      return `unknown provider ${quoteForMessage(issue.input)}${near ? `; did you mean "${near}"?` : ''} (expected one of: ${supported})`;
     },
   })
   .describe('Which product this target is. The target must have a block of the same name with its settings.');

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { closestMatch } from '../../src/text';
 import { ConfigError, loadConfigFile, parseConfig, type Config, type TargetConfig } from '../../src/config/load';
 import { redactConfig } from '../../src/config/redact';
 import { GLOBAL_DEFAULTS, SECRET_PATHS } from '../../src/config/schema';
@@ -74,14 +75,14 @@ describe('bad configs: every problem, each as "<path>: <message>"', () => {
     ],
     ['unknown key at the top level', `foo: 1\n${targets(target('a'))}`, ['(root): unknown key "foo"']],
     ['a "__proto__" key is just an unknown key', '__proto__: { global: 1 }\n', ['(root): unknown key "__proto__"']],
-    ['unknown key in global', `global: { timeout: 10s, timout: 5s }\n`, ['global: unknown key "timout"']],
-    ['unknown key in a target', targets(target('a', 'labels: {}')), ['targets[0]: unknown key "labels"']],
+    ['unknown key in global', `global: { timeout: 10s, timout: 5s }\n`, ['global: unknown key "timout"; did you mean "timeout"?']],
+    ['unknown key in a target', targets(target('a', 'labels: {}')), ['targets[0]: unknown key "labels" (target "a")']],
     [
       'unknown key in a provider block',
       targets(target('a', '', 'public_key: pub\n      private_key: x\n      group: g')),
-      ['targets[0].opsmanager: unknown key "group"'],
+      ['targets[0].opsmanager: unknown key "group" (target "a")'],
     ],
-    ['unknown key in tls', targets(target('a', 'tls: { verify: true }')), ['targets[0].tls: unknown key "verify"']],
+    ['unknown key in tls', targets(target('a', 'tls: { verify: true }')), ['targets[0].tls: unknown key "verify" (target "a")']],
     [
       'a simulators block (the simulators are a program of their own)',
       'simulators:\n  opsmanager: { listen: "127.0.0.1:19101" }\n',
@@ -90,7 +91,7 @@ describe('bad configs: every problem, each as "<path>: <message>"', () => {
     [
       'missing public_key',
       targets(target('a'), target('b', '', 'private_key: x')),
-      ['targets[1].opsmanager.public_key: required'],
+      ['targets[1].opsmanager.public_key: required (target "b")'],
     ],
     [
       'missing name, provider and url',
@@ -100,55 +101,55 @@ describe('bad configs: every problem, each as "<path>: <message>"', () => {
     [
       'both private_key and private_key_file',
       targets(target('a', '', 'public_key: pub\n      private_key: x\n      private_key_file: ops.key')),
-      ['targets[0].opsmanager: set either private_key or private_key_file, not both'],
+      ['targets[0].opsmanager: set either private_key or private_key_file, not both (target "a")'],
     ],
     [
       'neither private_key nor private_key_file',
       targets(target('a', '', 'public_key: pub')),
-      ['targets[0].opsmanager.private_key: required (or private_key_file)'],
+      ['targets[0].opsmanager.private_key: required (or private_key_file) (target "a")'],
     ],
     [
       'missing secret file',
       targets(target('a', '', 'public_key: pub\n      private_key_file: missing.key')),
-      [`targets[0].opsmanager.private_key_file: cannot read {DIR/missing.key}: no such file`],
+      [`targets[0].opsmanager.private_key_file: cannot read {DIR/missing.key}: no such file (target "a")`],
     ],
     [
       'secret file that is a directory',
       targets(target('a', '', 'public_key: pub\n      private_key_file: sub')),
-      [`targets[0].opsmanager.private_key_file: cannot read {DIR/sub}: is a directory`],
+      [`targets[0].opsmanager.private_key_file: cannot read {DIR/sub}: is a directory (target "a")`],
     ],
     [
       'empty secret file',
       targets(target('a', '', 'public_key: pub\n      private_key_file: empty.key')),
-      [`targets[0].opsmanager.private_key_file: {DIR/empty.key} is empty`],
+      [`targets[0].opsmanager.private_key_file: {DIR/empty.key} is empty (target "a")`],
     ],
     [
       'empty secret',
       targets(target('a', '', 'public_key: pub\n      private_key: ""')),
-      ['targets[0].opsmanager.private_key: must not be empty'],
+      ['targets[0].opsmanager.private_key: must not be empty (target "a")'],
     ],
     [
       'unset environment variable',
       targets(target('a', '', 'public_key: pub\n      private_key: ${NOT_SET_ANYWHERE}')),
-      ['targets[0].opsmanager.private_key: environment variable NOT_SET_ANYWHERE is not set'],
+      ['targets[0].opsmanager.private_key: environment variable NOT_SET_ANYWHERE is not set (target "a")'],
     ],
     [
       'unset environment variables in several places',
       `global: { timeout: "\${T}" }\n${targets(target('a', 'url: https://${NOPE}'))}`,
-      ['global.timeout: environment variable T is not set', 'targets[0].url: environment variable NOPE is not set'],
+      ['global.timeout: environment variable T is not set', 'targets[0].url: environment variable NOPE is not set (target "a")'],
     ],
     [
       'bad ${ reference',
       targets(target('a', '', 'public_key: "${1BAD}"\n      private_key: x')),
       [
-        'targets[0].opsmanager.public_key: invalid ${...} reference: expected ${NAME} with a name of letters, digits and _ (write $${ for a literal ${)',
+        'targets[0].opsmanager.public_key: invalid ${...} reference: expected ${NAME} with a name of letters, digits and _ (write $${ for a literal ${) (target "a")',
       ],
     ],
     [
       'unterminated ${',
       targets(target('a', '', 'public_key: "abc${OPS"\n      private_key: x')),
       [
-        'targets[0].opsmanager.public_key: invalid ${...} reference: expected ${NAME} with a name of letters, digits and _ (write $${ for a literal ${)',
+        'targets[0].opsmanager.public_key: invalid ${...} reference: expected ${NAME} with a name of letters, digits and _ (write $${ for a literal ${) (target "a")',
       ],
     ],
     [
@@ -165,28 +166,28 @@ describe('bad configs: every problem, each as "<path>: <message>"', () => {
       'duration with units out of order, in a target',
       targets(target('a', 'lookback: 1m1h')),
       [
-        'targets[0].lookback: invalid duration "1m1h": units must go from largest to smallest; expected one or more <integer><unit> with unit ms, s, m, h, d, w or y, largest unit first (e.g. "1h30m", "500ms", "7d")',
+        'targets[0].lookback: invalid duration "1m1h": units must go from largest to smallest; expected one or more <integer><unit> with unit ms, s, m, h, d, w or y, largest unit first (e.g. "1h30m", "500ms", "7d") (target "a")',
       ],
     ],
-    ['timeout 0s', targets(target('a', 'timeout: 0s')), ['targets[0].timeout: must be greater than 0 (got "0s")']],
+    ['timeout 0s', targets(target('a', 'timeout: 0s')), ['targets[0].timeout: must be greater than 0 (got "0s") (target "a")']],
     ['lookback 0', 'global: { lookback: "0" }\n', ['global.lookback: must be greater than 0 (got "0")']],
     [
       'unknown provider',
       targets(target('a').replace('provider: opsmanager', 'provider: netbackup')),
-      ['targets[0].provider: unknown provider "netbackup" (expected one of: opsmanager, bluexp, ahsay, cbr)'],
+      ['targets[0].provider: unknown provider "netbackup" (expected one of: opsmanager, bluexp, ahsay, cbr) (target "a")'],
     ],
     [
       'provider not a string',
       targets(target('a').replace('provider: opsmanager', 'provider: 7')),
-      ['targets[0].provider: expected a provider name (one of: opsmanager, bluexp, ahsay, cbr)'],
+      ['targets[0].provider: expected a provider name (one of: opsmanager, bluexp, ahsay, cbr) (target "a")'],
     ],
     [
       'bluexp: incomplete block',
       targets(target('a', 'bluexp: { client_id: x }', '').replace('provider: opsmanager', 'provider: bluexp')),
       [
-        'targets[0].bluexp.account_id: required',
-        'targets[0].bluexp.agent_id: required',
-        'targets[0].bluexp: one of refresh_token (or refresh_token_file) or client_secret (or client_secret_file) is required',
+        'targets[0].bluexp.account_id: required (target "a")',
+        'targets[0].bluexp.agent_id: required (target "a")',
+        'targets[0].bluexp: one of refresh_token (or refresh_token_file) or client_secret (or client_secret_file) is required (target "a")',
       ],
     ],
     [
@@ -198,8 +199,8 @@ describe('bad configs: every problem, each as "<path>: <message>"', () => {
         ),
       ),
       [
-        'targets[0].bluexp: set either refresh_token (or refresh_token_file) or client_secret (or client_secret_file), not both',
-        'targets[0].bluexp.client_id: required with client_secret',
+        'targets[0].bluexp: set either refresh_token (or refresh_token_file) or client_secret (or client_secret_file), not both (target "a")',
+        'targets[0].bluexp.client_id: required with client_secret (target "a")',
       ],
     ],
     [
@@ -207,12 +208,12 @@ describe('bad configs: every problem, each as "<path>: <message>"', () => {
       targets(
         target('a', 'ahsay: { username: api, password: p, timezone: Mars/Olympus, days: 0 }', '').replace('provider: opsmanager', 'provider: ahsay'),
       ),
-      ['targets[0].ahsay.timezone: not an IANA time zone (e.g. "Asia/Hong_Kong", "UTC")', 'targets[0].ahsay.days: must be >= 1'],
+      ['targets[0].ahsay.timezone: not an IANA time zone (e.g. "Asia/Hong_Kong", "UTC") (target "a")', 'targets[0].ahsay.days: must be >= 1 (target "a")'],
     ],
     [
       'cbr: neither iam nor a key pair',
       targets(target('a', 'cbr: { project_id: p1 }', '').replace('provider: opsmanager', 'provider: cbr')),
-      ['targets[0].cbr: one of iam or access_key with secret_key is required'],
+      ['targets[0].cbr: one of iam or access_key with secret_key is required (target "a")'],
     ],
     [
       'cbr: both, an access key without its secret, and an iam block without its password',
@@ -223,41 +224,41 @@ describe('bad configs: every problem, each as "<path>: <message>"', () => {
         ),
       ),
       [
-        'targets[0].cbr: set either iam or access_key with secret_key, not both',
-        'targets[0].cbr.secret_key: required with access_key (or secret_key_file)',
-        'targets[0].cbr.iam.password: required (or password_file)',
+        'targets[0].cbr: set either iam or access_key with secret_key, not both (target "a")',
+        'targets[0].cbr.secret_key: required with access_key (or secret_key_file) (target "a")',
+        'targets[0].cbr.iam.password: required (or password_file) (target "a")',
       ],
     ],
     [
       'block of another provider',
       targets(target('a').replace('provider: opsmanager', 'provider: cbr')),
-      ['targets[0].cbr: required for provider "cbr"', 'targets[0].opsmanager: not allowed for provider "cbr" (only a "cbr" block is)'],
+      ['targets[0].cbr: required for provider "cbr" (target "a")', 'targets[0].opsmanager: not allowed for provider "cbr" (only a "cbr" block is) (target "a")'],
     ],
-    ['missing provider block', targets(target('a', '', '')), ['targets[0].opsmanager: required for provider "opsmanager"']],
+    ['missing provider block', targets(target('a', '', '')), ['targets[0].opsmanager: required for provider "opsmanager" (target "a")']],
     [
       'provider block not a mapping',
       targets(target('a', 'opsmanager: [x]', '')),
-      ['targets[0].opsmanager: expected a mapping, got a list'],
+      ['targets[0].opsmanager: expected a mapping, got a list (target "a")'],
     ],
-    ['url with another scheme', targets(target('a', 'url: ftp://ops.example.com')), ['targets[0].url: must be an http:// or https:// URL']],
+    ['url with another scheme', targets(target('a', 'url: ftp://ops.example.com')), ['targets[0].url: must be an http:// or https:// URL (target "a")']],
     [
       'url with user info',
       targets(target('a', 'url: https://admin:hunter2@ops.example.com')),
-      ['targets[0].url: must not contain a user name or password; put credentials in the provider block'],
+      ['targets[0].url: must not contain a user name or password; put credentials in the provider block (target "a")'],
     ],
     [
       'url with a query',
       targets(target('a', 'url: https://ops.example.com/?x=1')),
-      ['targets[0].url: must not contain a query (?) or fragment (#)'],
+      ['targets[0].url: must not contain a query (?) or fragment (#) (target "a")'],
     ],
     [
       'url with a fragment',
       targets(target('a', 'url: "https://ops.example.com/#top"')),
-      ['targets[0].url: must not contain a query (?) or fragment (#)'],
+      ['targets[0].url: must not contain a query (?) or fragment (#) (target "a")'],
     ],
-    ['not a url', targets(target('a', 'url: ops.example.com')), ['targets[0].url: not a valid URL (expected e.g. https://host:8443)']],
+    ['not a url', targets(target('a', 'url: ops.example.com')), ['targets[0].url: not a valid URL (expected e.g. https://host:8443) (target "a")']],
     ['max_concurrency 0', 'global: { max_concurrency: 0 }\n', ['global.max_concurrency: must be >= 1']],
-    ['max_concurrency 257', targets(target('a', 'max_concurrency: 257')), ['targets[0].max_concurrency: must be <= 256']],
+    ['max_concurrency 257', targets(target('a', 'max_concurrency: 257')), ['targets[0].max_concurrency: must be <= 256 (target "a")']],
     ['max_jobs -1', 'global: { max_jobs: -1 }\n', ['global.max_jobs: must be >= 0']],
     ['max_jobs 100001', 'global: { max_jobs: 100001 }\n', ['global.max_jobs: must be <= 100000']],
     ['max_jobs 1.5', 'global: { max_jobs: 1.5 }\n', ['global.max_jobs: must be an integer']],
@@ -281,27 +282,27 @@ describe('bad configs: every problem, each as "<path>: <message>"', () => {
     [
       'empty projects list',
       targets(target('a', '', 'public_key: pub\n      private_key: x\n      projects: []')),
-      ['targets[0].opsmanager.projects: must not be an empty list'],
+      ['targets[0].opsmanager.projects: must not be an empty list (target "a")'],
     ],
     [
       'projects not a list',
       targets(target('a', '', 'public_key: pub\n      private_key: x\n      projects: abc')),
-      ['targets[0].opsmanager.projects: expected a list, got a string'],
+      ['targets[0].opsmanager.projects: expected a list, got a string (target "a")'],
     ],
     [
       'missing CA file',
       targets(target('a', 'tls: { ca_file: /nonexistent/ca.pem }')),
-      ['targets[0].tls.ca_file: cannot read "/nonexistent/ca.pem": no such file'],
+      ['targets[0].tls.ca_file: cannot read "/nonexistent/ca.pem": no such file (target "a")'],
     ],
     [
       'CA file without a certificate',
       targets(target('a', 'tls: { ca_file: not-a-cert.pem }')),
-      [`targets[0].tls.ca_file: {DIR/not-a-cert.pem} contains no PEM certificate`],
+      [`targets[0].tls.ca_file: {DIR/not-a-cert.pem} contains no PEM certificate (target "a")`],
     ],
     [
       'insecure_skip_verify not a boolean',
       targets(target('a', 'tls: { insecure_skip_verify: "yes" }')),
-      ['targets[0].tls.insecure_skip_verify: expected true or false, got a string'],
+      ['targets[0].tls.insecure_skip_verify: expected true or false, got a string (target "a")'],
     ],
     ['empty file', '', ['the configuration is empty']],
     ['only comments', '# nothing here\n\n', ['the configuration is empty']],
@@ -322,13 +323,13 @@ describe('bad configs: every problem, each as "<path>: <message>"', () => {
         '(root): unknown key "foo"',
         'global.timeout: invalid duration "5 minutes": expected one or more <integer><unit> with unit ms, s, m, h, d, w or y, largest unit first (e.g. "1h30m", "500ms", "7d")',
         'global.max_concurrency: must be >= 1',
-        'targets[0].url: must be an http:// or https:// URL',
+        'targets[0].url: must be an http:// or https:// URL (target "a")',
         'targets[1].name: duplicate target name "a" (first at targets[0])',
-        'targets[1].opsmanager.public_key: required',
-        'targets[1].opsmanager: set either private_key or private_key_file, not both',
-        `targets[1].opsmanager.private_key_file: cannot read {DIR/missing.key}: no such file`,
-        'targets[2].opsmanager: required for provider "opsmanager"', // a missing key sorts at its parent
-        'targets[2].timeout: expected a string, got an integer',
+        'targets[1].opsmanager.public_key: required (target "a")',
+        'targets[1].opsmanager: set either private_key or private_key_file, not both (target "a")',
+        `targets[1].opsmanager.private_key_file: cannot read {DIR/missing.key}: no such file (target "a")`,
+        'targets[2].opsmanager: required for provider "opsmanager" (target "b")', // a missing key sorts at its parent
+        'targets[2].timeout: expected a string, got an integer (target "b")',
       ],
     ],
   ];
@@ -456,7 +457,7 @@ describe('good configs', () => {
   });
 
   test('an environment variable set to "" expands to ""', () => {
-    expect(problemsOf(targets(target('a')), { OPS_PRIVATE_KEY: '' })).toEqual(['targets[0].opsmanager.private_key: must not be empty']);
+    expect(problemsOf(targets(target('a')), { OPS_PRIVATE_KEY: '' })).toEqual(['targets[0].opsmanager.private_key: must not be empty (target "a")']);
   });
 
   test('process.env is the default environment', () => {
@@ -760,5 +761,31 @@ describe('the other providers\' blocks', () => {
     });
     expect(JSON.stringify(redactConfig(config))).not.toContain('iam-secret-42');
     expect(JSON.stringify(redactConfig(config))).toContain('"password":"<secret>"');
+  });
+});
+
+describe('a misspelt key or provider gets a suggestion, and a problem inside a target names it', () => {
+  test.each([
+    ['a target key', targets(target('ops-eu', 'lookbak: 2h')), 'targets[0]: unknown key "lookbak"; did you mean "lookback"? (target "ops-eu")'],
+    ['a provider block key', targets(target('ops-eu', '', 'public_key: k\n      private_key: p\n      projets: [x]')), 'targets[0].opsmanager: unknown key "projets"; did you mean "projects"? (target "ops-eu")'],
+    ['a tls key', targets(target('ops-eu', 'tls: { ca_fle: x.pem }')), 'targets[0].tls: unknown key "ca_fle"; did you mean "ca_file"? (target "ops-eu")'],
+    ['a provider', targets(target('ops-eu')).replace('provider: opsmanager', 'provider: opsmanagr'), 'targets[0].provider: unknown provider "opsmanagr"; did you mean "opsmanager"? (expected one of: opsmanager, bluexp, ahsay, cbr) (target "ops-eu")'],
+    ['a key nothing resembles', targets(target('ops-eu', 'labels: {}')), 'targets[0]: unknown key "labels" (target "ops-eu")'],
+  ])('%s', (_what, yaml, line) => {
+    expect(problemsOf(yaml)).toContain(line);
+  });
+});
+
+describe('closestMatch', () => {
+  test.each([
+    ['timout', ['timeout', 'lookback'], 'timeout'],
+    ['Lookback', ['timeout', 'lookback'], 'lookback'],
+    ['max_concurency', ['max_concurrency', 'max_jobs'], 'max_concurrency'],
+    ['ahsya', ['opsmanager', 'bluexp', 'ahsay', 'cbr'], 'ahsay'],
+    ['labels', ['timeout', 'lookback'], undefined],
+    ['x', ['cbr'], undefined],
+    ['y'.repeat(100), ['y'.repeat(99)], undefined],
+  ])('%s among %j -> %s', (word, candidates, expected) => {
+    expect(closestMatch(word, candidates)).toBe(expected);
   });
 });
