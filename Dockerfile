@@ -27,13 +27,16 @@ WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 
-# ---- compile TypeScript with every dependency; nothing of this stage but dist/ is kept.
+# ---- compile TypeScript and render the docs with every dependency; nothing of this stage but dist/ is kept.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The documentation that the exporter serves at /docs/: the build renders it into dist/docs.
+COPY docs ./docs
+COPY scripts/build-docs.mjs ./scripts/
 RUN npm run build
 
 # ---- the product simulators' build: the exporter's build stage plus simulators/ (which imports a

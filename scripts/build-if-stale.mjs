@@ -25,7 +25,12 @@ export function newestMtime(paths) {
 export function staleBuilds(root = ROOT) {
   const at = (...parts) => join(root, ...parts);
   const builds = [
-    { script: 'build', output: at('dist', 'main.js'), inputs: [at('src'), at('tsconfig.json'), at('tsconfig.build.json'), at('package.json')] },
+    {
+      script: 'build',
+      output: at('dist', 'main.js'),
+      // The build also renders docs/ into dist/docs (served at /docs/).
+      inputs: [at('src'), at('docs'), at('scripts', 'build-docs.mjs'), at('tsconfig.json'), at('tsconfig.build.json'), at('package.json')],
+    },
     {
       script: 'build:simulators',
       output: at('build', 'simulators', 'main.js'),

@@ -4,6 +4,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import YAML from 'yaml';
 import { redactConfig } from './config/redact';
+import { docsPages } from './docs-pages';
 import type { Exporter } from './exporter';
 import type { CollectResult } from './collect';
 import { CONTENT_TYPE, jobsInState } from './metrics';
@@ -126,6 +127,8 @@ export function createApp(exporter: Exporter, log: Logger, options: AppOptions):
     }
     res.type('text/plain; charset=utf-8').send(YAML.stringify(redactConfig(exporter.config)));
   });
+
+  app.use('/docs', docsPages());
 
   app.get('/', (_req, res) => {
     res.type('html').send(landingPage(exporter, showConfig));

@@ -284,7 +284,8 @@ test('a broken restore reaches Alertmanager as BackupJobFailed with its target a
   });
   expect(alert!.annotations.description).toContain(resource);
   expect(alert!.annotations.description).toContain(TARGET);
-  expect(alert!.annotations.runbook_url).toBe('docs/runbooks.md#backupjobfailed');
+  const runbookBase = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { config: { runbook_base_url: string } }).config.runbook_base_url;
+  expect(alert!.annotations.runbook_url).toBe(`${runbookBase}#backupjobfailed`);
   expect(alert!.status.state).toBe('active');
 
   const notified = (status: 'firing' | 'resolved') =>

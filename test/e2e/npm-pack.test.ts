@@ -1,6 +1,7 @@
 /**
  * The npm package as a user gets it: `npm pack` the project, install the tarball with production
- * dependencies only into an empty folder, run the installed `backup-exporter` command and scrape it.
+ * dependencies only into an empty folder, run the installed `backup-exporter` command, scrape it and
+ * read its documentation at /docs/.
  * Catches a `files` list that leaves out what the installed program needs, a missing shebang or bin,
  * and a runtime dependency declared as a dev dependency.
  *
@@ -54,8 +55,13 @@ beforeAll(() => {
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-test('the tarball holds the program, its configuration files and package.json, and no sources or tests', () => {
-  for (const file of ['package.json', pkg.bin['backup-exporter'], 'exporter.yml', 'exporter.schema.json']) expect(packedFiles).toContain(file);
+test('the tarball holds the program, its rendered documentation, its configuration files and package.json, and no sources or tests', () => {
+  for (const file of ['package.json', pkg.bin['backup-exporter'], 'exporter.yml', 'exporter.schema.json', 'dist/docs/index.html', 'dist/docs/runbooks.html']) {
+    expect(packedFiles).toContain(file);
+  }
+  // The documentation as HTML only: no Markdown sources or build script.
+  expect(packedFiles.filter((f) => f.startsWith('dist/docs/') && !f.endsWith('.html'))).toEqual([]);
+  expect(packedFiles.filter((f) => /^(docs|scripts)\//.test(f))).toEqual([]);
   expect(packedFiles.filter((f) => /^(src|test|bench|deploy|node_modules)\//.test(f))).toEqual([]);
 });
 
@@ -78,7 +84,7 @@ test('the install has the bin with its shebang, and no dev dependencies', () => 
   for (const dev of Object.keys(pkg.devDependencies)) expect(existsSync(join(installDir, 'node_modules', dev))).toBe(false);
 });
 
-test('the installed backup-exporter serves /metrics: build info, the unreachable target down; SIGTERM exits 0', async () => {
+test('the installed backup-exporter serves /metrics (build info, the unreachable target down) and /docs/; SIGTERM exits 0', async () => {
   const bin = join(installDir, 'node_modules', '.bin', 'backup-exporter');
   const version = spawnSync(bin, ['--version'], { cwd: installDir, encoding: 'utf8', timeout: 20_000 });
   expect(version.stdout).toContain(`backup-exporter ${pkg.version}`);
@@ -101,6 +107,7 @@ test('the installed backup-exporter serves /metrics: build info, the unreachable
   );
   const child = startProcess(bin, [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${port}`], { cwd: installDir });
   let text: string;
+  let runbooks: { status: number; type: string; body: string };
   let code: number | null;
   try {
     text = await waitWhileRunning(
@@ -113,10 +120,14 @@ test('the installed backup-exporter serves /metrics: build info, the unreachable
       },
       30_000,
     );
+    const res = await request(`http://127.0.0.1:${port}/docs/runbooks.html`);
+    runbooks = { status: res.statusCode, type: String(res.headers['content-type']), body: await res.body.text() };
   } finally {
     code = await child.stop(15_000);
   }
   expect(text).toMatch(new RegExp(`^backup_exporter_build_info\\{[^}]*version="${pkg.version.replace(/\./g, '\\.')}"[^}]*\\} 1$`, 'm'));
   expect(text).toMatch(/^backup_up\{target="pack-target",provider="opsmanager"\} 0$/m);
+  expect(runbooks).toMatchObject({ status: 200, type: 'text/html; charset=utf-8' });
+  expect(runbooks.body).toContain('id="backuptargetdown"');
   expect({ code, output: code === 0 ? '' : child.output() }).toEqual({ code: 0, output: '' });
 });

@@ -3,8 +3,9 @@
  * schemas (kubernetes-models, @kubernetes-models/prometheus-operator: JSON schemas compiled into
  * validators, offline), a manifest with a wrong field type is rejected, the objects fit together
  * (labels, ports, names, paths, the namespace), the example exporter.yml is a valid configuration
- * whose secrets come from the Secret's files, and prometheusrule.yaml holds the groups of alerts/*.yml
- * (test/integration/prometheusrule-generator.test.ts runs the generator itself).
+ * whose secrets come from the Secret's files, prometheusrule.yaml holds the groups of alerts/*.yml
+ * (test/integration/prometheusrule-generator.test.ts runs the generator itself), and every
+ * runbook_url is the absolute URL made from the one runbook base URL in package.json.
  *
  * The schemas check types, required fields and enums; like the Kubernetes OpenAPI schemas they do
  * not reject unknown (misspelt) field names, so the security-relevant fields are also asserted at
@@ -259,5 +260,32 @@ describe('prometheusrule.yaml, generated from alerts/*.yml', () => {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     expect(one('PrometheusRule').spec.groups).toEqual(groups);
+  });
+});
+
+describe('runbook_url: absolute, from the one setting in package.json', () => {
+  const base = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { config?: { runbook_base_url?: string } }).config?.runbook_base_url ?? '';
+  type Rule = { alert?: string; annotations?: Record<string, string> };
+  const alertsOf = (groups: Array<{ rules: Rule[] }>) => groups.flatMap((g) => g.rules).filter((r) => r.alert);
+  const ruleFiles = readdirSync(join(ROOT, 'alerts'))
+    .filter((n) => /\.ya?ml$/.test(n))
+    .sort();
+  const sources: Array<[string, Rule[]]> = [
+    ...ruleFiles.map((f): [string, Rule[]] => [`alerts/${f}`, alertsOf((parse(readFileSync(join(ROOT, 'alerts', f), 'utf8')) as { groups: Array<{ rules: Rule[] }> }).groups)]),
+    ['deploy/kubernetes/prometheusrule.yaml', alertsOf(one('PrometheusRule').spec.groups)],
+  ];
+
+  test('the base is an absolute http(s) URL without a fragment', () => {
+    expect(base).toMatch(/^https?:\/\/[^\s#]+$/);
+    expect(() => new URL(base)).not.toThrow();
+  });
+
+  test.each(sources)('%s: every alert links <base>#<alert name in lower case>', (_file, alerts) => {
+    expect(alerts.length).toBeGreaterThan(0);
+    for (const alert of alerts) {
+      const url = alert.annotations?.runbook_url ?? '';
+      expect({ alert: alert.alert, url }).toEqual({ alert: alert.alert, url: `${base}#${alert.alert!.toLowerCase()}` });
+      expect(new URL(url).protocol).toMatch(/^https?:$/);
+    }
   });
 });
