@@ -839,7 +839,7 @@ export const ahsay = defineProvider({
      * the job window and of earlier walks cost nothing, others one report summary each, at most
      * MAX_SUMMARIES_PER_SET per collection.
      */
-    const walk = async (ctx: CollectContext, user: BackupUser, set: BackupSetInfo, inventory: UserInventory): Promise<void> => {
+    const walk = async (ctx: CollectContext, user: BackupUser, set: BackupSetInfo, inventory: UserInventory, window: ReadonlyMap<string, string>): Promise<void> => {
       const runs = inventory.pending.get(set.id);
       if (!runs) return;
       let asked = 0;
@@ -847,7 +847,7 @@ export const ahsay = defineProvider({
       for (const [index, runId] of runs.entries()) {
         const known = tracker.newestOf(user.login, set.id);
         if (known !== undefined && runId <= known) break;
-        let status = tracker.statusOf(user.login, set.id, runId);
+        let status = tracker.statusOf(user.login, set.id, runId) ?? window.get(runKey(user.login, set.id, runId));
         if (status === undefined) {
           if (asked >= MAX_SUMMARIES_PER_SET) {
             left.push(...runs.slice(index));
@@ -887,13 +887,18 @@ export const ahsay = defineProvider({
         finished.retain(logins, new Set(dates));
         for (const login of inventories.keys()) if (!logins.has(login)) inventories.delete(login);
         const days = users.flatMap((user) => (['backup', 'restore'] as const).flatMap((kind) => dates.map((date) => ({ user, kind, date }))));
+        // Statuses of this collection's window, running runs included: those need no report summary.
+        const window = new Map<string, string>();
         const due = users.filter((user) => (inventories.get(user.login)?.dueAt ?? -Infinity) <= ctx.now);
         await Promise.all([
           mapLimited(days, target.max_concurrency, async ({ user, kind, date }) => {
             const cached = finished.get(user.login, kind, date);
             if (cached) return ctx.report({ jobs: cached });
             const { jobs, runs } = await readDay(ctx, credentials, user, { kind, login: user.login, date, zone }, sink);
-            for (const run of runs) tracker.learn(user.login, run.setId, run.runId, run.status);
+            for (const run of runs) {
+              tracker.learn(user.login, run.setId, run.runId, run.status);
+              window.set(runKey(user.login, run.setId, run.runId), run.status);
+            }
             if (isFinalDay(jobs, date, today)) finished.put(user.login, kind, date, jobs);
             ctx.report({ jobs });
           }),
@@ -903,7 +908,7 @@ export const ahsay = defineProvider({
           const inventory = inventories.get(user.login);
           return inventory ? inventory.sets.map((set) => ({ user, set, inventory })) : [];
         });
-        await mapLimited(sets, target.max_concurrency, ({ user, set, inventory }) => walk(ctx, user, set, inventory));
+        await mapLimited(sets, target.max_concurrency, ({ user, set, inventory }) => walk(ctx, user, set, inventory, window));
         for (const user of users) {
           const inventory = inventories.get(user.login);
           if (!inventory) continue;

@@ -87,8 +87,9 @@ describe('exporter with the AhsayCBS simulator', () => {
       expect([kind, state, value]).toEqual([kind, state, expected.get(`${kind}/${state}`) ?? 0]);
     }
     expect(expected.get('backup/succeeded')).toBeGreaterThan(0);
-    // ListUsers, then users x kinds x days.
-    expect(s.get('backup_collect_upstream_requests{target="cbs",provider="ahsay"}')).toBe(1 + 5 * 2 * 2);
+    // ListUsers, then users x kinds x days, and each user's inventory (backup sets, run list,
+    // storage): every newest run is in the window, so no report summary is asked for.
+    expect(s.get('backup_collect_upstream_requests{target="cbs",provider="ahsay"}')).toBe(1 + 5 * 2 * 2 + 5 * 3);
     expect(series(text, 'backup_last_success_timestamp_seconds', { target: 'cbs', kind: 'backup' }).length).toBeGreaterThan(0);
     expect(promtoolCheckMetrics(text)).toBe('');
   });
@@ -120,14 +121,15 @@ describe('exporter with the AhsayCBS simulator', () => {
     expect(stringSizes).toBeGreaterThan(0);
   });
 
-  test('a warm scrape re-reads only today: users x 2 requests with days 2 (and ListUsers once more without users)', async () => {
+  test('a warm scrape re-reads only today and no inventory: users x 2 requests with days 2 (and ListUsers once more without users)', async () => {
     const cbs = await simulator({ users: 4 });
     const logins = Array.from({ length: 4 }, (_, i) => cbs.sim.user(i).login);
     const ex = await exporter(`targets:\n${target('listed', cbs.server.url, `      users: [${logins.join(', ')}]\n      days: 2\n`)}${target('all', cbs.server.url)}`);
     const [today] = hongKongDates();
     const cold = await fetchText(`${ex.url}/probe?target=listed`);
-    expect(cbs.sim.stats.requests).toBe(4 * 2 * 2);
-    expect(samples(cold.text).get('backup_collect_upstream_requests{target="listed",provider="ahsay"}')).toBe(16);
+    // The full user list (status, quotas) even with users configured, the day lists, each user's inventory.
+    expect(cbs.sim.stats.requests).toBe(1 + 4 * 2 * 2 + 4 * 3);
+    expect(samples(cold.text).get('backup_collect_upstream_requests{target="listed",provider="ahsay"}')).toBe(29);
     cbs.sim.reset();
     const warm = await fetchText(`${ex.url}/probe?target=listed`);
     if (hongKongDates()[0] !== today) return; // midnight in Hong Kong between the scrapes: a new day to read
