@@ -70,6 +70,17 @@ export interface AhsaySimulatorOptions {
   badTimeRate?: number;
   /** Which field names restore records use (default mixed: per user). */
   restoreFieldStyle?: RestoreFieldStyle;
+  /** Days before today that ListBackupJobs.do lists runs of (default 7). */
+  historyDays?: number;
+  /**
+   * The inventory's cases (default off; on in the demo): finance's first backup set stops running (its schedule
+   * still on), sales' first set has its schedule switched off, design is suspended (its backups
+   * stop), legal uses 97 % of its quota and support 88 %. Each stops `stoppedAgoMs` before the
+   * simulator's clock read at creation.
+   */
+  inventoryCases?: boolean;
+  /** How long before creation the stopped sets ran last (default 3 days). */
+  stoppedAgoMs?: number;
   clock?: () => number;
   seed?: string;
   faults?: Partial<Faults>;
@@ -81,6 +92,10 @@ export interface AhsayBackupSet {
   destinationId: string;
   /** Milliseconds after local midnight of the first run of a day. */
   phase: number;
+  /** Whether its schedule is switched on. */
+  scheduleEnabled: boolean;
+  /** No run starts at or after this instant (a schedule that stopped, a suspended user). */
+  stopsAt?: number;
 }
 
 export interface AhsayUser {
@@ -89,6 +104,11 @@ export interface AhsayUser {
   owner: string;
   clientType: 'OBM' | 'ACB';
   backupSets: AhsayBackupSet[];
+  /** ENABLE or SUSPENDED. */
+  status: string;
+  /** Bytes of the user's quota, and the share of it in use. */
+  quotaBytes: number;
+  usedShare: number;
 }
 
 export interface FailNextResult {
@@ -125,6 +145,10 @@ interface Settings {
   sizeAsStringRate: number;
   badTimeRate: number;
   restoreFieldStyle: RestoreFieldStyle;
+  historyDays: number;
+  inventoryCases: boolean;
+  /** When the stopped sets and the suspended user ran last. */
+  stoppedAt: number;
   clock: () => number;
   seed: string;
 }
@@ -179,6 +203,9 @@ function settingsFrom(o: AhsaySimulatorOptions): Settings {
     sizeAsStringRate: clamp01(o.sizeAsStringRate ?? 0.2),
     badTimeRate: clamp01(o.badTimeRate ?? 0.01),
     restoreFieldStyle: o.restoreFieldStyle ?? 'mixed',
+    historyDays: Math.max(0, Math.min(60, Math.floor(o.historyDays ?? 7))),
+    inventoryCases: o.inventoryCases ?? false,
+    stoppedAt: (o.clock ?? Date.now)() - Math.max(0, o.stoppedAgoMs ?? 3 * DAY_MS),
     clock: o.clock ?? Date.now,
     seed: o.seed ?? 'backup-exporter',
   };
@@ -326,10 +353,33 @@ function userAt(s: Settings, index: number): AhsayUser {
       name: SET_NAMES[(firstName + j) % SET_NAMES.length]!,
       destinationId: String(1_680_000_000_000 + Math.floor(q[1]! * 60_000_000_000)),
       phase: Math.floor(q[2]! * s.backupIntervalMs),
+      scheduleEnabled: true,
     });
   }
-  return { index, login, owner: pick(OWNERS, r[2]!), clientType: r[3]! < 0.8 ? 'OBM' : 'ACB', backupSets };
+  const cases = s.inventoryCases;
+  const suspended = cases && index === SUSPENDED_USER;
+  if (cases && index === STOPPED_SET_USER) backupSets[0]!.stopsAt = s.stoppedAt;
+  if (cases && index === DISABLED_SET_USER) Object.assign(backupSets[0]!, { scheduleEnabled: false, stopsAt: s.stoppedAt });
+  if (suspended) for (const set of backupSets) set.stopsAt = s.stoppedAt;
+  const q = draws(s.seed, 'user-json', index);
+  const usedShare = cases && index in NEAR_QUOTA ? NEAR_QUOTA[index]! : 0.1 + 0.6 * q[2]!;
+  return {
+    index,
+    login,
+    owner: pick(OWNERS, r[2]!),
+    clientType: r[3]! < 0.8 ? 'OBM' : 'ACB',
+    backupSets,
+    status: suspended ? 'SUSPENDED' : 'ENABLE',
+    quotaBytes: (50 + Math.floor(q[1]! * 950)) * 1024 ** 3,
+    usedShare,
+  };
 }
+
+/** The users of the inventory cases (see AhsaySimulatorOptions.inventoryCases). */
+const STOPPED_SET_USER = 1;
+const DISABLED_SET_USER = 2;
+const SUSPENDED_USER = 3;
+const NEAR_QUOTA: Readonly<Record<number, number>> = { 4: 0.97, 5: 0.88 };
 
 function userByLogin(s: Settings, login: string): AhsayUser | undefined {
   const index = indexOfLogin(login);
@@ -389,7 +439,7 @@ function backupRuns(world: World, user: AhsayUser, date: string, now: number): R
   for (const set of user.backupSets) {
     for (let k = 0; ; k++) {
       const start = dayStart + set.phase + k * s.backupIntervalMs;
-      if (start + longest(s.backupDurationMs) >= dayEnd || start > now) break;
+      if (start + longest(s.backupDurationMs) >= dayEnd || start > now || (set.stopsAt !== undefined && start >= set.stopsAt)) break;
       const r = draws(s.seed, 'backup', user.login, set.id, date, k);
       const planned = forcedKey(user.login, set.id, start);
       const ending = world.forced.has(planned) ? 'BS_STOP_BY_SYSTEM_ERROR' : outcome(BACKUP_OUTCOMES, r[0]!);
@@ -552,7 +602,7 @@ function nextRun(world: World, set: AhsayBackupSet, now: number, login: string):
     const dayEnd = zone.midnight(nextDate(date));
     for (let k = 0; ; k++) {
       const start = dayStart + set.phase + k * s.backupIntervalMs;
-      if (start + longest(s.backupDurationMs) >= dayEnd) break;
+      if (start + longest(s.backupDurationMs) >= dayEnd || (set.stopsAt !== undefined && start >= set.stopsAt)) break;
       if (start > now && !world.forced.has(forcedKey(login, set.id, start))) return start;
     }
   }
@@ -624,6 +674,11 @@ const HANDLERS: Record<string, Handler> = {
   '/2/ListUsers.do': listUsers,
   '/ListBackupJobStatus.do': (world, body) => jobList(world, body, 'backup'),
   '/ListRestoreJobStatus.do': (world, body) => jobList(world, body, 'restore'),
+  '/ListBackupSets.do': listBackupSets,
+  '/2/GetBackupSet.do': getBackupSet,
+  '/ListBackupJobs.do': listBackupJobs,
+  '/GetBackupJobReportSummary.do': reportSummary,
+  '/GetUserStorageStat.do': storageStat,
 };
 
 function apiHandler(world: World, o: AhsaySimulatorOptions): express.RequestHandler {
@@ -675,6 +730,8 @@ function userId(s: Settings, user: AhsayUser): string {
 
 function userJson(s: Settings, user: AhsayUser): Record<string, unknown> {
   const r = draws(s.seed, 'user-json', user.index);
+  // The quota's size comes as a number or, for some users, as a string of digits.
+  const quota = user.index % 3 === 2 ? String(user.quotaBytes) : user.quotaBytes;
   return {
     ID: userId(s, user),
     LoginName: user.login,
@@ -682,9 +739,140 @@ function userJson(s: Settings, user: AhsayUser): Record<string, unknown> {
     Owner: user.owner,
     ClientType: user.clientType,
     Type: r[0]! < 0.9 ? 'PAID' : 'TRIAL',
-    Status: 'ENABLE',
+    Status: user.status,
     RegistrationDate: Number(userId(s, user)),
-    QuotaList: [{ Enabled: true, Quota: (50 + Math.floor(r[1]! * 950)) * 1024 ** 3, DestinationName: 'AhsayCBS', DestinationKey: 'OBS' }],
+    QuotaList: [{ Enabled: true, Quota: quota, DestinationName: 'AhsayCBS', DestinationKey: 'OBS' }],
+  };
+}
+
+function knownUser(world: World, body: Body): AhsayUser {
+  const login = required(body, 'LoginName');
+  const user = userByLogin(world.s, login);
+  if (!user) throw new ProductError(`User '${login}' does not exist`, JSON_EXPT_TYPE);
+  return user;
+}
+
+/**
+ * A backup set's settings as GetBackupSet.do and ListBackupSets.do with ListAll give them: the
+ * schedules under ScheduleSettings (fields of AddSchedule / UpdateSchedule), the destinations under
+ * DestinationSettings.DestinationList. The switch comes as a boolean or, for some users, as the
+ * string "true"/"false" (the product's mixed types).
+ */
+function setSettings(s: Settings, user: AhsayUser, set: AhsayBackupSet): Record<string, unknown> {
+  const periodic = s.backupIntervalMs < DAY_MS;
+  const enabled = user.index % 2 === 1 ? String(set.scheduleEnabled) : set.scheduleEnabled;
+  return {
+    ID: set.id,
+    Name: set.name,
+    Type: 'FILE',
+    Owner: user.owner,
+    ScheduleSettings: {
+      Enabled: enabled,
+      ScheduleList: [
+        {
+          ID: `${set.id}-schedule`,
+          Name: periodic ? 'Periodic' : 'Daily',
+          Type: 'DAILY',
+          BackupInterval: periodic ? Math.round(s.backupIntervalMs / MINUTE_MS) : -1,
+          Time: { Hour: Math.floor(set.phase / HOUR_MS) % 24, Minute: Math.floor(set.phase / MINUTE_MS) % 60, Duration: -1 },
+          FullBackup: true,
+        },
+      ],
+    },
+    DestinationSettings: { DestinationList: [{ '@class': 'com.ahsay.obx.cxp.cloud.OBS', Id: set.destinationId, Name: 'AhsayCBS' }] },
+  };
+}
+
+function listBackupSets(world: World, body: Body): unknown {
+  const user = knownUser(world, body);
+  const all = flag(body, 'ListAll');
+  return { Status: 'OK', Data: user.backupSets.map((set) => (all ? setSettings(world.s, user, set) : { Type: 'FILE', ID: set.id, Name: set.name })) };
+}
+
+function getBackupSet(world: World, body: Body): unknown {
+  const user = knownUser(world, body);
+  const id = required(body, 'BackupSetID');
+  const set = user.backupSets.find((candidate) => candidate.id === id);
+  if (!set) throw new ProductError(`Backup set '${id}' does not exist`, JSON_EXPT_TYPE);
+  return { Status: 'OK', Data: setSettings(world.s, user, set) };
+}
+
+/** The runs of `user` that started on the last historyDays days and today, per set. */
+function runHistory(world: World, user: AhsayUser): Map<AhsayBackupSet, Run[]> {
+  const now = world.s.clock();
+  const today = world.zone.today(now);
+  const history = new Map<AhsayBackupSet, Run[]>(user.backupSets.map((set) => [set, []]));
+  for (let back = world.s.historyDays; back >= 0; back--) {
+    for (const run of backupRuns(world, user, nextDate(today, -back), now)) history.get(run.set)!.push(run);
+  }
+  return history;
+}
+
+function runId(world: World, run: Run): string {
+  return new DayFormatter(world.zone, world.zone.today(run.start)).time(run.start).replace(/[ :]/g, '-');
+}
+
+function listBackupJobs(world: World, body: Body): unknown {
+  const user = knownUser(world, body);
+  const data = [...runHistory(world, user)].map(([set, runs]) => ({ BackupJob: runs.map((run) => runId(world, run)), BackupSetID: set.id, Removed: false }));
+  return { Status: 'OK', Data: data };
+}
+
+/** The report summary of one run; Data is an object or, for some users, that object as JSON text (the reference types Data as a String). */
+function reportSummary(world: World, body: Body): unknown {
+  const user = knownUser(world, body);
+  const setId = required(body, 'BackupSetID');
+  const jobId = required(body, 'BackupJobID');
+  const set = user.backupSets.find((candidate) => candidate.id === setId);
+  const date = jobId.slice(0, 10);
+  const run = set && /^\d{4}-\d{2}-\d{2}$/.test(date) ? backupRuns(world, user, date, world.s.clock()).find((r) => r.set === set && runId(world, r) === jobId) : undefined;
+  if (!run) throw new ProductError(`Backup job '${jobId}' of backup set '${setId}' not found`, 'com.ahsay.obs.core.dbs.BackupJobNotFoundExpt');
+  const format = new DayFormatter(world.zone, date);
+  const running = run.status === 'BS_STILL_RUNNING';
+  const report = {
+    ID: jobId,
+    StartTime: format.time(run.start),
+    EndTime: running ? '' : format.time(run.end),
+    BackupJobStatus: run.status,
+    NumOfWarnEntries: run.status === 'BS_STOP_SUCCESS_WITH_WARNING' ? 3 : 0,
+    NumOfErrorEntries: run.status === 'BS_STOP_SUCCESS_WITH_ERROR' ? 2 : 0,
+    NumOfNewFiles: 12,
+    TotalNewFilesSize: run.bytes,
+  };
+  return { Status: 'OK', Data: user.index % 2 === 1 ? JSON.stringify(report) : report };
+}
+
+/** k/M/G text as the product writes its sizes for people. */
+function humanSize(bytes: number): string {
+  const units = ['', 'k', 'M', 'G', 'T'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)}${units[unit]}`;
+}
+
+function storageStat(world: World, body: Body): unknown {
+  const user = knownUser(world, body);
+  const month = required(body, 'YearMonth');
+  if (!/^\d{4}-\d{2}$/.test(month)) throw new ProductError(`Unparseable date: "${month}"`, 'java.text.ParseException');
+  const total = Math.floor(user.quotaBytes * user.usedShare);
+  const data = Math.floor(total * 0.8);
+  return {
+    Status: 'OK',
+    Data: [
+      {
+        YearMonth: month,
+        AvgDataSize: humanSize(data),
+        AvgDataRawSize: String(data),
+        AvgRetainSize: humanSize(total - data),
+        AvgRetainRawSize: String(total - data),
+        AvgTotalStorageSize: humanSize(total),
+        AvgTotalStorageRawSize: String(total),
+      },
+    ],
   };
 }
 
@@ -755,6 +943,8 @@ export function startDemo(listen: { host: string; port: number }): Promise<Runni
     // The vendor's typos in times stay in the tests and fault scenarios; a newcomer's first look at
     // the demo's log should not read as something broken.
     badTimeRate: 0,
+    // A stopped schedule, a switched-off one, a suspended user and two users near their quota.
+    inventoryCases: true,
   });
   return startSimulator(sim.app, listen);
 }

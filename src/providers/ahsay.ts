@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { defineProviderBlock, integer, isTimeZone, nonEmpty } from '../config/blocks';
 import { CollectError } from '../http/errors';
 import type { ErrorReason } from '../http/errors';
-import type { Job, JobKind, StateTable } from '../model';
+import type { Job, JobKind, ResourceProtection, RestorePoint, StateTable, StorageUsage } from '../model';
 import { TERMINAL_JOB_STATES, mapStatus } from '../model';
 import { isObject, quoteForMessage, truncate } from '../text';
 import type { MappingSink } from './kit';
@@ -379,6 +379,344 @@ function key(login: string, kind: JobKind, date: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Inventory: users, backup sets, their schedules and restore points, storage
+
+export const LIST_BACKUP_SETS_PATH = `${API_BASE}/ListBackupSets.do`;
+export const LIST_BACKUP_JOBS_PATH = `${API_BASE}/ListBackupJobs.do`;
+export const REPORT_SUMMARY_PATH = `${API_BASE}/GetBackupJobReportSummary.do`;
+export const STORAGE_STAT_PATH = `${API_BASE}/GetUserStorageStat.do`;
+
+/**
+ * Backup statuses whose run left a restore point. A run that ended with warnings is one: AhsayCBS
+ * committed the run, and its warnings name single files (open, moved or locked during the run),
+ * which the next run takes. A run that ended "with error" is not counted: files it had to take
+ * are missing from it, so restoring from it is not restoring the set.
+ */
+export const RESTORE_POINT_STATUSES: ReadonlySet<string> = new Set(['BS_STOP_SUCCESS', 'BS_STOP_SUCCESS_WITH_WARNING']);
+
+/** The user status of ModifyUserStatus and ListUsers that stops a user's backups. */
+export const SUSPENDED_STATUS = 'SUSPENDED';
+/** The `status` of a set that runs on an enabled schedule, and of one without any. */
+export const SCHEDULED_STATUS = 'SCHEDULED';
+export const NO_SCHEDULE_STATUS = 'NO_SCHEDULE';
+
+/** Seconds between runs of a schedule by its Type (AddSchedule / UpdateSchedule); CUSTOM runs once. */
+const SCHEDULE_TYPE_SECONDS: Readonly<Record<string, number | undefined>> = {
+  DAILY: DAY_SECONDS,
+  WEEKLY: 7 * DAY_SECONDS,
+  MONTHLY: 31 * DAY_SECONDS,
+  CUSTOM: undefined,
+};
+
+/** Run ids kept per set while its newest restore point is looked for; older ones are not needed. */
+export const MAX_PENDING_RUNS = 32;
+/** Report summaries asked for per set and collection, newest run first; the walk goes on next time. */
+export const MAX_SUMMARIES_PER_SET = 3;
+/** Finished runs' statuses remembered per target (a few dozen bytes each). */
+export const MAX_CACHED_RUN_STATUSES = 200_000;
+/** Backup sets whose newest restore point is remembered per target. */
+export const MAX_TRACKED_SETS = 100_000;
+
+export interface UserRecord {
+  login: string;
+  owner?: string;
+  /** The user's Status word (ENABLE, SUSPENDED), where the list gives one. */
+  status?: string;
+  /** Sum of the enabled quotas of QuotaList, in bytes; absent without one. */
+  capacityBytes?: number;
+}
+
+/** A boolean the vendor writes as true/false or as "true"/"false"; undefined for anything else. */
+export function readFlag(value: unknown): boolean | undefined {
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string' && /^(true|false)$/i.test(value.trim())) return value.trim().toLowerCase() === 'true';
+  return undefined;
+}
+
+/** The full user records of a 2/ListUsers.do answer: status and quotas besides the login name. */
+export function userRecordsFromAnswer(body: unknown, sink: MappingSink): UserRecord[] {
+  const users = usersFromAnswer(body, sink);
+  const entries = (body as { User: unknown[] }).User;
+  const byLogin = new Map<string, UserRecord>(users.map((u) => [u.login, { ...u }]));
+  for (const entry of entries) {
+    if (!isObject(entry)) continue;
+    const login = stringField(entry, 'LoginName');
+    const record = login ? byLogin.get(login) : undefined;
+    if (!record) continue;
+    const status = stringField(entry, 'Status');
+    if (status) record.status = status;
+    const capacity = quotaBytes(entry.QuotaList, login!, sink);
+    if (capacity !== undefined) record.capacityBytes = capacity;
+  }
+  return [...byLogin.values()];
+}
+
+/** Sum of the enabled quotas; a quota of 0 or less is "no quota" and left out. */
+function quotaBytes(list: unknown, login: string, sink: MappingSink): number | undefined {
+  if (list === undefined || list === null) return undefined;
+  if (!Array.isArray(list)) {
+    sink.problem(`user ${login}: QuotaList is not a list; its quota is left out`);
+    return undefined;
+  }
+  let total = 0;
+  let known = false;
+  for (const quota of list) {
+    if (!isObject(quota) || readFlag(quota.Enabled) === false) continue;
+    const bytes = parseSize(quota.Quota);
+    if (bytes === undefined) {
+      sink.problem(`user ${login}: Quota ${quoteForMessage(quota.Quota)} is not a size; left out`);
+      continue;
+    }
+    if (bytes <= 0) continue;
+    total += bytes;
+    known = true;
+  }
+  return known ? total : undefined;
+}
+
+export interface ScheduleFacts {
+  /** Whether the set runs on at least one enabled schedule. */
+  enabled: boolean;
+  /** The shortest interval among its enabled schedules, where their type says one. */
+  intervalSeconds?: number;
+}
+
+export interface BackupSetInfo {
+  id: string;
+  name: string;
+  /** Undefined when the set's settings carry no schedule settings: its protection is not known. */
+  schedule?: ScheduleFacts;
+  /** The first destination's id, which report summaries of v7+ clients need. */
+  destinationId?: string;
+}
+
+/**
+ * The schedules of a backup set's settings: `ScheduleSettings` with its switch (`Enabled`, also
+ * read as `ScheduleEnabled`) and its schedules (`ScheduleList`, also read as `Schedules`), each
+ * with the fields of AddSchedule / UpdateSchedule: Type DAILY | WEEKLY | MONTHLY | CUSTOM and
+ * BackupInterval (minutes of a periodic schedule; -1 when it is not periodic).
+ */
+export function scheduleFacts(settings: Record<string, unknown>, where: string, sink: MappingSink): ScheduleFacts | undefined {
+  const container = settings.ScheduleSettings;
+  if (!isObject(container)) return undefined;
+  const switchValue = container.Enabled ?? container.ScheduleEnabled;
+  const switched = readFlag(switchValue);
+  if (switchValue !== undefined && switched === undefined) sink.problem(`${where}: schedule switch ${quoteForMessage(switchValue)} is not a boolean; taken as on`);
+  const raw = container.ScheduleList ?? container.Schedules ?? [];
+  const list = Array.isArray(raw) ? raw : isObject(raw) ? [raw] : [];
+  if (!Array.isArray(raw) && !isObject(raw)) sink.problem(`${where}: ScheduleList is not a list`);
+  const intervals: number[] = [];
+  let active = 0;
+  for (const schedule of list) {
+    if (!isObject(schedule) || readFlag(schedule.Enabled) === false) continue;
+    active++;
+    const interval = scheduleInterval(schedule, where, sink);
+    if (interval !== undefined) intervals.push(interval);
+  }
+  const facts: ScheduleFacts = { enabled: switched !== false && active > 0 };
+  if (facts.enabled && intervals.length > 0) facts.intervalSeconds = Math.min(...intervals);
+  return facts;
+}
+
+function scheduleInterval(schedule: Record<string, unknown>, where: string, sink: MappingSink): number | undefined {
+  const periodic = schedule.BackupInterval;
+  const minutes = typeof periodic === 'string' && /^\s*-?\d+\s*$/.test(periodic) ? Number(periodic) : periodic;
+  if (typeof minutes === 'number' && Number.isFinite(minutes) && minutes > 0) return minutes * 60;
+  const type = stringField(schedule, 'Type');
+  if (type !== undefined && Object.prototype.hasOwnProperty.call(SCHEDULE_TYPE_SECONDS, type)) return SCHEDULE_TYPE_SECONDS[type];
+  sink.problem(`${where}: schedule Type ${quoteForMessage(schedule.Type)} is not DAILY, WEEKLY, MONTHLY or CUSTOM; its interval is left out`);
+  return undefined;
+}
+
+/** Items of an answer's Data: a list, one object, or nothing. */
+function dataItems(ok: Record<string, unknown>, where: string): unknown[] {
+  const data = ok.Data;
+  if (data === undefined || data === null) return [];
+  if (Array.isArray(data)) return data;
+  if (isObject(data)) return [data];
+  throw new CollectError('invalid_response', `${where}: "Data" is not a list`);
+}
+
+/** The backup sets of a ListBackupSets.do answer (asked with ListAll, so each carries its settings). */
+export function backupSetsFromAnswer(body: unknown, login: string, sink: MappingSink): BackupSetInfo[] {
+  const where = `ListBackupSets.do for ${login}`;
+  const sets = new Map<string, BackupSetInfo>();
+  for (const item of dataItems(checkStatus(body, where), where)) {
+    const id = isObject(item) ? stringField(item, 'ID') : undefined;
+    if (!id || !isObject(item)) {
+      sink.problem(`${where}: a backup set without an ID skipped`);
+      continue;
+    }
+    const name = stringField(item, 'Name') ?? id;
+    const set: BackupSetInfo = { id, name };
+    const schedule = scheduleFacts(item, `backup set ${login}/${name}`, sink);
+    if (schedule) set.schedule = schedule;
+    else sink.problem(`backup set ${login}/${name}: its settings have no ScheduleSettings; its protection is left out`);
+    const destinationId = firstDestinationId(item);
+    if (destinationId) set.destinationId = destinationId;
+    sets.set(id, set);
+  }
+  return [...sets.values()];
+}
+
+function firstDestinationId(settings: Record<string, unknown>): string | undefined {
+  const destinations = isObject(settings.DestinationSettings) ? settings.DestinationSettings.DestinationList : undefined;
+  const first = Array.isArray(destinations) ? destinations.find(isObject) : undefined;
+  return first ? (stringField(first, 'Id') ?? stringField(first, 'ID')) : undefined;
+}
+
+/** Run ids per backup set of a ListBackupJobs.do answer, newest first; removed sets are left out. */
+export function runsFromAnswer(body: unknown, login: string, sink: MappingSink): Map<string, string[]> {
+  const where = `ListBackupJobs.do for ${login}`;
+  const runs = new Map<string, string[]>();
+  for (const item of dataItems(checkStatus(body, where), where)) {
+    const setId = isObject(item) ? stringField(item, 'BackupSetID') : undefined;
+    if (!setId || !isObject(item)) {
+      sink.problem(`${where}: an entry without a BackupSetID skipped`);
+      continue;
+    }
+    if (readFlag(item.Removed) === true) continue;
+    const raw = Array.isArray(item.BackupJob) ? item.BackupJob : item.BackupJob === undefined || item.BackupJob === null ? [] : [item.BackupJob];
+    const ids: string[] = [];
+    for (const run of raw) {
+      if (typeof run === 'string' && parseLocalDateTime(run)) ids.push(run.trim());
+      else sink.problem(`${where}: run id ${quoteForMessage(run)} of backup set ${setId} is not a time (yyyy-MM-dd-HH-mm-ss); skipped`);
+    }
+    // Run ids are start times written with fixed widths: their text order is their time order.
+    runs.set(setId, [...new Set(ids)].sort().reverse());
+  }
+  return runs;
+}
+
+/**
+ * The status word of a GetBackupJobReportSummary.do answer. Its reference types Data as a String
+ * while describing an object: a JSON text in Data is read as that object.
+ */
+export function summaryStatusFromAnswer(body: unknown, where: string): string | undefined {
+  const ok = checkStatus(body, where);
+  let data = ok.Data;
+  if (typeof data === 'string') {
+    try {
+      data = JSON.parse(data);
+    } catch {
+      throw new CollectError('invalid_response', `${where}: "Data" is text that is not JSON`);
+    }
+  }
+  if (!isObject(data)) throw new CollectError('invalid_response', `${where}: "Data" is not a report`);
+  return stringField(data, 'BackupJobStatus');
+}
+
+/**
+ * Bytes a user's backups occupy, from a GetUserStorageStat.do answer: AvgTotalStorageRawSize (a
+ * string of digits) of its newest month. It is the month's average, the nearest to "now" the
+ * call gives.
+ */
+export function storageUsedFromAnswer(body: unknown, login: string, sink: MappingSink): number | undefined {
+  const where = `GetUserStorageStat.do for ${login}`;
+  let newest: Record<string, unknown> | undefined;
+  for (const item of dataItems(checkStatus(body, where), where)) {
+    if (!isObject(item)) continue;
+    const month = stringField(item, 'YearMonth') ?? '';
+    if (!newest || month > (stringField(newest, 'YearMonth') ?? '')) newest = item;
+  }
+  if (!newest) return undefined;
+  const raw = newest.AvgTotalStorageRawSize;
+  const bytes = parseSize(raw);
+  if (bytes === undefined && raw !== undefined) sink.problem(`${where}: AvgTotalStorageRawSize ${quoteForMessage(raw)} is not a size; left out`);
+  return bytes;
+}
+
+/** A set's protection: off while its user is suspended or it has no enabled schedule. */
+export function setProtection(resource: string, user: UserRecord | undefined, schedule: ScheduleFacts | undefined): ResourceProtection | undefined {
+  if (!schedule && user?.status !== SUSPENDED_STATUS) return undefined;
+  const found: ResourceProtection =
+    user?.status === SUSPENDED_STATUS
+      ? { resource, protected: false, status: SUSPENDED_STATUS }
+      : { resource, protected: schedule!.enabled, status: schedule!.enabled ? SCHEDULED_STATUS : NO_SCHEDULE_STATUS };
+  if (schedule?.intervalSeconds !== undefined) found.scheduleIntervalSeconds = schedule.intervalSeconds;
+  return found;
+}
+
+/** A backup run of the job window: what the restore points need of it. */
+export interface WindowRun {
+  setId: string;
+  runId: string;
+  status: string;
+}
+
+/** The backup runs of a ListBackupJobStatus.do answer already checked by jobsFromAnswer. */
+export function windowRunsFromAnswer(body: unknown): WindowRun[] {
+  const data = isObject(body) ? body.Data : undefined;
+  const items = Array.isArray(data) ? data : isObject(data) ? [data] : [];
+  const runs: WindowRun[] = [];
+  for (const item of items) {
+    if (!isObject(item)) continue;
+    const setId = stringField(item, 'BackupSetID');
+    const runId = stringField(item, 'ID');
+    const status = stringField(item, 'BackupJobStatus') ?? stringField(item, 'Status');
+    if (setId && runId && status && parseLocalDateTime(runId)) runs.push({ setId, runId: runId.trim(), status });
+  }
+  return runs;
+}
+
+/**
+ * What one target knows of restore points: the status of finished runs (they never change) and
+ * each set's newest run that left a restore point. Both bounded; an entry that goes is read again.
+ */
+export class RestorePointTracker {
+  private readonly statuses = new LRUCache<string, string>({ max: MAX_CACHED_RUN_STATUSES });
+  private readonly newest = new LRUCache<string, string>({ max: MAX_TRACKED_SETS });
+
+  /** A run's status; only a finished run's is kept. */
+  learn(login: string, setId: string, runId: string, status: string): void {
+    if (TERMINAL_JOB_STATES.has(mapStatus(AHSAY_BACKUP_STATES, status))) this.statuses.set(runKey(login, setId, runId), status);
+    if (RESTORE_POINT_STATUSES.has(status)) {
+      const key = setKey(login, setId);
+      const known = this.newest.get(key);
+      if (known === undefined || runId > known) this.newest.set(key, runId);
+    }
+  }
+
+  statusOf(login: string, setId: string, runId: string): string | undefined {
+    return this.statuses.get(runKey(login, setId, runId));
+  }
+
+  /** The run id of the set's newest restore point. */
+  newestOf(login: string, setId: string): string | undefined {
+    return this.newest.get(setKey(login, setId));
+  }
+
+  get cachedStatuses(): number {
+    return this.statuses.size;
+  }
+}
+
+const setKey = (login: string, setId: string) => `${login}\u0000${setId}`;
+const runKey = (login: string, setId: string, runId: string) => `${login}\u0000${setId}\u0000${runId}`;
+
+/** A user's inventory as last read, and when it is to be read again. */
+interface UserInventory {
+  sets: BackupSetInfo[];
+  /** Per set, run ids newer than its known restore point whose status is not known yet, newest first. */
+  pending: Map<string, string[]>;
+  usedBytes?: number;
+  dueAt: number;
+}
+
+/** A number in [0, 1) from a text: spreads the users' inventory reads over time. */
+export function spread(text: string): number {
+  let hash = 2166136261;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 16777619);
+  return (hash >>> 0) / 2 ** 32;
+}
+
+/** Minutes between two inventory reads of a user unless configured. */
+export const DEFAULT_INVENTORY_MINUTES = 60;
+
+/** How much later than the interval a user's next inventory read may come, at most (a share). */
+export const INVENTORY_SPREAD = 0.25;
+
+// ---------------------------------------------------------------------------------------------
 // Collection
 
 interface Credentials {
@@ -395,10 +733,16 @@ async function listUsers(ctx: CollectContext, credentials: Credentials, sink: Ma
   return usersFromAnswer(await post(ctx, LIST_USERS_PATH, { ...credentials, LoginNameOnly: true }), sink);
 }
 
-async function readDay(ctx: CollectContext, credentials: Credentials, user: BackupUser, day: DayContext, sink: MappingSink): Promise<Job[]> {
+async function listUserRecords(ctx: CollectContext, credentials: Credentials, sink: MappingSink): Promise<UserRecord[]> {
+  return userRecordsFromAnswer(await post(ctx, LIST_USERS_PATH, { ...credentials }), sink);
+}
+
+async function readDay(ctx: CollectContext, credentials: Credentials, user: BackupUser, day: DayContext, sink: MappingSink): Promise<{ jobs: Job[]; runs: WindowRun[] }> {
   const body: Record<string, unknown> = { ...credentials, LoginName: user.login, [DATE_FIELDS[day.kind]]: day.date };
   if (user.owner) body.Owner = user.owner;
-  return jobsFromAnswer(await post(ctx, JOB_LIST_PATHS[day.kind], body), day, sink);
+  const answer = await post(ctx, JOB_LIST_PATHS[day.kind], body);
+  const jobs = jobsFromAnswer(answer, day, sink);
+  return { jobs, runs: day.kind === 'backup' ? windowRunsFromAnswer(answer) : [] };
 }
 
 /**
@@ -443,6 +787,9 @@ const ahsayBlock = defineProviderBlock({
     days: integer(1, 31)
       .prefault(2)
       .describe('How many calendar days to read, today (in the server time zone) included.'),
+    inventory_minutes: integer(5, 1440)
+      .optional()
+      .describe("Minutes between two reads of a user's backup sets, schedules, run list and storage Default 60. Each user's next read comes up to a quarter later, so that the users' reads spread."),
   },
   secrets: {
     password: { required: true, description: 'Password of the system user (SysPwd).' },
@@ -452,29 +799,135 @@ const ahsayBlock = defineProviderBlock({
 export const ahsay = defineProvider({
   name: 'ahsay',
   kinds: ['backup', 'restore'],
-  restorePoints: false,
-  reports: { protection: false, storage: false, alerts: false },
+  restorePoints: true,
+  reports: { protection: true, storage: true, alerts: false },
   config: ahsayBlock,
   create(target, settings) {
     const credentials: Credentials = { SysUser: settings.username, SysPwd: settings.password };
     const configured = settings.users ? [...new Set(settings.users)].map((login) => ({ login })) : undefined;
     const finished = new FinishedDays();
     const problems = new ProblemLog('AhsayCBS');
+    const tracker = new RestorePointTracker();
+    const inventories = new Map<string, UserInventory>();
+    const intervalSeconds = (settings.inventory_minutes ?? DEFAULT_INVENTORY_MINUTES) * 60;
+    let records: { byLogin: Map<string, UserRecord>; dueAt: number } | undefined;
+    const zone = settings.timezone;
+
+    const refreshInventory = async (ctx: CollectContext, user: BackupUser, sink: MappingSink): Promise<void> => {
+      const base: Record<string, unknown> = { ...credentials, LoginName: user.login };
+      const [setsAnswer, runsAnswer, storageAnswer] = await Promise.all([
+        post(ctx, LIST_BACKUP_SETS_PATH, { ...base, ListAll: true }),
+        post(ctx, LIST_BACKUP_JOBS_PATH, base),
+        post(ctx, STORAGE_STAT_PATH, { ...base, ...(user.owner ? { Owner: user.owner } : {}), YearMonth: localDate(ctx.now, zone).slice(0, 7), BackupSetID: 'all' }),
+      ]);
+      const sets = backupSetsFromAnswer(setsAnswer, user.login, sink);
+      const runs = runsFromAnswer(runsAnswer, user.login, sink);
+      const pending = new Map<string, string[]>();
+      for (const set of sets) {
+        const known = tracker.newestOf(user.login, set.id);
+        const newer = (runs.get(set.id) ?? []).filter((runId) => known === undefined || runId > known).slice(0, MAX_PENDING_RUNS);
+        if (newer.length > 0) pending.set(set.id, newer);
+      }
+      const inventory: UserInventory = { sets, pending, dueAt: ctx.now + intervalSeconds * (1 + INVENTORY_SPREAD * spread(user.login)) };
+      const used = storageUsedFromAnswer(storageAnswer, user.login, sink);
+      if (used !== undefined) inventory.usedBytes = used;
+      inventories.set(user.login, inventory);
+    };
+
+    /**
+     * Walks a set's pending runs newest first until one that left a restore point: statuses of
+     * the job window and of earlier walks cost nothing, others one report summary each, at most
+     * MAX_SUMMARIES_PER_SET per collection.
+     */
+    const walk = async (ctx: CollectContext, user: BackupUser, set: BackupSetInfo, inventory: UserInventory, window: ReadonlyMap<string, string>): Promise<void> => {
+      const runs = inventory.pending.get(set.id);
+      if (!runs) return;
+      let asked = 0;
+      const left: string[] = [];
+      for (const [index, runId] of runs.entries()) {
+        const known = tracker.newestOf(user.login, set.id);
+        if (known !== undefined && runId <= known) break;
+        let status = tracker.statusOf(user.login, set.id, runId) ?? window.get(runKey(user.login, set.id, runId));
+        if (status === undefined) {
+          if (asked >= MAX_SUMMARIES_PER_SET) {
+            left.push(...runs.slice(index));
+            break;
+          }
+          asked++;
+          const body: Record<string, unknown> = { ...credentials, LoginName: user.login, BackupSetID: set.id, BackupJobID: runId };
+          if (user.owner) body.Owner = user.owner;
+          if (set.destinationId) body.DestinationID = set.destinationId;
+          status = summaryStatusFromAnswer(await post(ctx, REPORT_SUMMARY_PATH, body), `GetBackupJobReportSummary.do for ${user.login}/${set.name} run ${runId}`) ?? '';
+          tracker.learn(user.login, set.id, runId, status);
+        }
+        if (RESTORE_POINT_STATUSES.has(status)) break;
+        // A run still going (or of a status not known) may yet leave a restore point: ask again later.
+        if (!TERMINAL_JOB_STATES.has(mapStatus(AHSAY_BACKUP_STATES, status))) left.push(runId);
+      }
+      if (left.length > 0) inventory.pending.set(set.id, left);
+      else inventory.pending.delete(set.id);
+    };
+
     return {
       async collect(ctx) {
         const sink = problems.sink(ctx);
-        const dates = datesToRead(ctx.now, settings.timezone, settings.days);
+        const dates = datesToRead(ctx.now, zone, settings.days);
         const today = dates[0]!;
-        const users = configured ?? (await listUsers(ctx, credentials, sink));
-        finished.retain(new Set(users.map((u) => u.login)), new Set(dates));
+        let users: BackupUser[];
+        // The full user records (status, quotas) are read with the inventory, at most once per
+        // interval; between, the light list of login names finds users that came or went.
+        if (!records || records.dueAt <= ctx.now) {
+          const list = await listUserRecords(ctx, credentials, sink);
+          records = { byLogin: new Map(list.map((r) => [r.login, r])), dueAt: ctx.now + intervalSeconds };
+          users = configured ?? list.map(({ login, owner }) => (owner ? { login, owner } : { login }));
+        } else {
+          users = configured ?? (await listUsers(ctx, credentials, sink));
+        }
+        const logins = new Set(users.map((u) => u.login));
+        finished.retain(logins, new Set(dates));
+        for (const login of inventories.keys()) if (!logins.has(login)) inventories.delete(login);
         const days = users.flatMap((user) => (['backup', 'restore'] as const).flatMap((kind) => dates.map((date) => ({ user, kind, date }))));
-        await mapLimited(days, target.max_concurrency, async ({ user, kind, date }) => {
-          const cached = finished.get(user.login, kind, date);
-          if (cached) return ctx.report({ jobs: cached });
-          const jobs = await readDay(ctx, credentials, user, { kind, login: user.login, date, zone: settings.timezone }, sink);
-          if (isFinalDay(jobs, date, today)) finished.put(user.login, kind, date, jobs);
-          ctx.report({ jobs });
+        // Statuses of this collection's window, running runs included: those need no report summary.
+        const window = new Map<string, string>();
+        const due = users.filter((user) => (inventories.get(user.login)?.dueAt ?? -Infinity) <= ctx.now);
+        await Promise.all([
+          mapLimited(days, target.max_concurrency, async ({ user, kind, date }) => {
+            const cached = finished.get(user.login, kind, date);
+            if (cached) return ctx.report({ jobs: cached });
+            const { jobs, runs } = await readDay(ctx, credentials, user, { kind, login: user.login, date, zone }, sink);
+            for (const run of runs) {
+              tracker.learn(user.login, run.setId, run.runId, run.status);
+              window.set(runKey(user.login, run.setId, run.runId), run.status);
+            }
+            if (isFinalDay(jobs, date, today)) finished.put(user.login, kind, date, jobs);
+            ctx.report({ jobs });
+          }),
+          mapLimited(due, target.max_concurrency, (user) => refreshInventory(ctx, user, sink)),
+        ]);
+        const sets = users.flatMap((user) => {
+          const inventory = inventories.get(user.login);
+          return inventory ? inventory.sets.map((set) => ({ user, set, inventory })) : [];
         });
+        await mapLimited(sets, target.max_concurrency, ({ user, set, inventory }) => walk(ctx, user, set, inventory, window));
+        for (const user of users) {
+          const inventory = inventories.get(user.login);
+          if (!inventory) continue;
+          const record = records.byLogin.get(user.login);
+          const resources: ResourceProtection[] = [];
+          const restorePoints: RestorePoint[] = [];
+          for (const set of inventory.sets) {
+            const resource = `${user.login}/${set.name}`;
+            const protection = setProtection(resource, record, set.schedule);
+            if (protection) resources.push(protection);
+            const runId = tracker.newestOf(user.login, set.id);
+            const createdAt = runId === undefined ? undefined : parseAhsayTime(runId, zone);
+            if (runId !== undefined && createdAt !== undefined) restorePoints.push({ id: `${user.login}/${set.id}/${runId}`, resource, vault: user.login, state: 'available', createdAt });
+          }
+          const usage: StorageUsage = { vault: user.login };
+          if (inventory.usedBytes !== undefined) usage.usedBytes = inventory.usedBytes;
+          if (record?.capacityBytes !== undefined) usage.capacityBytes = record.capacityBytes;
+          ctx.report({ resources, restorePoints, storage: usage.usedBytes !== undefined || usage.capacityBytes !== undefined ? [usage] : [] });
+        }
         sink.flush();
       },
     };

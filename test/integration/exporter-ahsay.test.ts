@@ -3,11 +3,16 @@
  * Kong times as Unix timestamps, sizes, the day cache (a warm scrape reads only today), error
  * answers with HTTP 200, and promtool-clean output.
  */
-import { AHSAY_BACKUP_STATES, AHSAY_RESTORE_STATES } from '../../src/providers/ahsay';
+import pino from 'pino';
+import type { TargetConfig } from '../../src/config/schema';
+import type { RequestOptions } from '../../src/http/client';
+import { AHSAY_BACKUP_STATES, AHSAY_RESTORE_STATES, ahsay } from '../../src/providers/ahsay';
+import type { CollectContext } from '../../src/providers/types';
 import { createAhsaySimulator } from '../../simulators/ahsay';
 import type { AhsaySimulator, AhsaySimulatorOptions } from '../../simulators/ahsay';
 import { startSimulator } from '../../simulators/framework';
 import type { RunningSimulator } from '../../simulators/framework';
+import { bind, collectWith } from '../helpers/collect';
 import { closedAfterEach, fetchText, samples, series, startExporter } from '../helpers/exporter';
 import type { RunningExporter } from '../helpers/exporter';
 import { promtoolCheckMetrics } from '../helpers/promtool';
@@ -87,8 +92,9 @@ describe('exporter with the AhsayCBS simulator', () => {
       expect([kind, state, value]).toEqual([kind, state, expected.get(`${kind}/${state}`) ?? 0]);
     }
     expect(expected.get('backup/succeeded')).toBeGreaterThan(0);
-    // ListUsers, then users x kinds x days.
-    expect(s.get('backup_collect_upstream_requests{target="cbs",provider="ahsay"}')).toBe(1 + 5 * 2 * 2);
+    // ListUsers, then users x kinds x days, and each user's inventory (backup sets, run list,
+    // storage): every newest run is in the window, so no report summary is asked for.
+    expect(s.get('backup_collect_upstream_requests{target="cbs",provider="ahsay"}')).toBe(1 + 5 * 2 * 2 + 5 * 3);
     expect(series(text, 'backup_last_success_timestamp_seconds', { target: 'cbs', kind: 'backup' }).length).toBeGreaterThan(0);
     expect(promtoolCheckMetrics(text)).toBe('');
   });
@@ -120,14 +126,15 @@ describe('exporter with the AhsayCBS simulator', () => {
     expect(stringSizes).toBeGreaterThan(0);
   });
 
-  test('a warm scrape re-reads only today: users x 2 requests with days 2 (and ListUsers once more without users)', async () => {
+  test('a warm scrape re-reads only today and no inventory: users x 2 requests with days 2 (and ListUsers once more without users)', async () => {
     const cbs = await simulator({ users: 4 });
     const logins = Array.from({ length: 4 }, (_, i) => cbs.sim.user(i).login);
     const ex = await exporter(`targets:\n${target('listed', cbs.server.url, `      users: [${logins.join(', ')}]\n      days: 2\n`)}${target('all', cbs.server.url)}`);
     const [today] = hongKongDates();
     const cold = await fetchText(`${ex.url}/probe?target=listed`);
-    expect(cbs.sim.stats.requests).toBe(4 * 2 * 2);
-    expect(samples(cold.text).get('backup_collect_upstream_requests{target="listed",provider="ahsay"}')).toBe(16);
+    // The full user list (status, quotas) even with users configured, the day lists, each user's inventory.
+    expect(cbs.sim.stats.requests).toBe(1 + 4 * 2 * 2 + 4 * 3);
+    expect(samples(cold.text).get('backup_collect_upstream_requests{target="listed",provider="ahsay"}')).toBe(29);
     cbs.sim.reset();
     const warm = await fetchText(`${ex.url}/probe?target=listed`);
     if (hongKongDates()[0] !== today) return; // midnight in Hong Kong between the scrapes: a new day to read
@@ -187,3 +194,120 @@ describe('exporter with the AhsayCBS simulator', () => {
     expect(ex.logs.some((l) => l.includes('AhsayCBS answer partly unusable') && l.includes(';'))).toBe(true);
   });
 });
+
+describe('AhsayCBS inventory against the simulator: protection, restore points, storage', () => {
+  test('a stopped schedule, a switched-off one, a suspended user, users near their quota; the log stays quiet', async () => {
+    const cbs = await simulator({ users: 6, inventoryCases: true, badTimeRate: 0 });
+    const ex = await exporter(`targets:\n${target('cbs', cbs.server.url, '      days: 2\n')}`);
+    const { text } = await fetchText(`${ex.url}/probe?target=cbs`);
+    expect(samples(text).get('backup_up{target="cbs",provider="ahsay"}')).toBe(1);
+    const user = (i: number) => cbs.sim.user(i);
+    const protectedOf = (resource: string) => series(text, 'backup_resource_protected', { target: 'cbs', resource });
+    // finance's first set stopped running three days ago, but its schedule is still on: protected,
+    // and only its restore point's age can tell.
+    const stopped = `${user(1).login}/${user(1).backupSets[0]!.name}`;
+    expect(protectedOf(stopped)).toEqual([[expect.stringContaining('status="SCHEDULED"'), 1]]);
+    const disabled = `${user(2).login}/${user(2).backupSets[0]!.name}`;
+    expect(protectedOf(disabled)).toEqual([[expect.stringContaining('status="NO_SCHEDULE"'), 0]]);
+    for (const set of user(3).backupSets) expect(protectedOf(`${user(3).login}/${set.name}`)).toEqual([[expect.stringContaining('status="SUSPENDED"'), 0]]);
+    expect(protectedOf(`${user(0).login}/${user(0).backupSets[0]!.name}`)).toEqual([[expect.stringContaining('status="SCHEDULED"'), 1]]);
+    // Every set is a resource, with the schedule's period (the simulator's default: every 4 hours).
+    const sets = Array.from({ length: 6 }, (_, i) => user(i).backupSets.length).reduce((a, b) => a + b, 0);
+    expect(series(text, 'backup_resource_protected', { target: 'cbs' })).toHaveLength(sets);
+    expect(new Set(series(text, 'backup_resource_schedule_interval_seconds', { target: 'cbs' }).map(([, v]) => v))).toEqual(new Set([4 * 3600]));
+
+    // The stopped set has no job in the 2-day window, yet its restore point is there: the newest
+    // run that left one, found from ListBackupJobs and report summaries.
+    const lastRun = newestRestorePoint(cbs.sim, user(1).login, user(1).backupSets[0]!.id, 7);
+    expect(lastRun).toBeDefined();
+    expect(series(text, 'backup_last_restore_point_timestamp_seconds', { target: 'cbs', vault: user(1).login, resource: stopped }).map(([, v]) => v)).toEqual([hongKongSeconds(lastRun!)]);
+    expect(Date.now() / 1000 - hongKongSeconds(lastRun!)).toBeGreaterThan(3 * 86_400);
+    expect(series(text, 'backup_last_success_timestamp_seconds', { target: 'cbs', resource: stopped })).toEqual([]);
+
+    // Storage per user (vault = login name): used of capacity, legal at 97 %, support at 88 %.
+    const storage = (metric: string, vault: string) => series(text, metric, { target: 'cbs', vault }).map(([, v]) => v)[0]!;
+    const share = (vault: string) => storage('backup_storage_used_bytes', vault) / storage('backup_storage_capacity_bytes', vault);
+    expect(share(user(4).login)).toBeCloseTo(0.97, 2);
+    expect(share(user(5).login)).toBeCloseTo(0.88, 2);
+    expect(share(user(0).login)).toBeLessThan(0.75);
+    expect(storage('backup_storage_capacity_bytes', user(0).login)).toBe(user(0).quotaBytes);
+    expect(promtoolCheckMetrics(text)).toBe('');
+    expect(ex.logs.filter((l) => l.includes('"level":40'))).toEqual([]);
+  });
+});
+
+/** The start (as written) of the newest run of a set that left a restore point, over the last `days` days. */
+function newestRestorePoint(sim: AhsaySimulator, login: string, setId: string, days: number, now = Date.now()): string | undefined {
+  const today = new Intl.DateTimeFormat('sv-SE', { timeZone: ZONE }).format(new Date(now));
+  for (let back = 0; back <= days; back++) {
+    const date = new Date(Date.parse(`${today}T00:00:00Z`) - back * 86_400_000).toISOString().slice(0, 10);
+    const runs = sim
+      .backupRecords(login, date)
+      .filter((r) => r.BackupSetID === setId && ['BS_STOP_SUCCESS', 'BS_STOP_SUCCESS_WITH_WARNING'].includes(String(r.BackupJobStatus)))
+      .map((r) => String(r.ID));
+    if (runs.length > 0) return runs.sort().reverse()[0]!.replace(/^(\d{4}-\d{2}-\d{2})-(\d{2})-(\d{2})-(\d{2})$/, '$1 $2:$3:$4');
+  }
+  return undefined;
+}
+
+describe('AhsayCBS: a daily set that stops running keeps its restore point', () => {
+  test('scrapes every 6 hours for 3.5 days across midnights: the restore point series never goes, and grows older than twice the interval', async () => {
+    const start = Date.UTC(2024, 5, 26, 4, 0, 0); // 12:00 in Hong Kong
+    let now = start;
+    const sim = createAhsaySimulator({ sysUser: SYS_USER, sysPwd: SYS_PWD, users: 2, timezone: ZONE, clock: () => now, inventoryCases: true, stoppedAgoMs: 0, backupIntervalMs: 86_400_000, backupDurationMs: 30 * 60_000, badTimeRate: 0 });
+    const server = track(await startSimulator(sim.app));
+    const instance = bind(ahsay, providerTarget(server.url), { log: pino({ level: 'silent' }), client: () => undefined as never });
+    const finance = sim.user(1);
+    const stopped = finance.backupSets[0]!;
+    const resource = `${finance.login}/${stopped.name}`;
+    // The last run may still be going at the start: its outcome is known once it ended.
+    now = start + 86_400_000;
+    const expected = newestRestorePoint(sim, finance.login, stopped.id, 7, now);
+    now = start;
+    expect(expected).toBeDefined();
+    let lastSuccessSeenUntil = 0;
+    for (; now <= start + 3.5 * 86_400_000; now += 6 * 3_600_000) {
+      const found = await collectWith(instance, realContext(server.url, now / 1000));
+      const points = found.restorePoints.filter((p) => p.resource === resource);
+      expect(points).toHaveLength(1);
+      if (now >= start + 3 * 3_600_000) expect(points.map((p) => [p.vault, p.state, p.createdAt])).toEqual([[finance.login, 'available', hongKongSeconds(expected!)]]);
+      if (found.jobs.some((j) => j.kind === 'backup' && j.resource === resource && j.state === 'succeeded')) lastSuccessSeenUntil = now;
+      expect(found.resources.filter((r) => r.resource === resource)).toEqual([{ resource, protected: true, status: 'SCHEDULED', scheduleIntervalSeconds: 86_400 }]);
+    }
+    // The job window (2 calendar days) lost the set's jobs long before: that was the defect.
+    expect(lastSuccessSeenUntil).toBeLessThan(start + 2 * 86_400_000);
+    expect(now / 1000 - hongKongSeconds(expected!)).toBeGreaterThan(2 * 86_400);
+  });
+});
+
+function providerTarget(url: string): TargetConfig {
+  return {
+    name: 'clocked',
+    provider: 'ahsay',
+    url,
+    timeout: 10_000,
+    lookback: 7 * 86_400_000,
+    max_jobs: 100,
+    min_interval: 0,
+    max_concurrency: 4,
+    ahsay: { username: SYS_USER, password: SYS_PWD, timezone: ZONE, days: 2 },
+  } as unknown as TargetConfig;
+}
+
+/** A collection context at `now` (Unix seconds) whose requests go to the simulator over HTTP. */
+function realContext(baseUrl: string, now: number): Omit<CollectContext, 'report'> {
+  return {
+    now,
+    lookbackStart: now - 7 * 86_400,
+    signal: new AbortController().signal,
+    log: pino({ level: 'silent' }),
+    unknownStatus: () => undefined,
+    http: {
+      request: () => Promise.reject(new Error('not used')),
+      json: async <T>(options: RequestOptions): Promise<T> => {
+        const res = await fetch(`${baseUrl}${options.path}`, { method: options.method, headers: options.headers, body: options.body });
+        return (await res.json()) as T;
+      },
+    },
+  };
+}

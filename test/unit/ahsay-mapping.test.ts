@@ -10,6 +10,17 @@ import {
   AHSAY_BACKUP_STATES,
   AHSAY_RESTORE_STATES,
   FinishedDays,
+  RestorePointTracker,
+  backupSetsFromAnswer,
+  runsFromAnswer,
+  scheduleFacts,
+  setProtection,
+  storageUsedFromAnswer,
+  summaryStatusFromAnswer,
+  userRecordsFromAnswer,
+  LIST_BACKUP_JOBS_PATH,
+  LIST_BACKUP_SETS_PATH,
+  STORAGE_STAT_PATH,
   ahsay,
   checkStatus,
   datesToRead,
@@ -24,8 +35,9 @@ import {
   reasonForProductError,
   usersFromAnswer,
 } from '../../src/providers/ahsay';
-import type { DayContext } from '../../src/providers/ahsay';
+import type { DayContext, ScheduleFacts, UserRecord } from '../../src/providers/ahsay';
 import type { CollectContext } from '../../src/providers/types';
+import { isObject } from '../../src/text';
 import { bind, collectWith, recordingSink } from '../helpers/collect';
 
 const fixture = (name: string): unknown => JSON.parse(readFileSync(join(__dirname, '../fixtures/ahsay', name), 'utf8'));
@@ -352,6 +364,8 @@ describe('mapLimited', () => {
 });
 
 describe('AhsayCBS collect (fake transport)', () => {
+  const INVENTORY_PATHS = new Set([LIST_BACKUP_SETS_PATH, LIST_BACKUP_JOBS_PATH, STORAGE_STAT_PATH]);
+
   interface Sent {
     path: string;
     body: Record<string, unknown>;
@@ -391,10 +405,15 @@ describe('AhsayCBS collect (fake transport)', () => {
         request: () => Promise.reject(new Error('not used')),
         json: async <T>(options: RequestOptions): Promise<T> => {
           const one = { path: options.path, body: JSON.parse(options.body ?? '{}') as Record<string, unknown> };
-          sent.push(one);
           expect(options.method).toBe('POST');
           expect(options.headers?.['content-type']).toBe('application/json');
-          return answer(one) as T;
+          // These tests are about the job lists: the inventory calls get empty answers and are not
+          // counted, and so is a full user list the test's own answers do not give.
+          if (INVENTORY_PATHS.has(options.path)) return { Status: 'OK', Data: [] } as T;
+          const answered = answer(one);
+          if (options.path.endsWith('/2/ListUsers.do') && !(isObject(answered) && Array.isArray(answered.User))) return { Status: 'OK', User: [] } as T;
+          sent.push(one);
+          return answered as T;
         },
       },
     };
@@ -443,10 +462,12 @@ describe('AhsayCBS collect (fake transport)', () => {
     };
     const now = utc(2024, 6, 26, 12);
     await collectWith(instance, context(now, answer, sent));
-    expect(sent[0]).toEqual({ path: '/obs/api/json/2/ListUsers.do', body: { SysUser: 'system', SysPwd: 'system1', LoginNameOnly: true } });
+    // The first collection reads the full user records (status, quotas), later ones the login names only.
+    expect(sent[0]).toEqual({ path: '/obs/api/json/2/ListUsers.do', body: { SysUser: 'system', SysPwd: 'system1' } });
     expect(sent.filter((s) => s.body.LoginName === 'finance').every((s) => s.body.Owner === 'reseller-east')).toBe(true);
     sent.length = 0;
     await collectWith(instance, context(now + 60, answer, sent));
+    expect(sent[0]).toEqual({ path: '/obs/api/json/2/ListUsers.do', body: { SysUser: 'system', SysPwd: 'system1', LoginNameOnly: true } });
     const asked = sent.slice(1).map((s) => `${String(s.body.LoginName)} ${String(s.body.BackupDate ?? `r ${String(s.body.RestoreDate)}`)}`).sort();
     expect(asked).toEqual(['finance 2024-06-26', 'finance r 2024-06-26', 'obm 2024-06-25', 'obm 2024-06-26', 'obm r 2024-06-26']);
   });
@@ -466,5 +487,90 @@ describe('AhsayCBS collect (fake transport)', () => {
     logs.length = 0;
     await collectWith(many, context(utc(2024, 6, 26, 12, 1), () => bad, [], logs));
     expect(logs).toEqual([]);
+  });
+});
+
+describe('AhsayCBS inventory mapping (fixtures)', () => {
+  test('backup sets with ListAll: schedules, switch as a string, periodic minutes, weekly, destinations; a set without schedule settings is named', () => {
+    const sink = recordingSink();
+    expect(backupSetsFromAnswer(fixture('list-backup-sets-listall.json'), 'obm', sink)).toEqual([
+      { id: '1687755057644', name: 'Documents', schedule: { enabled: true, intervalSeconds: 3600 }, destinationId: '1687755083984' },
+      { id: '1687750405259', name: 'Weekly archive', schedule: { enabled: true, intervalSeconds: 604_800 }, destinationId: '1687750405300' },
+    ]);
+    expect(sink.problems).toEqual([]);
+    expect(backupSetsFromAnswer(fixture('list-backup-sets-switched-off.json'), 'finance', sink)).toEqual([
+      { id: '1', name: 'Typo', schedule: { enabled: false } },
+      { id: '1687755057644', name: 'Laptop' },
+    ]);
+    expect(sink.problems).toEqual(['backup set finance/Laptop: its settings have no ScheduleSettings; its protection is left out']);
+  });
+
+  test.each<[string, Record<string, unknown>, ScheduleFacts | undefined, number]>([
+    ['no container', {}, undefined, 0],
+    ['daily and periodic: the shortest', { ScheduleSettings: { Enabled: true, ScheduleList: [{ Type: 'DAILY', BackupInterval: -1 }, { Type: 'DAILY', BackupInterval: '240' }] } }, { enabled: true, intervalSeconds: 14_400 }, 0],
+    ['switch off', { ScheduleSettings: { Enabled: 'false', ScheduleList: [{ Type: 'DAILY' }] } }, { enabled: false }, 0],
+    ['every schedule off', { ScheduleSettings: { ScheduleList: [{ Type: 'DAILY', Enabled: false }] } }, { enabled: false }, 0],
+    ['empty list', { ScheduleSettings: { Enabled: true, ScheduleList: [] } }, { enabled: false }, 0],
+    ['custom only: no interval', { ScheduleSettings: { Schedules: [{ Type: 'CUSTOM' }] } }, { enabled: true }, 0],
+    ['unknown type named', { ScheduleSettings: { ScheduleEnabled: true, ScheduleList: [{ Type: 'HOURLY' }] } }, { enabled: true }, 1],
+    ['switch not a boolean: on, named', { ScheduleSettings: { Enabled: 'yes', ScheduleList: [{ Type: 'MONTHLY' }] } }, { enabled: true, intervalSeconds: 31 * 86_400 }, 1],
+  ])('schedule: %s', (_name, settings, expected, problems) => {
+    const sink = recordingSink();
+    expect(scheduleFacts(settings, 'set', sink)).toEqual(expected);
+    expect(sink.problems).toHaveLength(problems);
+  });
+
+  test('run lists: newest first, removed sets and run ids that are not times left out', () => {
+    const sink = recordingSink();
+    const runs = runsFromAnswer(fixture('list-backup-jobs.json'), 'obm', sink);
+    expect([...runs.keys()]).toEqual(['1687755057644', '1687750405259']);
+    expect(runs.get('1687750405259')).toEqual(['2024-06-21-22-00-00', '2024-06-14-22-00-00']);
+    expect(runs.get('1687755057644')![0]).toBe('2024-06-26-08-10-00');
+    expect(sink.problems).toEqual(['ListBackupJobs.do for obm: run id "yesterday" of backup set 1687750405259 is not a time (yyyy-MM-dd-HH-mm-ss); skipped']);
+  });
+
+  test('report summary: Data as JSON text or as an object; an error answer throws with its reason', () => {
+    expect(summaryStatusFromAnswer(fixture('report-summary-as-text.json'), 'x')).toBe('BS_STOP_SUCCESS');
+    expect(summaryStatusFromAnswer({ Status: 'OK', Data: { BackupJobStatus: 'BS_STOP_BY_SYSTEM_ERROR' } }, 'x')).toBe('BS_STOP_BY_SYSTEM_ERROR');
+    expect(() => summaryStatusFromAnswer({ Status: 'OK', Data: '{not json' }, 'x')).toThrow(CollectError);
+    expect(() => summaryStatusFromAnswer(fixture('error-wrong-credentials.json'), 'x')).toThrow(expect.objectContaining({ reason: 'auth' }));
+  });
+
+  test('storage: the newest month\'s AvgTotalStorageRawSize; quotas from the full user list', () => {
+    const sink = recordingSink();
+    expect(storageUsedFromAnswer(fixture('user-storage-stat.json'), 'obm', sink)).toBe(12_884_901_888);
+    expect(storageUsedFromAnswer({ Status: 'OK', Data: [] }, 'obm', sink)).toBeUndefined();
+    expect(storageUsedFromAnswer({ Status: 'OK', Data: [{ YearMonth: '2024-06', AvgTotalStorageRawSize: '12.0G' }] }, 'obm', sink)).toBeUndefined();
+    expect(sink.problems).toEqual(['GetUserStorageStat.do for obm: AvgTotalStorageRawSize "12.0G" is not a size; left out']);
+    const records = userRecordsFromAnswer(fixture('list-users-v2.json'), recordingSink());
+    expect(records.find((r) => r.login === 'finance')).toEqual({ login: 'finance', owner: 'reseller-east', capacityBytes: 107_374_182_400 });
+    const quotas = userRecordsFromAnswer(
+      { Status: 'OK', User: [{ LoginName: 'a', Status: 'SUSPENDED', QuotaList: [{ Enabled: 'true', Quota: '1024' }, { Enabled: false, Quota: 5 }, { Quota: 0 }] }] },
+      recordingSink(),
+    );
+    expect(quotas).toEqual([{ login: 'a', status: 'SUSPENDED', capacityBytes: 1024 }]);
+  });
+
+  test.each<[string, UserRecord | undefined, ScheduleFacts | undefined, ReturnType<typeof setProtection>]>([
+    ['scheduled', { login: 'u', status: 'ENABLE' }, { enabled: true, intervalSeconds: 86_400 }, { resource: 'u/s', protected: true, status: 'SCHEDULED', scheduleIntervalSeconds: 86_400 }],
+    ['switched off', undefined, { enabled: false }, { resource: 'u/s', protected: false, status: 'NO_SCHEDULE' }],
+    ['suspended user wins', { login: 'u', status: 'SUSPENDED' }, { enabled: true, intervalSeconds: 3600 }, { resource: 'u/s', protected: false, status: 'SUSPENDED', scheduleIntervalSeconds: 3600 }],
+    ['suspended, schedule unknown', { login: 'u', status: 'SUSPENDED' }, undefined, { resource: 'u/s', protected: false, status: 'SUSPENDED' }],
+    ['schedule unknown: no series', { login: 'u' }, undefined, undefined],
+  ])('protection: %s', (_name, user, schedule, expected) => {
+    expect(setProtection('u/s', user, schedule)).toEqual(expected);
+  });
+
+  test('the tracker keeps finished statuses only, and the newest run that left a restore point (warnings count, errors do not)', () => {
+    const tracker = new RestorePointTracker();
+    tracker.learn('u', 's', '2024-06-26-01-00-00', 'BS_STOP_SUCCESS');
+    tracker.learn('u', 's', '2024-06-26-02-00-00', 'BS_STOP_SUCCESS_WITH_WARNING');
+    tracker.learn('u', 's', '2024-06-26-03-00-00', 'BS_STOP_SUCCESS_WITH_ERROR');
+    tracker.learn('u', 's', '2024-06-26-04-00-00', 'BS_STILL_RUNNING');
+    tracker.learn('u', 's', '2024-06-25-04-00-00', 'BS_STOP_SUCCESS');
+    expect(tracker.newestOf('u', 's')).toBe('2024-06-26-02-00-00');
+    expect(tracker.statusOf('u', 's', '2024-06-26-03-00-00')).toBe('BS_STOP_SUCCESS_WITH_ERROR');
+    expect(tracker.statusOf('u', 's', '2024-06-26-04-00-00')).toBeUndefined();
+    expect(tracker.cachedStatuses).toBe(4);
   });
 });
