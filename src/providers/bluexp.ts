@@ -5,9 +5,10 @@
  * API calls of one collection (under <url>/account/{accountId}/providers/cloudmanager_cbs/api/v1):
  * GET /job and GET /restore/status at once, then GET /job/{jobId} only for listed jobs that came
  * without their `data` (newest first, at most MAX_DETAIL_REQUESTS; finished ones are remembered).
- * Protection, restore points and storage come from GET /backup/working-environment and, per working
- * environment, GET /backup/working-environment/{id}/volume, each read again only when its last
- * answer is older than INVENTORY_TTL_MS; their names also name the volume ids jobs carry.
+ * Protection, restore points and storage come from GET /backup/working-environment (once GET /job
+ * has answered) and, per working environment, GET /backup/working-environment/{id}/volume, each read
+ * again only when its last answer is older than INVENTORY_TTL_MS; their names also name the volume
+ * ids jobs carry.
  * A token from the BlueXP authentication service (refresh-token or client-credentials grant) is
  * requested on the first collection and again shortly before it expires or after a 401.
  */
@@ -862,14 +863,17 @@ export const bluexp = defineProvider({
           },
         };
         let restoreStatusFailed = false;
+        const jobList = ctx.http.json({ path: `${base}/job` }).then((answer) => jobsOf(answer, 'GET /job'));
         const [listed, restores, found] = await Promise.all([
-          ctx.http.json({ path: `${base}/job` }).then((answer) => jobsOf(answer, 'GET /job')),
+          jobList,
           readRestoreStatus(ctx, base, (message) => {
             restoreStatusFailed = true;
             // Logged when it starts failing, not on every scrape of a Connector that lacks the endpoint.
             if (!restoreStatusFailing) ctx.log.warn({ err: message }, 'BlueXP GET /restore/status refused; restores are read from GET /job only');
           }),
-          readInventory(ctx, base, inventory, sink),
+          // After the job list: credentials that work for it make a refusal of the inventory a
+          // matter of the role, not of a token the authentication service would not give.
+          jobList.then(() => readInventory(ctx, base, inventory, sink)),
         ]);
         restoreStatusFailing = restoreStatusFailed;
         const merged = mergeJobLists(listed, restores);
