@@ -1,7 +1,10 @@
 /**
  * NetApp BlueXP backup and recovery simulator: the authentication service's token endpoint and the
  * job APIs of cloudmanager_cbs v1 as far as the exporter reads them, with jobs (multi-volume
- * backups, volume restores, file restores in batches) that are created and finish as the clock moves.
+ * backups, volume restores, file restores in batches) that are created and finish as the clock moves,
+ * and the backup inventory: working environments (one with backup OFF) and their volumes (a failed
+ * one, one whose newest backup is days old, the others backed up on their policy's schedule and never
+ * older than their newest successful job), in the shapes of NetApp's cbs/cbs.json 2.0.6.
  *
  * Jobs are derived from a seed, a slot number and the clock. What does not depend on the clock (ids,
  * hashed draws, names, volumes, files) is remembered per job in a bounded memo, and so is each
@@ -60,6 +63,8 @@ export interface BlueXpSimulatorOptions {
   tokenLifetimeSeconds?: number;
   workingEnvironments?: number;
   volumesPerEnvironment?: number;
+  /** Working environments whose backup is OFF, listed by the inventory with volumes but no jobs (default 1). */
+  disabledEnvironments?: number;
   /** Jobs listed by GET /job: the newest N, one every jobIntervalMs. */
   jobs?: number;
   jobIntervalMs?: number;
@@ -116,6 +121,12 @@ export interface BlueXpSimulator extends Simulator {
   failNext(): { jobId: string; created: number };
   /** Every listed job at `now` in full form (restores and data included, lists as lists): GET /job with the default knobs. */
   jobsAt(now?: number): Record<string, unknown>[];
+  /** The inventory's working environments: the job environments first, then those whose backup is off. */
+  inventory: readonly InventoryEnvironment[];
+  /** GET /backup/working-environment at `now`, lists as lists. */
+  environmentsAt(now?: number): Record<string, unknown>[];
+  /** GET /backup/working-environment/{id}/volume at `now`, lists as lists; undefined for an unknown id. */
+  volumesAt(environmentId: string, now?: number): Record<string, unknown>[] | undefined;
 }
 
 interface Settings {
@@ -140,10 +151,17 @@ export function createBlueXpSimulator(options: BlueXpSimulatorOptions): BlueXpSi
   const world = buildWorld(options, s);
   const forced = new ForcedFailures();
   const memo = new JobMemo(world, s, forced);
+  const inventory = buildInventory(world, s, Math.max(0, options.disabledEnvironments ?? 1));
+  const volumesAt = (environmentId: string, now = s.clock()) => {
+    const environment = inventory.find((e) => e.id === environmentId);
+    if (!environment) return undefined;
+    const fromJobs = environment.enabled ? newestJobBackups(memo, s, now) : new Map<string, number>();
+    return environment.volumes.map((v) => volumeJson(s, environment, v, now, fromJobs));
+  };
   const tokens = new TokenStore(s);
   const router = express.Router();
   router.post([...BLUEXP_TOKEN_PATHS], express.json({ limit: '64kb' }), express.urlencoded({ extended: false, limit: '64kb' }), tokenHandler(options, s, tokens));
-  router.use(`/account/:accountId${BLUEXP_API_PATH}`, apiGuard(s, tokens), replayAnswers, apiRouter(world, s, memo));
+  router.use(`/account/:accountId${BLUEXP_API_PATH}`, apiGuard(s, tokens), replayAnswers, apiRouter(s, memo, inventory, volumesAt));
   router.use((req, res) => sendJson(res, 404, { message: `Cannot ${req.method} ${req.path}` }));
   // Body parser failures (bad JSON on the token endpoint) answer in the token endpoint's shape.
   router.use(((err, _req, res, _next) => {
@@ -173,6 +191,9 @@ export function createBlueXpSimulator(options: BlueXpSimulatorOptions): BlueXpSi
     failNext: () => failNext(world, s, forced),
     // Fresh objects, lists as lists: built from the remembered facts, never the shared answers.
     jobsAt: (now = s.clock()) => listedSlots(s, now).map((n) => structuredClone(answerJson(memo.job(n), 'full', now, false))),
+    inventory,
+    environmentsAt: () => inventory.map(environmentJson),
+    volumesAt,
   };
 }
 
@@ -261,6 +282,183 @@ function buildWorld(o: BlueXpSimulatorOptions, s: Settings): World {
     });
   }
   return { seed: s.seed, environments };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inventory: working environments and their volumes as GET /backup/working-environment and
+// GET /backup/working-environment/{id}/volume show them (cbs/cbs.json of NetAppDocs/bluexp-automation,
+// version 2.0.6: counts and sizes as strings, last-backup-creation-time a number).
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+/** A backup policy as the API writes it, and the period of its shortest rule. */
+interface SimPolicy {
+  name: string;
+  rule: Array<{ label: string; retention: string }>;
+  intervalMs: number;
+}
+
+const HOURLY_POLICY: SimPolicy = {
+  name: '1 Year Daily LTR',
+  rule: [
+    { label: 'hourly', retention: '24' },
+    { label: 'daily', retention: '30' },
+    { label: 'weekly', retention: '52' },
+  ],
+  intervalMs: HOUR_MS,
+};
+const DAILY_POLICY: SimPolicy = {
+  name: 'Daily, weekly, monthly',
+  rule: [
+    { label: 'daily', retention: '30' },
+    { label: 'weekly', retention: '52' },
+    { label: 'monthly', retention: '12' },
+  ],
+  intervalMs: DAY_MS,
+};
+const ARCHIVE_POLICY: SimPolicy = { name: 'Archive daily', rule: [{ label: 'daily', retention: '7' }], intervalMs: DAY_MS };
+
+/** What a volume's inventory entry says besides its name and id. */
+type VolumeRole =
+  /** Backed up on its working environment's schedule (and by the jobs). */
+  | 'healthy'
+  /** ACTIVE, but its newest backup is STALE_DAYS old: a schedule that stopped without a failure. */
+  | 'stale'
+  /** backup-status FAILED; its newest backup FAILED_DAYS old (its failed runs are older than the job list). */
+  | 'failed'
+  /** In a working environment whose backup is off: no backup-status, no backup. */
+  | 'off';
+
+export const STALE_DAYS = 3;
+export const FAILED_DAYS = 2;
+
+interface InventoryVolume extends BlueXpVolume {
+  role: VolumeRole;
+  policy?: SimPolicy;
+}
+
+export interface InventoryEnvironment {
+  id: string;
+  name: string;
+  enabled: boolean;
+  policy?: SimPolicy;
+  /** Job environments: the same object jobs use; volumes listed by the inventory, in order. */
+  volumes: InventoryVolume[];
+  /** Volumes the working environment has that are not backed up (not in the volume list). */
+  notBackedUp: number;
+  usedGb: string;
+}
+
+function buildInventory(world: World, s: Settings, disabled: number): InventoryEnvironment[] {
+  const out: InventoryEnvironment[] = world.environments.map((e, i) => {
+    const policy = e.name.startsWith('cvo') ? HOURLY_POLICY : DAILY_POLICY;
+    const volumes: InventoryVolume[] = e.volumes.map((v) => ({ ...v, role: 'healthy' }));
+    // The first working environment also holds the volumes whose protection is in trouble.
+    if (i === 0) {
+      volumes.push({ id: uuidV4(s.seed, 'volume', i, 'archive'), name: 'vol_archive', role: 'stale', policy: ARCHIVE_POLICY });
+      volumes.push({ id: uuidV4(s.seed, 'volume', i, 'legacy'), name: 'vol_legacy', role: 'failed' });
+    }
+    const usedGb = String(100 + Math.floor(draws(s.seed, 'used-gb', i)[0]! * 4000));
+    return { id: e.id, name: e.name, enabled: true, policy, volumes, notBackedUp: 1, usedGb };
+  });
+  for (let d = 0; d < disabled; d++) {
+    const name = d === 0 ? 'onprem-lab' : `onprem-lab_${d + 1}`;
+    const id = `OnPremWorkingEnvironment-${publicId(s.seed, 8, 'we-off', d)}`;
+    const volumes: InventoryVolume[] = ['vol_scratch', 'vol_test'].map((volume, v) => ({ id: uuidV4(s.seed, 'volume-off', d, v), name: volume, role: 'off' }));
+    out.push({ id, name, enabled: false, volumes, notBackedUp: volumes.length, usedGb: '0' });
+  }
+  return out;
+}
+
+/**
+ * The newest successful backup of each job volume among the listed jobs (ms, the end of its step),
+ * scanning at most `limit` jobs from the newest.
+ */
+function newestJobBackups(memo: JobMemo, s: Settings, now: number, limit = 1000): Map<string, number> {
+  const newest = new Map<string, number>();
+  for (const n of listedSlots(s, now).slice(0, limit)) {
+    const f = memo.job(n).facts;
+    if (f.kind !== 'backup') continue;
+    f.steps.forEach((st, i) => {
+      const id = f.volumes[i]!.id;
+      if (st.outcome === 'SUCCESS' && st.ends <= now && st.ends > (newest.get(id) ?? -Infinity)) newest.set(id, st.ends);
+    });
+  }
+  return newest;
+}
+
+/** The newest scheduled backup of a policy at `now`: its period's start, a seeded few minutes late. */
+function lastScheduled(s: Settings, policy: SimPolicy, now: number, salt: string): number {
+  const offset = Math.floor(draws(s.seed, 'schedule', salt)[0]! * Math.min(policy.intervalMs, HOUR_MS) * 0.5);
+  const slot = Math.floor((now - offset) / policy.intervalMs) * policy.intervalMs + offset;
+  return slot;
+}
+
+function policyJson(policy: SimPolicy): Record<string, unknown> {
+  return { name: policy.name, rule: policy.rule.map((r) => ({ ...r })), 'archive-after-days': '30' };
+}
+
+function retained(policy: SimPolicy): number {
+  return policy.rule.reduce((sum, r) => sum + Number(r.retention), 0);
+}
+
+/** One volume as the volume list shows it at `now`. */
+function volumeJson(s: Settings, e: InventoryEnvironment, v: InventoryVolume, now: number, fromJobs: Map<string, number>): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    'file-system-id': v.id,
+    name: v.name,
+    type: 'RW',
+    style: 'flexvol',
+    protocol: v.name === 'vol_home' || v.name === 'vol_hr' ? 'cifs' : 'nfs',
+    svm: `svm_${e.name.replace(/-/g, '_')}`,
+    status: 'online',
+  };
+  if (v.role === 'off') return out;
+  const policy = v.policy ?? e.policy ?? DAILY_POLICY;
+  const r = draws(s.seed, 'volume-inventory', v.id);
+  let last: number;
+  let count: number;
+  if (v.role === 'stale') {
+    last = lastScheduled(s, policy, now - STALE_DAYS * DAY_MS, v.id);
+    count = 7;
+  } else if (v.role === 'failed') {
+    last = lastScheduled(s, policy, now - FAILED_DAYS * DAY_MS, v.id);
+    count = 12;
+  } else {
+    // Scheduled backups may be missing from the job list; a job's backup is never newer than this.
+    last = Math.max(lastScheduled(s, policy, now, v.id), fromJobs.get(v.id) ?? -Infinity);
+    count = Math.max(1, Math.floor(retained(policy) * (0.5 + 0.5 * r[0]!)));
+  }
+  out['backup-status'] = v.role === 'failed' ? 'FAILED' : 'ACTIVE';
+  out['last-backup-creation-time'] = timeValue(last, s);
+  out['snapshot-count'] = String(count);
+  if (v.policy) out['backup-policy'] = policyJson(v.policy);
+  out['object-lock'] = 'NONE';
+  return out;
+}
+
+function environmentJson(e: InventoryEnvironment): Record<string, unknown> {
+  const backedUp = e.volumes.filter((v) => v.role !== 'off').length;
+  const failed = e.volumes.filter((v) => v.role === 'failed').length;
+  const onPrem = e.id.startsWith('OnPrem');
+  const out: Record<string, unknown> = {
+    name: e.name,
+    id: e.id,
+    status: 'ON',
+    'ontap-version': onPrem ? '9.13.1' : '9.14.1',
+    'backup-enablement-status': e.enabled ? 'ON' : 'OFF',
+    type: onPrem ? 'ON_PREM' : 'VSA',
+    provider: onPrem ? 'SGWS' : 'AWS',
+    'used-capacity-gb': e.usedGb,
+    'backed-up-volume-count': String(backedUp),
+    'total-volumes-count': String(backedUp + e.notBackedUp),
+    'failed-backup-volume-count': String(failed),
+    'catalog-enabled': false,
+    'auto-backup-enabled': e.enabled,
+  };
+  if (e.policy) out['backup-policy'] = policyJson(e.policy);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -792,8 +990,22 @@ function answer(res: express.Response, s: Settings, jobs: Record<string, unknown
   sendJson(res, 200, { job: listOf(jobs, s.collapseSingletons) });
 }
 
-function apiRouter(world: World, s: Settings, memo: JobMemo): express.Router {
+function apiRouter(
+  s: Settings,
+  memo: JobMemo,
+  inventory: readonly InventoryEnvironment[],
+  volumesAt: (environmentId: string) => Record<string, unknown>[] | undefined,
+): express.Router {
   const r = express.Router();
+  r.get('/backup/working-environment', (_req, res) => {
+    sendJson(res, 200, { 'working-environment': listOf(inventory.map(environmentJson), s.collapseSingletons) });
+  });
+  r.get('/backup/working-environment/:workingEnvironmentId/volume', (req, res) => {
+    const id = String(req.params.workingEnvironmentId ?? '');
+    const volumes = volumesAt(id);
+    if (!volumes) return sendJson(res, 404, { message: `Working environment ${id} not found` });
+    sendJson(res, 200, { volume: listOf(volumes, s.collapseSingletons) });
+  });
   r.get('/job', (req, res) => {
     const now = s.clock();
     const type = queryValue(req, 'type');

@@ -428,8 +428,9 @@ export class SummaryBuilder {
     const s = this.summary;
     let states = s.restorePoints.get(point.vault);
     if (!states) s.restorePoints.set(point.vault, (states = new Map()));
-    states.set(point.state, (states.get(point.state) ?? 0) + 1);
-    if (point.state !== 'available') return;
+    const count = point.count ?? 1;
+    states.set(point.state, (states.get(point.state) ?? 0) + count);
+    if (point.state !== 'available' || count === 0) return;
     keepNewest(s.lastRestorePoint, point.vault, point.resource, point.createdAt);
   }
 
@@ -444,7 +445,7 @@ export class SummaryBuilder {
   addAlert(alert: ProductAlert): void {
     let types = this.summary.alerts.get(alert.resource);
     if (!types) this.summary.alerts.set(alert.resource, (types = new Map()));
-    types.set(alert.type, (types.get(alert.type) ?? 0) + 1);
+    types.set(alert.type, (types.get(alert.type) ?? 0) + (alert.count ?? 1));
   }
 
   result(): Summary {

@@ -42,6 +42,11 @@ export interface RestorePoint {
   /** Unix seconds. */
   createdAt: number;
   bytes?: number;
+  /**
+   * How many restore points of this resource, vault and state the entry stands for, where a product
+   * gives a count and the newest one's time rather than a list (BlueXP's volume inventory); 1 if absent.
+   */
+  count?: number;
 }
 
 /** Whether a resource is backed up on a schedule now, as the product's inventory says. */
@@ -66,6 +71,8 @@ export interface StorageUsage {
 export interface ProductAlert {
   resource: string;
   type: string;
+  /** How many open alerts of this resource and type the entry stands for, where a product gives a count; 1 if absent. */
+  count?: number;
 }
 
 export type StateTable = Readonly<Record<string, JobState>>;

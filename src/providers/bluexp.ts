@@ -1,10 +1,14 @@
 /**
- * NetApp BlueXP backup and recovery: backup and restore jobs of one account, read through one
- * Connector (agent).
+ * NetApp BlueXP backup and recovery: backup and restore jobs, volume protection, restore points and
+ * backup storage of one account, read through one Connector (agent).
  *
  * API calls of one collection (under <url>/account/{accountId}/providers/cloudmanager_cbs/api/v1):
  * GET /job and GET /restore/status at once, then GET /job/{jobId} only for listed jobs that came
  * without their `data` (newest first, at most MAX_DETAIL_REQUESTS; finished ones are remembered).
+ * Protection, restore points and storage come from GET /backup/working-environment (once GET /job
+ * has answered) and, per working environment, GET /backup/working-environment/{id}/volume, each read
+ * again only when its last answer is older than INVENTORY_TTL_MS; their names also name the volume
+ * ids jobs carry.
  * A token from the BlueXP authentication service (refresh-token or client-credentials grant) is
  * requested on the first collection and again shortly before it expires or after a 401.
  */
@@ -14,12 +18,12 @@ import { defineProviderBlock, httpUrl, nonEmpty, oneOf } from '../config/blocks'
 import { CollectError } from '../http/errors';
 import { TokenCache, tokenAuth } from '../http/token';
 import type { Token } from '../http/token';
-import type { Job, JobKind, JobState, StateTable } from '../model';
+import type { Job, JobKind, JobState, ProductAlert, ResourceProtection, RestorePoint, StateTable, StorageUsage } from '../model';
 import { mapStatus, worstOf } from '../model';
 import { isObject, quoteForMessage } from '../text';
 import type { MappingSink } from './kit';
-import { ProblemLog, inSlices } from './kit';
-import type { CollectContext } from './types';
+import { ProblemLog, inSlices, objectWithId } from './kit';
+import type { CollectContext, Findings } from './types';
 import { defineProvider } from './types';
 import { stringField } from './util';
 
@@ -124,8 +128,19 @@ export function jobKind(raw: Record<string, unknown>, sink?: BlueXpSink): JobKin
   return 'backup';
 }
 
+/**
+ * Resource names of the ids jobs carry, from the working environment and volume inventory; an id
+ * the inventory does not know stays the id.
+ */
+export interface ResourceNames {
+  /** `<working environment>/<volume>` of a volume's id (its file-system-id). */
+  volume(id: string): string | undefined;
+  /** The name of a working environment's id. */
+  environment(id: string): string | undefined;
+}
+
 /** The Jobs one raw job stands for: one per volume of a backup, one per restore. */
-export function mapJob(raw: unknown, sink: BlueXpSink, source: JobSource = 'job'): Job[] {
+export function mapJob(raw: unknown, sink: BlueXpSink, source: JobSource = 'job', names?: ResourceNames): Job[] {
   if (!isObject(raw)) {
     sink.problem('job is not an object');
     return [];
@@ -137,7 +152,7 @@ export function mapJob(raw: unknown, sink: BlueXpSink, source: JobSource = 'job'
   }
   const startedAt = readTime(raw, `job ${id}`, sink);
   const kind = source === 'restore-status' ? 'restore' : jobKind(raw, sink);
-  return kind === 'restore' ? [mapRestore(raw, id, startedAt, sink)] : mapBackup(raw, id, startedAt, sink);
+  return kind === 'restore' ? [mapRestore(raw, id, startedAt, sink, names)] : mapBackup(raw, id, startedAt, sink, names);
 }
 
 function readTime(item: Record<string, unknown>, what: string, sink: BlueXpSink): number | undefined {
@@ -170,8 +185,11 @@ function dataOf(raw: Record<string, unknown>): Record<string, unknown> | undefin
   return isObject(raw.data) ? raw.data : undefined;
 }
 
-/** One Job per volume of a (multi-volume) backup; a job without volumes is one Job about its working environment. */
-export function mapBackup(raw: Record<string, unknown>, id: string, startedAt: number | undefined, sink: BlueXpSink): Job[] {
+/**
+ * One Job per volume of a (multi-volume) backup, about `<working environment>/<volume>` as the
+ * inventory names the volume's id; a job without volumes is one Job about its working environment.
+ */
+export function mapBackup(raw: Record<string, unknown>, id: string, startedAt: number | undefined, sink: BlueXpSink, names?: ResourceNames): Job[] {
   const own = jobStatus(raw, sink);
   const error = stringField(raw, 'error');
   const multi = dataOf(raw)?.['multi-volume-backup'];
@@ -183,7 +201,8 @@ export function mapBackup(raw: Record<string, unknown>, id: string, startedAt: n
     return job;
   };
   if (volumes.length === 0) {
-    return [base(stringField(raw, 'working-environment-id') ?? 'unknown', own ?? withoutStatus(sink), error)];
+    const environment = stringField(raw, 'working-environment-id');
+    return [base((environment && names?.environment(environment)) ?? environment ?? 'unknown', own ?? withoutStatus(sink), error)];
   }
   const seen = new Set<string>();
   const jobs: Job[] = [];
@@ -199,7 +218,7 @@ export function mapBackup(raw: Record<string, unknown>, id: string, startedAt: n
     const status = word ? { status: word, state: itemState(BLUEXP_ITEM_STATES, word, sink) } : (own ?? withoutStatus(sink));
     // The job's message explains a failed volume only when the volume has none of its own.
     const message = stringField(volume, 'error') ?? (status.state === 'failed' ? error : undefined);
-    jobs.push(base(volumeId, status, message));
+    jobs.push(base(names?.volume(volumeId) ?? volumeId, status, message));
   }
   return jobs;
 }
@@ -208,7 +227,7 @@ export function mapBackup(raw: Record<string, unknown>, id: string, startedAt: n
  * One Job per restore. A file restore's batches are parts of it: without a job status the worst
  * batch speaks for it, and a restore reported COMPLETED while a batch FAILED is a `warning`.
  */
-export function mapRestore(raw: Record<string, unknown>, id: string, startedAt: number | undefined, sink: BlueXpSink): Job {
+export function mapRestore(raw: Record<string, unknown>, id: string, startedAt: number | undefined, sink: BlueXpSink, names?: ResourceNames): Job {
   const restore = dataOf(raw)?.restore;
   const details = isObject(restore) ? restore : {};
   const batches = asList(details.batch).filter(isObject);
@@ -224,7 +243,7 @@ export function mapRestore(raw: Record<string, unknown>, id: string, startedAt: 
   status ??= withoutStatus(sink);
   const failedBatch = batchStatuses.find((b) => b.state === 'failed');
   const state: JobState = status.state === 'succeeded' && failedBatch ? 'warning' : status.state;
-  const job: Job = { kind: 'restore', id, resource: restoreResource(raw, details), state, status: status.status };
+  const job: Job = { kind: 'restore', id, resource: restoreResource(raw, details, names), state, status: status.status };
   const start = startedAt ?? earliest(batches.map((batch) => readTime(batch, `job ${id} batch`, sink)));
   if (start !== undefined) job.startedAt = start;
   const error = stringField(raw, 'error') ?? (failedBatch ? stringField(failedBatch.batch, 'error') : undefined);
@@ -240,16 +259,25 @@ function earliest(times: Array<number | undefined>): number | undefined {
 /**
  * What a restore is about: the restored volume as "<working environment>/<volume>" (volume names
  * repeat across working environments), from the source, else the target; file paths never (unbounded).
+ * Ids without names are named through the inventory where it knows them.
  */
-export function restoreResource(raw: Record<string, unknown>, restore: Record<string, unknown>): string {
+export function restoreResource(raw: Record<string, unknown>, restore: Record<string, unknown>, names?: ResourceNames): string {
   for (const side of [restore.source, restore.target]) {
     if (!isObject(side)) continue;
-    const volume = stringField(side, 'volume-name') ?? stringField(side, 'volume-id');
-    if (!volume) continue;
-    const environment = stringField(side, 'working-environment-name') ?? stringField(side, 'working-environment-id');
+    const volumeName = stringField(side, 'volume-name');
+    const volumeId = stringField(side, 'volume-id');
+    if (!volumeName && !volumeId) continue;
+    const environmentId = stringField(side, 'working-environment-id');
+    const environment = stringField(side, 'working-environment-name') ?? (environmentId && names?.environment(environmentId)) ?? environmentId;
+    if (!volumeName) {
+      const known = names?.volume(volumeId!);
+      if (known) return known;
+    }
+    const volume = volumeName ?? volumeId!;
     return environment ? `${environment}/${volume}` : volume;
   }
-  return stringField(raw, 'working-environment-id') ?? 'unknown';
+  const environment = stringField(raw, 'working-environment-id');
+  return (environment && names?.environment(environment)) ?? environment ?? 'unknown';
 }
 
 export interface SourcedJob {
@@ -298,6 +326,299 @@ export function needsDetails(raw: unknown, lookbackStart: number): boolean {
   if (!isObject(raw) || !stringField(raw, 'id') || isObject(raw.data)) return false;
   const started = timeToSeconds(raw.time);
   return started === undefined || started >= lookbackStart;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Working environments and volumes: protection, restore points, storage (pure mappings)
+
+/** The backup-enablement-status of a working environment whose backup is on (NetApp's Terraform provider checks for it). */
+export const BACKUP_ENABLED = 'ON';
+/**
+ * Volume backup-status words in which the volume is backed up on its policy's schedule. cbs.json
+ * documents no values; these and KNOWN_VOLUME_STATUSES are compared without regard to case.
+ */
+export const PROTECTED_VOLUME_STATUSES: ReadonlySet<string> = new Set(['ACTIVE']);
+/** Volume backup-status words known not to mean "backed up now" (paused, off, failed...); others are logged once. */
+const KNOWN_VOLUME_STATUSES: ReadonlySet<string> = new Set(['ACTIVE', 'PAUSED', 'INACTIVE', 'FAILED', 'NONE']);
+const KNOWN_ENABLEMENT_STATUSES: ReadonlySet<string> = new Set(['ON', 'OFF']);
+/** The status of a volume the inventory lists without a backup-status. */
+export const NO_BACKUP_STATUS = 'NONE';
+
+/**
+ * The period of each backup-policy rule label. A month is taken as 31 days and a year as 366, the
+ * longest each can be, so that twice the interval never flags a backup that ran on time.
+ */
+export const RULE_LABEL_SECONDS: Readonly<Record<string, number>> = {
+  hourly: 3600,
+  daily: 86_400,
+  weekly: 7 * 86_400,
+  monthly: 31 * 86_400,
+  yearly: 366 * 86_400,
+};
+
+/** used-capacity-gb is in GB of 2^30 bytes (ONTAP reports binary units). */
+export const BYTES_PER_GB = 1024 ** 3;
+
+/** Product alert types from the working environment counts. */
+export const ALERT_FAILED_VOLUMES = 'volume_backups_failed';
+export const ALERT_VOLUMES_NOT_BACKED_UP = 'volumes_not_backed_up';
+
+/** How long the working environment and volume lists are reused: they change slowly, each costs a request. */
+export const INVENTORY_TTL_MS = 10 * 60_000;
+/** Working environments read at most; a longer list is cut there, and a warning says so. */
+export const MAX_WORKING_ENVIRONMENTS = 1000;
+/** Volumes kept per working environment (an ONTAP cluster holds at most a few thousand). */
+export const MAX_VOLUMES_PER_ENVIRONMENT = 5000;
+
+/** A non-negative whole number from a number or a string of digits (the schema writes counts as strings). */
+export function countValue(value: unknown): number | undefined {
+  const number = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+  return typeof number === 'number' && Number.isSafeInteger(number) && number >= 0 ? number : undefined;
+}
+
+/** Bytes of a size in GB (number or numeric string); undefined for anything else. */
+export function gbToBytes(value: unknown): number | undefined {
+  const gb = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN;
+  return Number.isFinite(gb) && gb >= 0 ? Math.round(gb * BYTES_PER_GB) : undefined;
+}
+
+/**
+ * Seconds between two scheduled backups under a backup policy: the period of its shortest rule label
+ * that keeps copies (retention above 0). Undefined when no rule has a known label; unknown labels
+ * (custom ONTAP SnapMirror labels) are reported.
+ */
+export function scheduleIntervalOf(policy: unknown, sink: MappingSink, what: string): number | undefined {
+  if (!isObject(policy)) return undefined;
+  let shortest: number | undefined;
+  for (const rule of asList(policy.rule)) {
+    if (!isObject(rule)) continue;
+    const label = stringField(rule, 'label');
+    if (!label) continue;
+    const retention = countValue(rule.retention);
+    if (retention === 0) continue;
+    const seconds = Object.prototype.hasOwnProperty.call(RULE_LABEL_SECONDS, label.toLowerCase()) ? RULE_LABEL_SECONDS[label.toLowerCase()] : undefined;
+    if (seconds === undefined) {
+      sink.problem(`${what}: backup policy rule label ${quoteForMessage(label)} has no known period`);
+      continue;
+    }
+    shortest = Math.min(shortest ?? Infinity, seconds);
+  }
+  return shortest;
+}
+
+/** What GET /backup/working-environment says of one working environment. */
+export interface WorkingEnvironment {
+  id: string;
+  /** Its name, else its id: the first part of its volumes' resource names and the vault label. */
+  name: string;
+  /** backup-enablement-status as written ('UNKNOWN' when absent). */
+  status: string;
+  enabled: boolean;
+  backedUpVolumes?: number;
+  totalVolumes?: number;
+  failedVolumes?: number;
+  usedBytes?: number;
+  /** Seconds between backups under the working environment's default policy. */
+  intervalSeconds?: number;
+}
+
+export function mapWorkingEnvironment(raw: unknown, sink: MappingSink): WorkingEnvironment | undefined {
+  const found = objectWithId(raw, 'working environment', sink);
+  if (!found) return undefined;
+  const { fields, id } = found;
+  const name = stringField(fields, 'name') ?? id;
+  const status = stringField(fields, 'backup-enablement-status');
+  if (!status || !KNOWN_ENABLEMENT_STATUSES.has(status.toUpperCase())) sink.unknownStatus(status ?? '(none)');
+  const environment: WorkingEnvironment = { id, name, status: status ?? 'UNKNOWN', enabled: status?.toUpperCase() === BACKUP_ENABLED };
+  const counts = [
+    ['backed-up-volume-count', 'backedUpVolumes'],
+    ['total-volumes-count', 'totalVolumes'],
+    ['failed-backup-volume-count', 'failedVolumes'],
+  ] as const;
+  for (const [field, key] of counts) {
+    const value = fields[field];
+    if (value === undefined || value === null || value === '') continue;
+    const count = countValue(value);
+    if (count === undefined) sink.problem(`working environment ${name}: ${field} ${quoteForMessage(value)} is not a count`);
+    else environment[key] = count;
+  }
+  const used = fields['used-capacity-gb'];
+  if (used !== undefined && used !== null && used !== '') {
+    const bytes = gbToBytes(used);
+    if (bytes === undefined) sink.problem(`working environment ${name}: used-capacity-gb ${quoteForMessage(used)} is not a size`);
+    else environment.usedBytes = bytes;
+  }
+  const interval = scheduleIntervalOf(fields['backup-policy'], sink, `working environment ${name}`);
+  if (interval !== undefined) environment.intervalSeconds = interval;
+  return environment;
+}
+
+/** The working environments of a GET /backup/working-environment answer (`{"working-environment": [...]}`). */
+export function workingEnvironmentsOf(body: unknown, sink: MappingSink): WorkingEnvironment[] {
+  if (!isObject(body)) throw new CollectError('invalid_response', 'GET /backup/working-environment: answer is not a JSON object');
+  const list = body['working-environment'];
+  if (list !== undefined && list !== null && !isObject(list) && !Array.isArray(list)) {
+    throw new CollectError('invalid_response', 'GET /backup/working-environment: "working-environment" is neither a list nor an object');
+  }
+  const seen = new Set<string>();
+  const out: WorkingEnvironment[] = [];
+  for (const item of asList(list)) {
+    const environment = mapWorkingEnvironment(item, sink);
+    if (!environment || seen.has(environment.id)) continue;
+    seen.add(environment.id);
+    out.push(environment);
+  }
+  return out;
+}
+
+/** What GET /backup/working-environment/{we}/volume says of one volume. */
+export interface Volume {
+  /** file-system-id: the id backup jobs carry; undefined when the answer has none. */
+  id?: string;
+  /** `<working environment>/<volume name>`. */
+  resource: string;
+  /** backup-status as written (NO_BACKUP_STATUS when absent). */
+  status: string;
+  /** Unix seconds of the newest backup (last-backup-creation-time). */
+  lastBackupAt?: number;
+  /** Backup copies kept (snapshot-count). */
+  restorePoints?: number;
+  /** Seconds between backups under the volume's policy. */
+  intervalSeconds?: number;
+}
+
+export function mapVolume(raw: unknown, environment: Pick<WorkingEnvironment, 'name'>, sink: MappingSink): Volume | undefined {
+  if (!isObject(raw)) {
+    sink.problem(`a volume of working environment ${environment.name} is not an object`);
+    return undefined;
+  }
+  const id = stringField(raw, 'file-system-id');
+  const name = stringField(raw, 'name') ?? id;
+  if (!name) {
+    sink.problem(`a volume of working environment ${environment.name} has neither a name nor a file-system-id`);
+    return undefined;
+  }
+  const resource = `${environment.name}/${name}`;
+  const status = stringField(raw, 'backup-status');
+  if (status && !KNOWN_VOLUME_STATUSES.has(status.toUpperCase())) sink.unknownStatus(status);
+  const volume: Volume = { resource, status: status ?? NO_BACKUP_STATUS };
+  if (id) volume.id = id;
+  const created = raw['last-backup-creation-time'];
+  if (created !== undefined && created !== null && created !== '' && created !== 0) {
+    const seconds = timeToSeconds(created);
+    if (seconds === undefined) sink.problem(`volume ${resource}: last-backup-creation-time ${quoteForMessage(created)} is not a usable time`);
+    else volume.lastBackupAt = seconds;
+  }
+  const snapshots = raw['snapshot-count'];
+  if (snapshots !== undefined && snapshots !== null && snapshots !== '') {
+    const count = countValue(snapshots);
+    if (count === undefined) sink.problem(`volume ${resource}: snapshot-count ${quoteForMessage(snapshots)} is not a count`);
+    else volume.restorePoints = count;
+  }
+  const interval = scheduleIntervalOf(raw['backup-policy'], sink, `volume ${resource}`);
+  if (interval !== undefined) volume.intervalSeconds = interval;
+  return volume;
+}
+
+/** The volumes of a GET /backup/working-environment/{we}/volume answer (`{"volume": [...]}`), at most MAX_VOLUMES_PER_ENVIRONMENT. */
+export function volumesOf(body: unknown, environment: Pick<WorkingEnvironment, 'name'>, sink: MappingSink): Volume[] {
+  const where = `GET /backup/working-environment/{we}/volume of ${environment.name}`;
+  if (!isObject(body)) throw new CollectError('invalid_response', `${where}: answer is not a JSON object`);
+  const list = body.volume;
+  if (list !== undefined && list !== null && !isObject(list) && !Array.isArray(list)) {
+    throw new CollectError('invalid_response', `${where}: "volume" is neither a list nor an object`);
+  }
+  const items = asList(list);
+  if (items.length > MAX_VOLUMES_PER_ENVIRONMENT) {
+    sink.problem(`working environment ${environment.name} lists ${items.length} volumes; the first ${MAX_VOLUMES_PER_ENVIRONMENT} are read`);
+  }
+  const seen = new Set<string>();
+  const out: Volume[] = [];
+  for (const item of items.slice(0, MAX_VOLUMES_PER_ENVIRONMENT)) {
+    const volume = mapVolume(item, environment, sink);
+    if (!volume || seen.has(volume.resource)) continue;
+    seen.add(volume.resource);
+    out.push(volume);
+  }
+  return out;
+}
+
+/**
+ * A volume's protection: backed up on a schedule when its working environment's backup is on and
+ * its own backup-status says so. In a working environment whose backup is not on, the working
+ * environment's word is the status. The interval is the volume's policy's, else the working
+ * environment's default policy's.
+ */
+export function volumeProtection(volume: Volume, environment: WorkingEnvironment): ResourceProtection {
+  const protection: ResourceProtection = environment.enabled
+    ? { resource: volume.resource, protected: PROTECTED_VOLUME_STATUSES.has(volume.status.toUpperCase()), status: volume.status }
+    : { resource: volume.resource, protected: false, status: environment.status };
+  const interval = volume.intervalSeconds ?? environment.intervalSeconds;
+  if (interval !== undefined) protection.scheduleIntervalSeconds = interval;
+  return protection;
+}
+
+/**
+ * A volume's backup copies as one counted restore point in its working environment's vault, created
+ * at last-backup-creation-time. Undefined when the volume has no backup time; a count without a time
+ * is reported (the copies exist, but their age is not known).
+ */
+export function volumeRestorePoint(volume: Volume, environment: WorkingEnvironment, sink: MappingSink): RestorePoint | undefined {
+  if (volume.lastBackupAt === undefined) {
+    if (volume.restorePoints) sink.problem(`volume ${volume.resource}: snapshot-count ${volume.restorePoints} without a last-backup-creation-time; its restore points are not counted`);
+    return undefined;
+  }
+  return {
+    id: volume.id ?? volume.resource,
+    resource: volume.resource,
+    vault: environment.name,
+    state: 'available',
+    createdAt: volume.lastBackupAt,
+    count: volume.restorePoints ?? 1,
+  };
+}
+
+/** Storage and the product's own counts of a working environment, as usage and alerts (absent values stay absent). */
+export function environmentFindings(environment: WorkingEnvironment): { storage?: StorageUsage; alerts: ProductAlert[] } {
+  const alerts: ProductAlert[] = [];
+  if (environment.failedVolumes) alerts.push({ resource: environment.name, type: ALERT_FAILED_VOLUMES, count: environment.failedVolumes });
+  const { totalVolumes, backedUpVolumes } = environment;
+  if (totalVolumes !== undefined && backedUpVolumes !== undefined && totalVolumes > backedUpVolumes) {
+    alerts.push({ resource: environment.name, type: ALERT_VOLUMES_NOT_BACKED_UP, count: totalVolumes - backedUpVolumes });
+  }
+  return environment.usedBytes === undefined ? { alerts } : { storage: { vault: environment.name, usedBytes: environment.usedBytes }, alerts };
+}
+
+/** The inventory of one collection: working environments with their volumes. */
+export interface Inventory {
+  environments: ReadonlyArray<{ environment: WorkingEnvironment; volumes: readonly Volume[] }>;
+}
+
+/** Ids to resource names from the inventory: volumes by file-system-id, working environments by id. */
+export function namesOf(inventory: Inventory): ResourceNames {
+  const volumes = new Map<string, string>();
+  const environments = new Map<string, string>();
+  for (const { environment, volumes: list } of inventory.environments) {
+    environments.set(environment.id, environment.name);
+    for (const volume of list) if (volume.id && !volumes.has(volume.id)) volumes.set(volume.id, volume.resource);
+  }
+  return { volume: (id) => volumes.get(id), environment: (id) => environments.get(id) };
+}
+
+/** Everything the inventory reports: protection and restore points per volume, storage and alerts per working environment. */
+export function inventoryFindings(inventory: Inventory, sink: MappingSink): Required<Pick<Findings, 'resources' | 'restorePoints' | 'storage' | 'alerts'>> {
+  const found = { resources: [] as ResourceProtection[], restorePoints: [] as RestorePoint[], storage: [] as StorageUsage[], alerts: [] as ProductAlert[] };
+  for (const { environment, volumes } of inventory.environments) {
+    const { storage, alerts } = environmentFindings(environment);
+    if (storage) found.storage.push(storage);
+    found.alerts.push(...alerts);
+    for (const volume of volumes) {
+      found.resources.push(volumeProtection(volume, environment));
+      const point = volumeRestorePoint(volume, environment, sink);
+      if (point) found.restorePoints.push(point);
+    }
+  }
+  return found;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -437,11 +758,79 @@ async function readDetail(ctx: CollectContext, base: string, id: string): Promis
   return isObject(match) ? match : undefined;
 }
 
+/** What one target remembers of its inventory between collections (see INVENTORY_TTL_MS). */
+interface InventoryState {
+  /** The working environment list; `list` undefined: the call was refused. */
+  environments: LRUCache<'all', { list?: WorkingEnvironment[] }>;
+  /** Working environment id -> its volumes (empty when its volume list was refused). */
+  volumes: LRUCache<string, Volume[]>;
+  /** Calls already logged as refused. */
+  refused: LRUCache<string, true>;
+}
+
+function inventoryState(): InventoryState {
+  return {
+    environments: new LRUCache({ max: 1, ttl: INVENTORY_TTL_MS }),
+    volumes: new LRUCache({ max: MAX_WORKING_ENVIRONMENTS, ttl: INVENTORY_TTL_MS }),
+    refused: new LRUCache({ max: MAX_WORKING_ENVIRONMENTS + 1 }),
+  };
+}
+
+/**
+ * Reads what the user may lack the right for, or a working environment may not serve: a 4xx other
+ * than 401 leaves that part out, logged once per target and call, while jobs keep working.
+ */
+async function refusable<T>(ctx: CollectContext, state: InventoryState, call: string, read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (err) {
+    // A 403 is reason `auth`, but here it is the role, not the credentials: jobs were read with them.
+    const refused = err instanceof CollectError && (err.reason === 'http_4xx' || err.status === 403);
+    if (!refused) throw err;
+    if (!state.refused.has(call)) {
+      state.refused.set(call, true);
+      ctx.log.warn({ call, status: err.status, err: err.message }, 'BlueXP refused an inventory call; that part is left out (the Backup and recovery viewer role suffices)');
+    }
+    return undefined;
+  }
+}
+
+/** Working environments and their volumes, each list from the cache while it is younger than INVENTORY_TTL_MS; undefined when the list was refused. */
+async function readInventory(ctx: CollectContext, base: string, state: InventoryState, sink: MappingSink): Promise<Inventory | undefined> {
+  let known = state.environments.get('all');
+  if (!known) {
+    const list = await refusable(ctx, state, 'GET /backup/working-environment', async () =>
+      workingEnvironmentsOf(await ctx.http.json({ path: `${base}/backup/working-environment` }), sink),
+    );
+    if (list && list.length > MAX_WORKING_ENVIRONMENTS) {
+      ctx.log.warn({ environments: list.length, limit: MAX_WORKING_ENVIRONMENTS }, 'BlueXP working environments beyond the limit are not read');
+    }
+    known = list ? { list: list.slice(0, MAX_WORKING_ENVIRONMENTS) } : {};
+    state.environments.set('all', known);
+  }
+  if (!known.list) return undefined;
+  const environments = await Promise.all(
+    known.list.map(async (environment) => {
+      let volumes = state.volumes.get(environment.id);
+      if (!volumes) {
+        const path = `${base}/backup/working-environment/${encodeURIComponent(environment.id)}/volume`;
+        const read = await refusable(ctx, state, `GET /backup/working-environment/${environment.id}/volume`, async () =>
+          volumesOf(await ctx.http.json({ path }), environment, sink),
+        );
+        volumes = read ?? [];
+        state.volumes.set(environment.id, volumes);
+      }
+      return { environment, volumes };
+    }),
+  );
+  return { environments };
+}
+
 export const bluexp = defineProvider({
   name: 'bluexp',
   kinds: ['backup', 'restore'],
-  restorePoints: false,
-  reports: { protection: false, storage: false, alerts: false },
+  restorePoints: true,
+  reports: { protection: true, storage: true, alerts: true },
   config: blueXpBlock,
   create(_target, settings, env) {
     const tokenUrl = new URL(settings.token_url);
@@ -461,6 +850,7 @@ export const bluexp = defineProvider({
     const problems = new ProblemLog('BlueXP');
     const loggedTypes = new Set<string>();
     let restoreStatusFailing = false;
+    const inventory = inventoryState();
     return {
       auth: tokenAuth(cache, (token) => ({ authorization: `Bearer ${token}`, 'x-agent-id': agentId })),
       async collect(ctx) {
@@ -473,18 +863,25 @@ export const bluexp = defineProvider({
           },
         };
         let restoreStatusFailed = false;
-        const [listed, restores] = await Promise.all([
-          ctx.http.json({ path: `${base}/job` }).then((answer) => jobsOf(answer, 'GET /job')),
+        const jobList = ctx.http.json({ path: `${base}/job` }).then((answer) => jobsOf(answer, 'GET /job'));
+        const [listed, restores, found] = await Promise.all([
+          jobList,
           readRestoreStatus(ctx, base, (message) => {
             restoreStatusFailed = true;
             // Logged when it starts failing, not on every scrape of a Connector that lacks the endpoint.
             if (!restoreStatusFailing) ctx.log.warn({ err: message }, 'BlueXP GET /restore/status refused; restores are read from GET /job only');
           }),
+          // After the job list: credentials that work for it make a refusal of the inventory a
+          // matter of the role, not of a token the authentication service would not give.
+          jobList.then(() => readInventory(ctx, base, inventory, sink)),
         ]);
         restoreStatusFailing = restoreStatusFailed;
         const merged = mergeJobLists(listed, restores);
         await fillDetails(ctx, base, merged, details);
-        await inSlices(ctx, merged, (slice) => ctx.report({ jobs: slice.flatMap(({ raw, source }) => mapJob(raw, sink, source)) }));
+        // Jobs name their volumes by id: the inventory names them as its restore points and protection do.
+        const names = found && namesOf(found);
+        await inSlices(ctx, merged, (slice) => ctx.report({ jobs: slice.flatMap(({ raw, source }) => mapJob(raw, sink, source, names)) }));
+        if (found) ctx.report(inventoryFindings(found, sink));
         sink.flush();
       },
     };

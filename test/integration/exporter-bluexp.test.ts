@@ -73,9 +73,18 @@ interface Expected {
   restores: number;
 }
 
+/** `<working environment>/<volume>` of each volume id, from the simulator's inventory. */
+function volumeNames(sim: BlueXpSimulator): Map<string, string> {
+  return new Map(sim.inventory.flatMap((e) => e.volumes.map((v) => [v.id, `${e.name}/${v.name}`] as const)));
+}
+
+/** Requests of a first scrape besides the job calls: the working environment list and one volume list each. */
+const inventoryRequests = (sim: BlueXpSimulator) => 1 + sim.inventory.length;
+
 /** What the exporter should report, worked out by the test from the simulator's raw jobs. */
 function expectedFrom(sim: BlueXpSimulator, now: number, unit: 'ms' | 's'): Expected {
   const out: Expected = { counts: new Map(), starts: new Map(), lastSuccess: new Map(), restores: 0 };
+  const names = volumeNames(sim);
   const add = (kind: string, id: string, resource: string, state: string, start: number) => {
     out.counts.set(`${kind}/${state}`, (out.counts.get(`${kind}/${state}`) ?? 0) + 1);
     out.starts.set(`${kind}|${id}|${resource}`, start);
@@ -84,7 +93,7 @@ function expectedFrom(sim: BlueXpSimulator, now: number, unit: 'ms' | 's'): Expe
   for (const job of sim.jobsAt(now) as any[]) {
     const start = unit === 'ms' ? job.time / 1000 : job.time;
     if (job.type === 'backup') {
-      for (const volume of job.data['multi-volume-backup'].volume) add('backup', job.id, volume.id, BLUEXP_ITEM_STATES[volume.status]!, start);
+      for (const volume of job.data['multi-volume-backup'].volume) add('backup', job.id, names.get(volume.id)!, BLUEXP_ITEM_STATES[volume.status]!, start);
     } else {
       const source = job.data.restore.source;
       add('restore', job.id, `${source['working-environment-name']}/${source['volume-name']}`, BLUEXP_JOB_STATES[job.status]!, start);
@@ -107,8 +116,8 @@ describe('exporter with the BlueXP simulator', () => {
       const text = await get(`${ex.url}/metrics`);
       const s = samples(text);
       expect(s.get('backup_up{target="bx",provider="bluexp"}')).toBe(1);
-      // One token request, GET /job, GET /restore/status.
-      expect(s.get('backup_collect_upstream_requests{target="bx",provider="bluexp"}')).toBe(3);
+      // One token request, GET /job, GET /restore/status, and the inventory.
+      expect(s.get('backup_collect_upstream_requests{target="bx",provider="bluexp"}')).toBe(3 + inventoryRequests(bx.sim));
       const expected = expectedFrom(bx.sim, bx.now, timeUnit);
 
       const jobs = series(text, 'backup_jobs', { target: 'bx' });
@@ -148,7 +157,7 @@ describe('exporter with the BlueXP simulator', () => {
     const restoreIds = new Set((bx.sim.jobsAt(bx.now) as any[]).filter((j) => j.type !== 'backup').map((j) => j.id));
     const unfinished = (bx.sim.jobsAt(bx.now) as any[]).filter((j) => j.status === 'PENDING' || j.status === 'IN_PROGRESS');
     // Restores take their data from /restore/status; each backup is read once.
-    expect(first.get('backup_collect_upstream_requests{target="bx",provider="bluexp"}')).toBe(3 + 20 - restoreIds.size);
+    expect(first.get('backup_collect_upstream_requests{target="bx",provider="bluexp"}')).toBe(3 + inventoryRequests(bx.sim) + 20 - restoreIds.size);
     const text = await get(`${ex.url}/probe?target=bx`);
     const unfinishedBackups = unfinished.filter((j) => !restoreIds.has(j.id)).length;
     expect(samples(text).get('backup_collect_upstream_requests{target="bx",provider="bluexp"}')).toBe(2 + unfinishedBackups);
@@ -260,5 +269,67 @@ describe('exporter with the BlueXP simulator', () => {
     expect(samples(text).get('backup_up{target="bluexp-demo",provider="bluexp"}')).toBe(1);
     expect(series(text, 'backup_jobs', { target: 'bluexp-demo' }).reduce((sum, [, v]) => sum + v, 0)).toBeGreaterThan(60);
     expect(promtoolCheckMetrics(text)).toBe('');
+  });
+});
+
+describe('exporter with the BlueXP simulator: protection, restore points and storage', () => {
+  /** The default RPO of alerts/backup-exporter.rules.yml, for resources whose policy names no interval. */
+  const RPO_SECONDS = 26 * 3600;
+
+  test('backup off gives protection 0; the stale and the failed volume, and only they, are older than their alert threshold; jobs and restore points join on (target, resource)', async () => {
+    const bx = await simulator({ jobs: 200 });
+    const ex = await exporter(config(target('bx', bx.server.url)));
+    const text = await get(`${ex.url}/probe?target=bx`);
+    expect(samples(text).get('backup_up{target="bx",provider="bluexp"}')).toBe(1);
+    expect(promtoolCheckMetrics(text)).toBe('');
+
+    // Backup disabled on the working environment: each of its volumes is known and unprotected.
+    const protectedSeries = series(text, 'backup_resource_protected', { target: 'bx' });
+    const off = bx.sim.inventory.find((e) => !e.enabled)!;
+    expect(protectedSeries.filter(([key]) => label(key, 'resource').startsWith(`${off.name}/`))).toEqual(
+      off.volumes.map((v) => [expect.stringContaining(`resource="${off.name}/${v.name}",status="OFF"`), 0]),
+    );
+    const unprotected = protectedSeries.filter(([, v]) => v === 0).map(([key]) => `${label(key, 'resource')} ${label(key, 'status')}`);
+    expect(unprotected.sort()).toEqual(['cvo-prod/vol_legacy FAILED', ...off.volumes.map((v) => `${off.name}/${v.name} OFF`)].sort());
+
+    // BackupRestorePointTooOld reads time() - newest restore point against twice the schedule interval (else the RPO).
+    const interval = new Map(series(text, 'backup_resource_schedule_interval_seconds', { target: 'bx' }).map(([key, v]) => [label(key, 'resource'), v]));
+    const points = series(text, 'backup_last_restore_point_timestamp_seconds', { target: 'bx' });
+    const tooOld = points
+      .filter(([key, created]) => bx.now / 1000 - created > (interval.has(label(key, 'resource')) ? 2 * interval.get(label(key, 'resource'))! : RPO_SECONDS))
+      .map(([key]) => label(key, 'resource'));
+    expect(tooOld.sort()).toEqual(['cvo-prod/vol_archive', 'cvo-prod/vol_legacy']);
+    expect(points.every(([key]) => label(key, 'vault') === label(key, 'resource').split('/')[0])).toBe(true);
+
+    // One name per volume: every backup job's resource has a restore point series and a protection series.
+    const withPoints = new Set(points.map(([key]) => label(key, 'resource')));
+    const withProtection = new Set(protectedSeries.map(([key]) => label(key, 'resource')));
+    const backupResources = new Set(series(text, 'backup_job_state', { target: 'bx', kind: 'backup' }).map(([key]) => label(key, 'resource')));
+    expect(backupResources.size).toBeGreaterThan(3);
+    for (const resource of backupResources) expect([resource, withPoints.has(resource), withProtection.has(resource)]).toEqual([resource, true, true]);
+    // A job's successful backup is never newer than the volume's newest restore point.
+    for (const [key, success] of series(text, 'backup_last_success_timestamp_seconds', { target: 'bx', kind: 'backup' })) {
+      const point = points.find(([p]) => label(p, 'resource') === label(key, 'resource'))!;
+      expect(point[1]).toBeGreaterThanOrEqual(success);
+    }
+
+    // Storage per working environment (0 GB where backup is off); the product's counts as alerts.
+    const storage = new Map(series(text, 'backup_storage_used_bytes', { target: 'bx' }).map(([key, v]) => [label(key, 'vault'), v]));
+    expect([...storage.keys()].sort()).toEqual(bx.sim.inventory.map((e) => e.name).sort());
+    expect(storage.get(off.name)).toBe(0);
+    expect(storage.get('cvo-prod')).toBe(Number(bx.sim.inventory[0]!.usedGb) * 1024 ** 3);
+    expect(series(text, 'backup_storage_capacity_bytes', { target: 'bx' })).toEqual([]);
+    expect(series(text, 'backup_product_alerts', { target: 'bx', resource: 'cvo-prod', type: 'volume_backups_failed' })).toEqual([[expect.any(String), 1]]);
+    expect(series(text, 'backup_product_alerts', { target: 'bx', resource: off.name, type: 'volumes_not_backed_up' })).toEqual([[expect.any(String), off.volumes.length]]);
+  });
+
+  test('the inventory is read once in its lifetime: a second scrape asks only for jobs', async () => {
+    const bx = await simulator();
+    const ex = await exporter(config(target('bx', bx.server.url)));
+    const requests = 'backup_collect_upstream_requests{target="bx",provider="bluexp"}';
+    expect(samples(await get(`${ex.url}/probe?target=bx`)).get(requests)).toBe(3 + inventoryRequests(bx.sim));
+    const second = await get(`${ex.url}/probe?target=bx`);
+    expect(samples(second).get(requests)).toBe(2);
+    expect(series(second, 'backup_resource_protected', { target: 'bx' }).length).toBe(bx.sim.inventory.reduce((n, e) => n + e.volumes.length, 0));
   });
 });

@@ -366,6 +366,79 @@ describe('BlueXP simulator: jobs', () => {
   });
 });
 
+describe('BlueXP simulator: working environment and volume inventory', () => {
+  test('the working environment list: one whose backup is OFF, counts and capacity as strings, a default policy', async () => {
+    const h = await harness();
+    const answer = await h.api('/backup/working-environment');
+    expect(answer.status).toBe(200);
+    const list = answer.json['working-environment'] as any[];
+    expect(list.map((e) => [e.name, e['backup-enablement-status']])).toEqual([
+      ['cvo-prod', 'ON'],
+      ['onprem-dc1', 'ON'],
+      ['onprem-lab', 'OFF'],
+    ]);
+    for (const e of list) {
+      for (const field of ['backed-up-volume-count', 'total-volumes-count', 'failed-backup-volume-count', 'used-capacity-gb']) expect(e[field]).toMatch(/^\d+$/);
+    }
+    expect(list[0]['failed-backup-volume-count']).toBe('1');
+    expect(list[2]['backed-up-volume-count']).toBe('0');
+    expect(list[0]['backup-policy'].rule.map((r: any) => r.label)).toEqual(['hourly', 'daily', 'weekly']);
+    expect(h.sim.environmentsAt()).toEqual(list);
+  });
+
+  test('volumes: named like real ones, ids the jobs use, a failed and a days-old one; newest backup never older than a job\'s', async () => {
+    const h = await harness({ jobs: 200 });
+    const [cvo] = h.sim.inventory;
+    const answer = await h.api(`/backup/working-environment/${cvo!.id}/volume`);
+    expect(answer.status).toBe(200);
+    const volumes = answer.json.volume as any[];
+    expect(volumes.map((v) => [v.name, v['backup-status']])).toEqual([
+      ['vol_finance', 'ACTIVE'],
+      ['vol_hr', 'ACTIVE'],
+      ['vol_erp', 'ACTIVE'],
+      ['vol_home', 'ACTIVE'],
+      ['vol_archive', 'ACTIVE'],
+      ['vol_legacy', 'FAILED'],
+    ]);
+    const created = new Map(volumes.map((v) => [v['file-system-id'], v['last-backup-creation-time'] as number]));
+    const archive = volumes.find((v) => v.name === 'vol_archive');
+    expect(T0 - archive['last-backup-creation-time']).toBeGreaterThan(2 * 86_400_000);
+    expect(archive['backup-policy'].rule).toEqual([{ label: 'daily', retention: '7' }]);
+    // Every volume a backup job names is in the inventory, and no successful job is newer than its newest backup.
+    let checked = 0;
+    for (const job of h.sim.jobsAt() as any[]) {
+      if (job.type !== 'backup' || job['working-environment-id'] !== cvo!.id) continue;
+      for (const v of job.data['multi-volume-backup'].volume) {
+        expect(created.has(v.id)).toBe(true);
+        if (v.status === 'SUCCESS') expect(created.get(v.id)).toBeGreaterThanOrEqual(job.time);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(0);
+  });
+
+  test('a working environment with backup OFF lists its volumes without a backup-status; an unknown one is 404; the token is required', async () => {
+    const h = await harness();
+    const off = h.sim.inventory.find((e) => !e.enabled)!;
+    const volumes = (await h.api(`/backup/working-environment/${off.id}/volume`)).json.volume as any[];
+    expect(volumes.map((v) => [v.name, v['backup-status'], v['last-backup-creation-time']])).toEqual([
+      ['vol_scratch', undefined, undefined],
+      ['vol_test', undefined, undefined],
+    ]);
+    expect((await h.api('/backup/working-environment/VsaWorkingEnvironment-Nope0000/volume')).status).toBe(404);
+    expect((await h.send('GET', `${h.sim.apiBase}/backup/working-environment`, { 'x-agent-id': `${AGENT}clients` })).status).toBe(401);
+  });
+
+  test('knobs: no working environment with backup OFF; backup times in seconds', async () => {
+    const h = await harness({ disabledEnvironments: 0, timeUnit: 's', workingEnvironments: 1, volumesPerEnvironment: 1 });
+    expect(h.sim.inventory.map((e) => e.enabled)).toEqual([true]);
+    const [only] = h.sim.inventory;
+    const volumes = (await h.api(`/backup/working-environment/${only!.id}/volume`)).json.volume as any[];
+    expect(volumes.length).toBeGreaterThan(0);
+    expect(volumes.every((v) => v['last-backup-creation-time'] < 1e11)).toBe(true);
+  });
+});
+
 describe('BlueXP simulator: faults, control API and size', () => {
   it('applies framework faults with the product error shape', async () => {
     const h = await harness();

@@ -7,11 +7,24 @@ import pino from 'pino';
 import type { TargetConfig } from '../../src/config/schema';
 import type { HttpClient, RequestOptions } from '../../src/http/client';
 import { CollectError } from '../../src/http/errors';
-import type { Job } from '../../src/model';
+import type { Job, ProductAlert, ResourceProtection, StorageUsage } from '../../src/model';
+import { summarizeNow } from '../../src/metrics';
 import { JOB_STATES, UnknownStatusLog } from '../../src/model';
 import {
+  ALERT_FAILED_VOLUMES,
+  ALERT_VOLUMES_NOT_BACKED_UP,
   BLUEXP_DEFAULTS,
   MAX_DETAIL_REQUESTS,
+  MAX_VOLUMES_PER_ENVIRONMENT,
+  NO_BACKUP_STATUS,
+  countValue,
+  inventoryFindings,
+  namesOf,
+  scheduleIntervalOf,
+  volumeProtection,
+  volumeRestorePoint,
+  volumesOf,
+  workingEnvironmentsOf,
   apiPrefix,
   asList,
   bluexp,
@@ -25,7 +38,7 @@ import {
   timeToSeconds,
   tokenRequestBody,
 } from '../../src/providers/bluexp';
-import type { JobSource, BlueXpSink } from '../../src/providers/bluexp';
+import type { BlueXpSink, Inventory, JobSource, ResourceNames, Volume, WorkingEnvironment } from '../../src/providers/bluexp';
 import type { CollectContext } from '../../src/providers/types';
 import { bind, collectWith } from '../helpers/collect';
 
@@ -45,9 +58,11 @@ function recordingSink(): BlueXpSink & { unknown: string[]; problems: string[]; 
   };
 }
 
-function mapAnswer(body: unknown, sink: BlueXpSink, source: JobSource = 'job'): Job[] {
-  return jobsOf(body, 'test').flatMap((raw) => mapJob(raw, sink, source));
+function mapAnswer(body: unknown, sink: BlueXpSink, source: JobSource = 'job', names?: ResourceNames): Job[] {
+  return jobsOf(body, 'test').flatMap((raw) => mapJob(raw, sink, source, names));
 }
+
+const GIB = 1024 ** 3;
 
 describe('BlueXP: the seed pages\' example answers', () => {
   test('seed 000 (GET /restore/status): a restore whose words are all "string"; the status is unknown, nothing else is lost', () => {
@@ -337,6 +352,217 @@ describe('BlueXP: token requests', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+// Working environments and volumes: protection, restore points, storage, names
+
+describe('BlueXP: working environment and volume inventory', () => {
+  const environments = () => workingEnvironmentsOf(fixture('working-environments.json'), recordingSink());
+  const inventory = (): Inventory => {
+    const [cvo, dc1, lab] = environments();
+    const sink = recordingSink();
+    return {
+      environments: [
+        { environment: cvo!, volumes: volumesOf(fixture('volumes-cvo-prod.json'), cvo!, sink) },
+        { environment: dc1!, volumes: volumesOf(fixture('volumes-onprem-dc1.json'), dc1!, sink) },
+        { environment: lab!, volumes: volumesOf(fixture('volumes-onprem-lab.json'), lab!, sink) },
+      ],
+    };
+  };
+
+  test('working environments: enablement, counts as strings, used capacity in GiB, the default policy\'s interval', () => {
+    const sink = recordingSink();
+    expect(workingEnvironmentsOf(fixture('working-environments.json'), sink)).toEqual<WorkingEnvironment[]>([
+      { id: 'VsaWorkingEnvironment-Ab12Cd34', name: 'cvo-prod', status: 'ON', enabled: true, backedUpVolumes: 5, totalVolumes: 7, failedVolumes: 1, usedBytes: 1843 * GIB, intervalSeconds: 3600 },
+      { id: 'OnPremWorkingEnvironment-Ef56Gh78', name: 'onprem-dc1', status: 'ON', enabled: true, backedUpVolumes: 2, totalVolumes: 2, failedVolumes: 0, usedBytes: 512.5 * GIB, intervalSeconds: 86_400 },
+      { id: 'OnPremWorkingEnvironment-Lab00001', name: 'onprem-lab', status: 'OFF', enabled: false, backedUpVolumes: 0, totalVolumes: 2, failedVolumes: 0 },
+    ]);
+    expect([sink.unknown, sink.problems]).toEqual([[], []]);
+  });
+
+  test('volumes: resource <working environment>/<volume>, backup-status, last backup in ms or s, snapshot-count, own policy', () => {
+    const sink = recordingSink();
+    expect(volumesOf(fixture('volumes-cvo-prod.json'), { name: 'cvo-prod' }, sink)).toEqual<Volume[]>([
+      { id: 'vol-finance', resource: 'cvo-prod/vol_finance', status: 'ACTIVE', lastBackupAt: 1732532400, restorePoints: 77 },
+      { id: 'vol-hr', resource: 'cvo-prod/vol_hr', status: 'FAILED', lastBackupAt: 1732440000, restorePoints: 76 },
+      { id: 'vol-erp', resource: 'cvo-prod/vol_erp', status: 'ACTIVE', lastBackupAt: 1732492800, restorePoints: 34, intervalSeconds: 86_400 },
+      { id: 'vol-logs', resource: 'cvo-prod/vol_logs', status: 'PAUSED', lastBackupAt: 1732186800, restorePoints: 12 },
+      { id: 'vol-home', resource: 'cvo-prod/vol_home', status: 'ACTIVE', lastBackupAt: 1732273200, restorePoints: 70 },
+    ]);
+    expect(volumesOf(fixture('volumes-onprem-lab.json'), { name: 'onprem-lab' }, sink).map((v) => [v.resource, v.status])).toEqual([
+      ['onprem-lab/vol_scratch', NO_BACKUP_STATUS],
+      ['onprem-lab/vol_test', NO_BACKUP_STATUS],
+    ]);
+    expect([sink.unknown, sink.problems]).toEqual([[], []]);
+  });
+
+  test('protection: ACTIVE in an enabled working environment only; a disabled one gives its word and 0; interval from the volume\'s policy, else the working environment\'s', () => {
+    const found = inventoryFindings(inventory(), recordingSink());
+    expect(found.resources).toEqual<ResourceProtection[]>([
+      { resource: 'cvo-prod/vol_finance', protected: true, status: 'ACTIVE', scheduleIntervalSeconds: 3600 },
+      { resource: 'cvo-prod/vol_hr', protected: false, status: 'FAILED', scheduleIntervalSeconds: 3600 },
+      { resource: 'cvo-prod/vol_erp', protected: true, status: 'ACTIVE', scheduleIntervalSeconds: 86_400 },
+      { resource: 'cvo-prod/vol_logs', protected: false, status: 'PAUSED', scheduleIntervalSeconds: 3600 },
+      { resource: 'cvo-prod/vol_home', protected: true, status: 'ACTIVE', scheduleIntervalSeconds: 3600 },
+      { resource: 'onprem-dc1/vol_sql', protected: true, status: 'ACTIVE', scheduleIntervalSeconds: 86_400 },
+      { resource: 'onprem-dc1/vol_vmware', protected: true, status: 'ACTIVE', scheduleIntervalSeconds: 86_400 },
+      { resource: 'onprem-lab/vol_scratch', protected: false, status: 'OFF' },
+      { resource: 'onprem-lab/vol_test', protected: false, status: 'OFF' },
+    ]);
+    expect(volumeProtection({ resource: 'we/v', status: 'active' }, { id: 'we', name: 'we', status: 'on', enabled: true }).protected).toBe(true);
+  });
+
+  test('restore points: one counted entry per backed-up volume in its working environment\'s vault; none without a backup time', () => {
+    const sink = recordingSink();
+    const found = inventoryFindings(inventory(), sink);
+    expect(found.restorePoints.map((p) => [p.resource, p.vault, p.createdAt, p.count, p.state])).toEqual([
+      ['cvo-prod/vol_finance', 'cvo-prod', 1732532400, 77, 'available'],
+      ['cvo-prod/vol_hr', 'cvo-prod', 1732440000, 76, 'available'],
+      ['cvo-prod/vol_erp', 'cvo-prod', 1732492800, 34, 'available'],
+      ['cvo-prod/vol_logs', 'cvo-prod', 1732186800, 12, 'available'],
+      ['cvo-prod/vol_home', 'cvo-prod', 1732273200, 70, 'available'],
+      ['onprem-dc1/vol_sql', 'onprem-dc1', 1732492800, 33, 'available'],
+    ]);
+    // vol_vmware has no backup yet: snapshot-count 0 and no time is no restore point and no problem.
+    expect(sink.problems).toEqual([]);
+    const summary = summarizeNow({ restorePoints: found.restorePoints }, 10);
+    expect(summary.restorePoints.get('cvo-prod')?.get('available')).toBe(77 + 76 + 34 + 12 + 70);
+    // A count of 0 counts nothing and says nothing about the newest restore point.
+    const none = summarizeNow({ restorePoints: [{ id: 'v', resource: 'we/v', vault: 'we', state: 'available', createdAt: 1, count: 0 }] }, 10);
+    expect([none.restorePoints.get('we')?.get('available'), none.lastRestorePoint.get('we')]).toEqual([0, undefined]);
+  });
+
+  test('storage and product alerts per working environment: used capacity; failed and not backed-up volume counts when above 0', () => {
+    const found = inventoryFindings(inventory(), recordingSink());
+    expect(found.storage).toEqual<StorageUsage[]>([
+      { vault: 'cvo-prod', usedBytes: 1843 * GIB },
+      { vault: 'onprem-dc1', usedBytes: 512.5 * GIB },
+    ]);
+    expect(found.alerts).toEqual<ProductAlert[]>([
+      { resource: 'cvo-prod', type: ALERT_FAILED_VOLUMES, count: 1 },
+      { resource: 'cvo-prod', type: ALERT_VOLUMES_NOT_BACKED_UP, count: 2 },
+      { resource: 'onprem-lab', type: ALERT_VOLUMES_NOT_BACKED_UP, count: 2 },
+    ]);
+    expect(summarizeNow({ alerts: found.alerts }, 10).alerts.get('cvo-prod')?.get(ALERT_VOLUMES_NOT_BACKED_UP)).toBe(2);
+  });
+
+  test.each<[string, unknown, number | undefined]>([
+    ['hourly, daily, weekly: the hourly period', { rule: [{ label: 'daily', retention: '30' }, { label: 'hourly', retention: '24' }, { label: 'weekly', retention: '52' }] }, 3600],
+    ['daily and weekly', { rule: [{ label: 'daily', retention: '30' }, { label: 'weekly', retention: '4' }] }, 86_400],
+    ['weekly alone', { rule: [{ label: 'weekly', retention: '52' }] }, 7 * 86_400],
+    ['monthly: 31 days', { rule: [{ label: 'monthly', retention: '12' }] }, 31 * 86_400],
+    ['yearly: 366 days', { rule: [{ label: 'yearly', retention: '7' }] }, 366 * 86_400],
+    ['labels in any case; a rule keeping 0 copies does not run', { rule: [{ label: 'Hourly', retention: '0' }, { label: 'DAILY', retention: 7 }] }, 86_400],
+    ['one rule as an object', { rule: { label: 'daily', retention: '7' } }, 86_400],
+    ['no rules', { name: 'empty' }, undefined],
+    ['no policy', undefined, undefined],
+  ])('schedule interval: %s', (_name, policy, expected) => {
+    expect(scheduleIntervalOf(policy, recordingSink(), 'volume v')).toBe(expected);
+  });
+
+  test('schedule interval: an unknown label is reported and left out', () => {
+    const sink = recordingSink();
+    expect(scheduleIntervalOf({ rule: [{ label: 'every5min', retention: '12' }, { label: 'weekly', retention: '4' }] }, sink, 'volume v')).toBe(7 * 86_400);
+    expect(sink.problems).toEqual(['volume v: backup policy rule label "every5min" has no known period']);
+  });
+
+  test('odd answers: items without an id or a name are skipped, unusable counts, sizes and times reported, duplicates read once', () => {
+    const sink = recordingSink();
+    const odd = fixture('inventory-odd-answers.json');
+    const [environment, ...others] = workingEnvironmentsOf(odd, sink);
+    expect(others).toEqual([]);
+    expect(environment).toEqual<WorkingEnvironment>({ id: 'VsaWorkingEnvironment-Odd00001', name: 'VsaWorkingEnvironment-Odd00001', status: 'PENDING', enabled: false });
+    expect(volumesOf(odd, environment!, sink)).toEqual<Volume[]>([
+      { resource: 'VsaWorkingEnvironment-Odd00001/vol_odd_time', status: 'RESYNCING' },
+      { id: 'vol-count-only', resource: 'VsaWorkingEnvironment-Odd00001/vol_count_only', status: 'ACTIVE', restorePoints: 5, intervalSeconds: 7 * 86_400 },
+    ]);
+    // The duplicate, mapped before it is dropped, has no backup-enablement-status.
+    expect(sink.unknown).toEqual(['PENDING', '(none)', 'RESYNCING']);
+    expect(sink.problems).toEqual([
+      'working environment is not an object',
+      'working environment without an id',
+      'working environment VsaWorkingEnvironment-Odd00001: backed-up-volume-count "many" is not a count',
+      'working environment VsaWorkingEnvironment-Odd00001: total-volumes-count -1 is not a count',
+      'working environment VsaWorkingEnvironment-Odd00001: used-capacity-gb "lots" is not a size',
+      'working environment VsaWorkingEnvironment-Odd00001: backup policy rule label "every5min" has no known period',
+      'a volume of working environment VsaWorkingEnvironment-Odd00001 is not an object',
+      'a volume of working environment VsaWorkingEnvironment-Odd00001 has neither a name nor a file-system-id',
+      'volume VsaWorkingEnvironment-Odd00001/vol_odd_time: last-backup-creation-time "yesterday" is not a usable time',
+      'volume VsaWorkingEnvironment-Odd00001/vol_odd_time: snapshot-count "12.5" is not a count',
+    ]);
+    // Copies without a time: counted nowhere, and said so.
+    const [, countOnly] = volumesOf(odd, environment!, recordingSink());
+    const point = recordingSink();
+    expect(volumeRestorePoint(countOnly!, environment!, point)).toBeUndefined();
+    expect(point.problems).toEqual(['volume VsaWorkingEnvironment-Odd00001/vol_count_only: snapshot-count 5 without a last-backup-creation-time; its restore points are not counted']);
+  });
+
+  test('answers of the wrong shape are invalid_response; a missing list is empty; one item may come as an object', () => {
+    expect(() => workingEnvironmentsOf('x', recordingSink())).toThrow(expect.objectContaining({ reason: 'invalid_response' }));
+    expect(() => workingEnvironmentsOf({ 'working-environment': 3 }, recordingSink())).toThrow(expect.objectContaining({ reason: 'invalid_response' }));
+    expect(() => volumesOf({ volume: 'x' }, { name: 'we' }, recordingSink())).toThrow(expect.objectContaining({ reason: 'invalid_response' }));
+    expect(workingEnvironmentsOf({}, recordingSink())).toEqual([]);
+    expect(volumesOf({ volume: { name: 'v' } }, { name: 'we' }, recordingSink()).map((v) => v.resource)).toEqual(['we/v']);
+  });
+
+  test('a list longer than the bound is cut there and said so', () => {
+    const sink = recordingSink();
+    const volume = Array.from({ length: MAX_VOLUMES_PER_ENVIRONMENT + 3 }, (_, i) => ({ name: `v${i}` }));
+    expect(volumesOf({ volume }, { name: 'we' }, sink)).toHaveLength(MAX_VOLUMES_PER_ENVIRONMENT);
+    expect(sink.problems).toEqual([`working environment we lists ${MAX_VOLUMES_PER_ENVIRONMENT + 3} volumes; the first ${MAX_VOLUMES_PER_ENVIRONMENT} are read`]);
+  });
+
+  test.each<[string, unknown, number | undefined]>([
+    ['"7"', '7', 7],
+    ['7', 7, 7],
+    ['" 12 "', ' 12 ', 12],
+    ['"0"', '0', 0],
+    ['-1', -1, undefined],
+    ['"1.5"', '1.5', undefined],
+    ['"many"', 'many', undefined],
+    ['null', null, undefined],
+  ])('count %s -> %s', (_name, value, expected) => {
+    expect(countValue(value)).toBe(expected);
+  });
+});
+
+describe('BlueXP: one resource name everywhere', () => {
+  const names = (): ResourceNames => {
+    const environments = workingEnvironmentsOf(fixture('working-environments.json'), recordingSink());
+    const files = ['volumes-cvo-prod.json', 'volumes-onprem-dc1.json', 'volumes-onprem-lab.json'];
+    return namesOf({ environments: environments.map((environment, i) => ({ environment, volumes: volumesOf(fixture(files[i]!), environment, recordingSink()) })) });
+  };
+
+  test.each<[string, string]>([
+    ['vol-finance', 'cvo-prod/vol_finance'],
+    ['vol-hr', 'cvo-prod/vol_hr'],
+    ['vol-sql', 'onprem-dc1/vol_sql'],
+    ['vol-scratch', 'onprem-lab/vol_scratch'],
+  ])('volume id %s -> %s', (id, resource) => {
+    expect(names().volume(id)).toBe(resource);
+  });
+
+  test('backup jobs name their volumes as the inventory does; ids it does not know stay ids; a job without volumes names its working environment', () => {
+    const sink = recordingSink();
+    const jobs = mapAnswer(fixture('multi-volume-backup-failed-volume.json'), sink, 'job', names());
+    expect(jobs.map((j) => j.resource)).toEqual(['cvo-prod/vol_finance', 'cvo-prod/vol_hr', 'cvo-prod/vol_erp', 'cvo-prod/vol_logs', 'cvo-prod/vol_home']);
+    const unknown = mapJob({ id: 'j', type: 'backup', status: 'COMPLETED', data: { 'multi-volume-backup': { volume: [{ id: 'vol-gone', status: 'SUCCESS' }] } } }, sink, 'job', names());
+    expect(unknown.map((j) => j.resource)).toEqual(['vol-gone']);
+    const environmentJob = mapJob({ id: 'a', 'working-environment-id': 'OnPremWorkingEnvironment-Ef56Gh78', type: 'backup-activation', status: 'COMPLETED' }, sink, 'job', names());
+    expect(environmentJob.map((j) => j.resource)).toEqual(['onprem-dc1']);
+    expect(mapJob({ id: 'b', 'working-environment-id': 'we-unknown', type: 'backup', status: 'COMPLETED' }, sink, 'job', names()).map((j) => j.resource)).toEqual(['we-unknown']);
+  });
+
+  test('restores named by ids only are named through the inventory; names in the job win', () => {
+    const sink = recordingSink();
+    const restore = (source: Record<string, unknown>) => mapJob({ id: 'r', status: 'COMPLETED', data: { restore: { type: 'volume', source } } }, sink, 'restore-status', names())[0]!.resource;
+    expect(restore({ 'volume-id': 'vol-hr' })).toBe('cvo-prod/vol_hr');
+    expect(restore({ 'working-environment-id': 'OnPremWorkingEnvironment-Ef56Gh78', 'volume-id': 'vol-sql' })).toBe('onprem-dc1/vol_sql');
+    expect(restore({ 'working-environment-id': 'OnPremWorkingEnvironment-Ef56Gh78', 'volume-name': 'vol_new' })).toBe('onprem-dc1/vol_new');
+    expect(restore({ 'working-environment-name': 'cvo-prod', 'volume-name': 'vol_b' })).toBe('cvo-prod/vol_b');
+    expect(restore({ 'working-environment-id': 'we-x', 'volume-id': 'vol-x' })).toBe('we-x/vol-x');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
 // collect() against canned answers (no HTTP): detail requests, their cache, tolerated 4xx, logged-once statuses
 
 function target(): TargetConfig {
@@ -421,7 +647,7 @@ test('collect: jobs listed without data are read with GET /job/{id}; finished on
   const first = await h.collect();
   expect(first.jobs.filter((j) => j.id !== 'old').map((j) => j.resource)).toEqual(['vol-finance', 'vol-hr', 'vol-erp', 'vol-logs', 'vol-home', 'vol-finance', 'vol-hr', 'vol-erp']);
   // Newest first; the job from before the lookback window is not asked about.
-  expect(h.paths.slice(2)).toEqual([`${BASE}/job/running-1`, `${BASE}/job/0193a1f2-4c00-7abc-8def-000000000002`, `${BASE}/job/0193a1f2-4c00-7abc-8def-000000000001`]);
+  expect(h.paths.filter((p) => p.startsWith(`${BASE}/job/`))).toEqual([`${BASE}/job/running-1`, `${BASE}/job/0193a1f2-4c00-7abc-8def-000000000002`, `${BASE}/job/0193a1f2-4c00-7abc-8def-000000000001`]);
   h.paths.length = 0;
   const second = await h.collect();
   expect(second.jobs).toEqual(first.jobs);
@@ -485,4 +711,46 @@ test('collect: any answer (fixtures with parts replaced by any JSON) resolves wi
     }),
     { numRuns: 300 },
   );
+});
+
+describe('collect: the inventory', () => {
+  const WE = `${BASE}/backup/working-environment`;
+  const inventoryAnswer = (path: string): unknown => {
+    if (path === WE) return fixture('working-environments.json');
+    if (path === `${WE}/VsaWorkingEnvironment-Ab12Cd34/volume`) return fixture('volumes-cvo-prod.json');
+    if (path === `${WE}/OnPremWorkingEnvironment-Ef56Gh78/volume`) return fixture('volumes-onprem-dc1.json');
+    if (path === `${WE}/OnPremWorkingEnvironment-Lab00001/volume`) return new CollectError('http_4xx', `GET ${path}: HTTP 400: backup is not enabled`, 400);
+    if (path.endsWith('/job')) return fixture('multi-volume-backup-failed-volume.json');
+    return { job: [] };
+  };
+
+  test('read once within its lifetime; jobs and restore points name a volume alike; a refused volume list leaves that working environment without volumes, logged once', async () => {
+    const h = harness(inventoryAnswer);
+    const first = await h.collect();
+    expect(h.paths.filter((p) => p.startsWith(WE))).toHaveLength(4);
+    expect(first.jobs.map((j) => j.resource)).toEqual(['cvo-prod/vol_finance', 'cvo-prod/vol_hr', 'cvo-prod/vol_erp', 'cvo-prod/vol_logs', 'cvo-prod/vol_home']);
+    const pointsOf = new Set(first.restorePoints.map((p) => p.resource));
+    expect(first.jobs.every((j) => pointsOf.has(j.resource))).toBe(true);
+    expect(first.resources.filter((r) => r.resource.startsWith('onprem-lab/'))).toEqual([]);
+    expect(first.alerts).toContainEqual({ resource: 'onprem-lab', type: ALERT_VOLUMES_NOT_BACKED_UP, count: 2 });
+    h.paths.length = 0;
+    const second = await h.collect();
+    expect(h.paths).toEqual([`${BASE}/job`, `${BASE}/restore/status`]);
+    expect(second.resources).toEqual(first.resources);
+    expect(h.lines.filter((l) => l.includes('refused an inventory call'))).toHaveLength(1);
+  });
+
+  test('a refused working environment list (403) leaves protection out and jobs named by id; other failures fail the collection', async () => {
+    let list: unknown = new CollectError('auth', `GET ${WE}: HTTP 403: Forbidden`, 403);
+    const h = harness((path) => (path === WE ? list : inventoryAnswer(path)));
+    const found = await h.collect();
+    expect([found.resources, found.restorePoints, found.storage]).toEqual([[], [], []]);
+    expect(found.jobs.map((j) => j.resource)[0]).toBe('vol-finance');
+    expect(h.lines.filter((l) => l.includes('refused an inventory call'))).toHaveLength(1);
+    const other = harness((path) => (path === WE ? new CollectError('http_5xx', 'HTTP 503', 503) : inventoryAnswer(path)));
+    await expect(other.collect()).rejects.toMatchObject({ reason: 'http_5xx' });
+    list = { 'working-environment': 'nope' };
+    const bad = harness((path) => (path === WE ? list : inventoryAnswer(path)));
+    await expect(bad.collect()).rejects.toMatchObject({ reason: 'invalid_response' });
+  });
 });
