@@ -27,14 +27,39 @@ import { createOpsManagerSimulator } from '../../simulators/opsmanager';
 export const PROVIDERS = PROVIDER_NAMES;
 export type Provider = ProviderName;
 
-/** How a target authenticates: BlueXP and CBR have two ways each, the first is the default. */
+/**
+ * How a target authenticates, per provider, the first way being the default: the secret field a
+ * target of that way is configured with, and whether the product then hands out access tokens.
+ */
 export const AUTH_VARIANTS = {
-  opsmanager: ['digest'],
-  bluexp: ['refresh_token', 'client_credentials'],
-  ahsay: ['password'],
-  cbr: ['aksk', 'iam'],
-} as const satisfies Record<Provider, readonly string[]>;
-export type AuthVariant = (typeof AUTH_VARIANTS)[Provider][number];
+  opsmanager: { digest: { field: 'private_key', tokens: false } },
+  bluexp: { refresh_token: { field: 'refresh_token', tokens: true }, client_credentials: { field: 'client_secret', tokens: true } },
+  ahsay: { password: { field: 'password', tokens: false } },
+  cbr: { aksk: { field: 'secret_key', tokens: false }, iam: { field: 'iam_password', tokens: true } },
+} as const satisfies Record<Provider, Record<string, { field: string; tokens: boolean }>>;
+export type AuthVariant = { [P in Provider]: Extract<keyof (typeof AUTH_VARIANTS)[P], string> }[Provider];
+
+/** One provider with one way of authenticating: the columns of the tests that run against every provider. */
+export interface AuthSubject {
+  /** The provider's name for its default way, `<provider>-<way>` for the others (e.g. cbr-iam). */
+  id: string;
+  provider: Provider;
+  auth: AuthVariant;
+  /** The secret field (of SECRET_FIELDS) a target of this way is configured with. */
+  field: string;
+  /** The product hands out access tokens. */
+  tokens: boolean;
+}
+
+export const AUTH_SUBJECTS: readonly AuthSubject[] = PROVIDERS.flatMap((provider) =>
+  Object.entries(AUTH_VARIANTS[provider] as Record<string, { field: string; tokens: boolean }>).map(([auth, { field, tokens }], index) => ({
+    id: index === 0 ? provider : `${provider}-${auth.replace(/_/g, '-')}`,
+    provider,
+    auth: auth as AuthVariant,
+    field,
+    tokens,
+  })),
+);
 
 /** The secret fields of each provider (values are generated per simulator). */
 export const SECRET_FIELDS = {
