@@ -76,6 +76,14 @@ export function knownSecrets(provider: Provider, label = 'right'): Secrets {
   return Object.fromEntries(SECRET_FIELDS[provider].map((field) => [field, `${provider}-${label}-${field}-${randomBytes(9).toString('hex')}`]));
 }
 
+/** The smallest valid block of each provider, for tests that bind a provider without a simulator. */
+export const MINIMAL_BLOCKS: Readonly<Record<Provider, Record<string, unknown>>> = {
+  opsmanager: { public_key: 'k', private_key: 'p' },
+  bluexp: { account_id: 'account-1', agent_id: 'agentclients', token_url: 'http://127.0.0.1:1/oauth/token', audience: 'https://api.cloud.netapp.com', refresh_token: 'r' },
+  ahsay: { username: 'u', password: 'p', timezone: 'Asia/Hong_Kong', days: 2 },
+  cbr: { project_id: 'p', access_key: 'AK', secret_key: 'SK' },
+};
+
 /** Identities that are not secret, the same for every simulator. */
 export const IDENTITIES = {
   opsmanager: { publicKey: 'sec-ops-public-key' },
