@@ -86,6 +86,7 @@ export const MINIMAL_BLOCKS: Readonly<Record<Provider, Record<string, unknown>>>
   bluexp: { account_id: 'account-1', agent_id: 'agentclients', token_url: 'http://127.0.0.1:1/oauth/token', audience: 'https://api.cloud.netapp.com', refresh_token: 'r' },
   ahsay: { username: 'u', password: 'p', timezone: 'Asia/Hong_Kong', days: 2 },
   cbr: { project_id: 'p', access_key: 'AK', secret_key: 'SK' },
+  atlas: { public_key: 'k', private_key: 'p' },
 };
 
 /** Identities that are not secret, the same for every simulator. */
