@@ -4,6 +4,7 @@
  * its `demo` definition; the list below is the one place they meet.
  */
 import { demo as ahsay } from './ahsay';
+import { demo as atlas } from './atlas';
 import { demo as bluexp } from './bluexp';
 import { demo as cbr } from './cbr';
 import type { RunningSimulator } from './framework';
@@ -21,7 +22,7 @@ export interface DemoDefinition {
   start(listen: { host: string; port: number }): Promise<RunningSimulator>;
 }
 
-export const DEMOS = [opsmanager, bluexp, ahsay, cbr] as const;
+export const DEMOS = [opsmanager, bluexp, ahsay, cbr, atlas] as const;
 
 export type Product = (typeof DEMOS)[number]['product'];
 export const PRODUCTS = DEMOS.map((d) => d.product) as Product[];

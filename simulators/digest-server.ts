@@ -1,10 +1,11 @@
 /**
- * HTTP Digest access authentication, the server side (RFC 7616): the challenges the Ops Manager
- * simulator issues and the exact check of the answers, so that tests catch client mistakes
+ * HTTP Digest access authentication, the server side (RFC 7616): the challenges the simulators of
+ * Digest-protected products issue, the nonces they keep, and the exact check of the answers, so that tests catch client mistakes
  * instead of hiding them. Header syntax and the response computation are the client's own
  * (src/http/digest.ts), so both sides hash the same way.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type express from 'express';
 import { computeDigestResponse, parseAlgorithm, parseAuthElements, quote, type DigestAlgorithm } from '../src/http/digest';
 
 export type { DigestAlgorithm };
@@ -141,4 +142,86 @@ export function verifyDigestAuthorization(
   if (state === 'stale') return { ok: false, stale: true, reason: 'stale nonce' };
   if (!opts.claimNonceCount(cred.nonce, cred.nc)) return reject('replayed nonce count');
   return { ok: true, username: cred.username };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The guard a simulator mounts in front of its API
+
+const MAX_NONCES = 10_000;
+/** Most nonce counts remembered per nonce; past it the nonce is refused and the client gets a new one. */
+const MAX_COUNTS_PER_NONCE = 100_000;
+
+/** Issued nonces with their issue time and the nc values used with them, oldest first, bounded in number. */
+class NonceStore {
+  private readonly nonces = new Map<string, { issuedAt: number; used: Set<number> }>();
+  constructor(
+    private readonly clock: () => number,
+    private readonly lifetimeMs: number,
+  ) {}
+
+  issue(): string {
+    this.prune();
+    const nonce = randomBytes(24).toString('base64');
+    this.nonces.set(nonce, { issuedAt: this.clock(), used: new Set() });
+    return nonce;
+  }
+
+  state(nonce: string): 'valid' | 'stale' | 'unknown' {
+    const entry = this.nonces.get(nonce);
+    if (!entry) return 'unknown';
+    return this.clock() - entry.issuedAt > this.lifetimeMs ? 'stale' : 'valid';
+  }
+
+  claimNc(nonce: string, nc: number): boolean {
+    const entry = this.nonces.get(nonce);
+    if (!entry || entry.used.has(nc) || entry.used.size >= MAX_COUNTS_PER_NONCE) return false;
+    entry.used.add(nc);
+    return true;
+  }
+
+  /** Stale nonces are kept for a while so their users get stale=true, not a plain refusal. */
+  private prune(): void {
+    const horizon = this.clock() - 2 * this.lifetimeMs;
+    for (const [nonce, entry] of this.nonces) {
+      if (this.nonces.size < MAX_NONCES && entry.issuedAt >= horizon) break;
+      this.nonces.delete(nonce);
+    }
+  }
+}
+
+export interface DigestAuthenticationOptions {
+  realm: string;
+  algorithm: DigestAlgorithm;
+  clock: () => number;
+  /** How long a nonce is accepted before answers with it get 401 stale=true. */
+  nonceLifetimeMs: number;
+  passwordFor: (username: string) => string | undefined;
+  /** Sends the product's 401 answer with this WWW-Authenticate value (products shape the body differently). */
+  refuse: (res: express.Response, challengeHeader: string) => void;
+}
+
+/** Middleware that lets a request through only with a correct Digest answer, and challenges it otherwise. */
+export function digestAuthentication(options: DigestAuthenticationOptions): express.RequestHandler {
+  const nonces = new NonceStore(options.clock, options.nonceLifetimeMs);
+  const verifyOptions: DigestVerifyOptions = {
+    realm: options.realm,
+    algorithm: options.algorithm,
+    passwordFor: options.passwordFor,
+    nonceState: (nonce) => nonces.state(nonce),
+    claimNonceCount: (nonce, nc) => nonces.claimNc(nonce, nc),
+  };
+  return (req, res, next) => {
+    const params = parseDigestAuthorization(req.headers.authorization);
+    const verdict = params && verifyDigestAuthorization(params, { method: req.method, uri: req.originalUrl }, verifyOptions);
+    if (verdict?.ok) return next();
+    const header = formatDigestChallenge({
+      realm: options.realm,
+      domain: '',
+      nonce: nonces.issue(),
+      algorithm: options.algorithm,
+      qop: ['auth'],
+      stale: verdict?.stale ?? false,
+    });
+    options.refuse(res, header);
+  };
 }

@@ -32,17 +32,12 @@
  * it), 1 was STOPPED a day ago, 3 was never configured, 4 is STARTED but its newest snapshot is
  * three days old; the rest back up every six hours.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import express from 'express';
 import { createSimulator, pageWindow, replayAnswers, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
 import type { DemoDefinition } from './demo';
-import {
-  formatDigestChallenge,
-  parseDigestAuthorization,
-  verifyDigestAuthorization,
-  type DigestAlgorithm,
-} from './digest-server';
+import { digestAuthentication, type DigestAlgorithm } from './digest-server';
 import { digest, draws, pick } from './seeded';
 
 export const OPS_MANAGER_API_BASE = '/api/public/v1.0';
@@ -50,7 +45,6 @@ export const OPS_MANAGER_REALM = 'MMS Public API';
 
 const MAX_ITEMS_PER_PAGE = 500;
 const DEFAULT_ITEMS_PER_PAGE = 100;
-const MAX_NONCES = 10_000;
 const MAX_FORCED_FAILURES = 10_000;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -616,72 +610,21 @@ function controlRouter(world: World, s: Settings, forced: ForcedFailures, alerts
 // ---------------------------------------------------------------------------------------------
 // Digest authentication
 
-/** Most nonce counts remembered per nonce; past it the nonce is refused and the client gets a new one. */
-const MAX_COUNTS_PER_NONCE = 100_000;
-
-/** Issued nonces with their issue time and the nc values used with them, oldest first, bounded in number. */
-class NonceStore {
-  private readonly nonces = new Map<string, { issuedAt: number; used: Set<number> }>();
-  constructor(
-    private readonly clock: () => number,
-    private readonly lifetimeMs: number,
-  ) {}
-
-  issue(): string {
-    this.prune();
-    const nonce = randomBytes(24).toString('base64');
-    this.nonces.set(nonce, { issuedAt: this.clock(), used: new Set() });
-    return nonce;
-  }
-
-  state(nonce: string): 'valid' | 'stale' | 'unknown' {
-    const entry = this.nonces.get(nonce);
-    if (!entry) return 'unknown';
-    return this.clock() - entry.issuedAt > this.lifetimeMs ? 'stale' : 'valid';
-  }
-
-  claimNc(nonce: string, nc: number): boolean {
-    const entry = this.nonces.get(nonce);
-    if (!entry || entry.used.has(nc) || entry.used.size >= MAX_COUNTS_PER_NONCE) return false;
-    entry.used.add(nc);
-    return true;
-  }
-
-  /** Stale nonces are kept for a while so their users get stale=true, not a plain refusal. */
-  private prune(): void {
-    const horizon = this.clock() - 2 * this.lifetimeMs;
-    for (const [nonce, entry] of this.nonces) {
-      if (this.nonces.size < MAX_NONCES && entry.issuedAt >= horizon) break;
-      this.nonces.delete(nonce);
-    }
-  }
-}
-
 function digestGuard(o: OpsManagerSimulatorOptions, s: Settings): express.RequestHandler {
-  const nonces = new NonceStore(s.clock, s.nonceLifetimeMs);
-  const verifyOptions = {
+  return digestAuthentication({
     realm: OPS_MANAGER_REALM,
     algorithm: s.algorithm,
-    passwordFor: (user: string) => (user === o.publicKey ? o.privateKey : undefined),
-    nonceState: (nonce: string) => nonces.state(nonce),
-    claimNonceCount: (nonce: string, nc: number) => nonces.claimNc(nonce, nc),
-  };
-  return (req, res, next) => {
-    const params = parseDigestAuthorization(req.headers.authorization);
-    const verdict = params && verifyDigestAuthorization(params, { method: req.method, uri: req.originalUrl }, verifyOptions);
-    if (verdict?.ok) return next();
-    challenge(res, nonces.issue(), s.algorithm, verdict?.stale ?? false);
-  };
-}
-
-function challenge(res: express.Response, nonce: string, algorithm: DigestAlgorithm, stale: boolean): void {
-  const header = formatDigestChallenge({ realm: OPS_MANAGER_REALM, domain: '', nonce, algorithm, qop: ['auth'], stale });
-  sendJson(
-    res,
-    401,
-    { detail: 'You are not authorized for this resource.', error: 401, reason: 'Unauthorized' },
-    { 'WWW-Authenticate': header, 'Content-Type': 'application/json;charset=ISO-8859-1' },
-  );
+    clock: s.clock,
+    nonceLifetimeMs: s.nonceLifetimeMs,
+    passwordFor: (user) => (user === o.publicKey ? o.privateKey : undefined),
+    refuse: (res, challengeHeader) =>
+      sendJson(
+        res,
+        401,
+        { detail: 'You are not authorized for this resource.', error: 401, reason: 'Unauthorized' },
+        { 'WWW-Authenticate': challengeHeader, 'Content-Type': 'application/json;charset=ISO-8859-1' },
+      ),
+  });
 }
 
 const serviceHeaders: express.RequestHandler = (_req, res, next) => {

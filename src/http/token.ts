@@ -4,12 +4,31 @@
  * retry of the request.
  */
 import type { RequestAuth, RequestScope } from './client';
+import { isObject } from '../text';
 import { CollectError } from './errors';
 
 export interface Token {
   value: string;
   /** Epoch milliseconds after which the product no longer accepts the token. */
   expiresAt: number;
+}
+
+/** Lifetime assumed when an OAuth 2 token answer has no usable expires_in (short: renewing early is cheap). */
+export const DEFAULT_OAUTH_TOKEN_LIFETIME_SECONDS = 3600;
+
+/**
+ * The token of an OAuth 2 token answer (RFC 6749 section 5.1: access_token, expires_in in seconds,
+ * which some servers write as a string). `requestedAt` (epoch ms) is when the request went out, so
+ * the expiry errs early.
+ */
+export function parseOAuthTokenAnswer(body: unknown, requestedAt: number, defaultLifetimeSeconds = DEFAULT_OAUTH_TOKEN_LIFETIME_SECONDS): Token {
+  if (!isObject(body) || typeof body.access_token !== 'string' || body.access_token === '') {
+    throw new CollectError('invalid_response', 'token answer has no access_token');
+  }
+  const raw = body.expires_in;
+  const seconds = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
+  const lifetime = typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds : defaultLifetimeSeconds;
+  return { value: body.access_token, expiresAt: requestedAt + lifetime * 1000 };
 }
 
 /** Tokens are renewed this long before they expire, so that none expires in flight. */

@@ -16,7 +16,7 @@ import { LRUCache } from 'lru-cache';
 import type { ResolvedBlock } from '../config/blocks';
 import { defineProviderBlock, httpUrl, nonEmpty, oneOf } from '../config/blocks';
 import { CollectError } from '../http/errors';
-import { TokenCache, tokenAuth } from '../http/token';
+import { TokenCache, parseOAuthTokenAnswer, tokenAuth } from '../http/token';
 import type { Token } from '../http/token';
 import type { Job, JobKind, JobState, ProductAlert, ResourceProtection, RestorePoint, StateTable, StorageUsage } from '../model';
 import { mapStatus, worstOf } from '../model';
@@ -688,13 +688,7 @@ export function tokenRequestBody(settings: BlueXpSettings): Record<string, strin
 
 /** The token of a token answer; `requestedAt` (epoch ms) is when the request went out, so expiry errs early. */
 export function parseTokenAnswer(body: unknown, requestedAt: number): Token {
-  if (!isObject(body) || typeof body.access_token !== 'string' || body.access_token === '') {
-    throw new CollectError('invalid_response', 'token answer has no access_token');
-  }
-  const raw = body.expires_in;
-  const seconds = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
-  const lifetime = typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds : DEFAULT_TOKEN_LIFETIME_SECONDS;
-  return { value: body.access_token, expiresAt: requestedAt + lifetime * 1000 };
+  return parseOAuthTokenAnswer(body, requestedAt, DEFAULT_TOKEN_LIFETIME_SECONDS);
 }
 
 // ---------------------------------------------------------------------------------------------

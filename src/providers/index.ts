@@ -4,12 +4,13 @@
  */
 import type { ResolvedBlock } from '../config/blocks';
 import { ahsay } from './ahsay';
+import { atlas } from './atlas';
 import { bluexp } from './bluexp';
 import { cbr } from './cbr';
 import { opsmanager } from './opsmanager';
 import type { ProviderDefinition } from './types';
 
-export const PROVIDERS = [opsmanager, bluexp, ahsay, cbr] as const;
+export const PROVIDERS = [opsmanager, bluexp, ahsay, cbr, atlas] as const;
 
 type Registered = (typeof PROVIDERS)[number];
 export type ProviderName = Registered['name'];

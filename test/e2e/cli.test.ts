@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
+import { PROVIDER_NAMES } from '../../src/providers';
 import { MAIN, ROOT, freePort, startDemoSimulators, startProcess, waitWhileRunning } from '../helpers/process';
 import { promtoolCheckMetrics } from '../helpers/promtool';
 import { samples, series } from '../helpers/exporter';
@@ -105,7 +106,7 @@ test('the demo: exporter.yml against the simulators program serves them live, pr
     code = await child.stop();
     simulatorsCode = await simulators.child.stop();
   }
-  for (const provider of ['opsmanager', 'bluexp', 'ahsay', 'cbr']) {
+  for (const provider of PROVIDER_NAMES) {
     expect(samples(text).get(`backup_up{target="${provider}-demo",provider="${provider}"}`)).toBe(1);
   }
   const states = series(text, 'backup_jobs', { provider: 'opsmanager' }).map(([key]) => /state="(\w+)"/.exec(key)?.[1]);

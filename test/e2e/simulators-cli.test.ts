@@ -2,6 +2,7 @@
 import net from 'node:net';
 import { request } from 'undici';
 import { parseArgs } from '../../simulators/cli';
+import { DEFAULT_PORTS, DEMOS, PRODUCTS } from '../../simulators/demo';
 import { SIMULATORS_MAIN, startProcess } from '../helpers/process';
 
 async function run(args: string[]): Promise<{ code: number | null; output: string }> {
@@ -23,13 +24,10 @@ async function serve(args: string[]) {
 }
 
 describe('parseArgs', () => {
-  test('all four products on 127.0.0.1:19101-19104 by default, without binding anything', () => {
-    expect(parseArgs([]).listen).toEqual({
-      opsmanager: { host: '127.0.0.1', port: 19101 },
-      bluexp: { host: '127.0.0.1', port: 19102 },
-      ahsay: { host: '127.0.0.1', port: 19103 },
-      cbr: { host: '127.0.0.1', port: 19104 },
-    });
+  test('every product on 127.0.0.1 and its demo port by default, without binding anything', () => {
+    expect(parseArgs([]).listen).toEqual(Object.fromEntries(DEMOS.map((d) => [d.product, { host: '127.0.0.1', port: d.port }])));
+    expect(DEFAULT_PORTS.opsmanager).toBe(19101);
+    expect(new Set(Object.values(DEFAULT_PORTS)).size).toBe(DEMOS.length);
   });
 
   test('named products alone; flags move them; --host moves the defaults', () => {
@@ -62,7 +60,7 @@ test('a busy port: exit 1 and one line naming the flag, no stack trace', async (
   await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
   const port = (busy.address() as net.AddressInfo).port;
   try {
-    const { code, output } = await run(['--opsmanager=127.0.0.1:0', `--bluexp=127.0.0.1:${port}`, '--ahsay=127.0.0.1:0', '--cbr=127.0.0.1:0']);
+    const { code, output } = await run(PRODUCTS.map((p) => (p === 'bluexp' ? `--bluexp=127.0.0.1:${port}` : `--${p}=127.0.0.1:0`)));
     expect(code).toBe(1);
     expect(output).toBe(`backup-simulators: --bluexp=127.0.0.1:${port}: cannot listen: address already in use (EADDRINUSE)\n`);
   } finally {

@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
+import { DEFAULT_PORTS, PRODUCTS, type Product } from '../../simulators/demo';
 
 export const ROOT = join(__dirname, '..', '..');
 export const MAIN = join(ROOT, 'dist', 'main.js');
@@ -87,14 +88,14 @@ export function waitWhileRunning<T>(child: Child, what: string, probe: () => Pro
 /** The simulators program, as `npm run build:simulators` builds it. */
 export const SIMULATORS_MAIN = join(ROOT, 'build', 'simulators', 'main.js');
 
-const DEMO_PRODUCTS = ['opsmanager', 'bluexp', 'ahsay', 'cbr'] as const;
+const DEMO_PRODUCTS = PRODUCTS;
 /** The ports of exporter.yml's demo targets, which a test must never bind: `npm start` may hold them. */
-const DEMO_PORTS: Record<(typeof DEMO_PRODUCTS)[number], number> = { opsmanager: 19101, bluexp: 19102, ahsay: 19103, cbr: 19104 };
+const DEMO_PORTS = DEFAULT_PORTS;
 
 export interface DemoSimulators {
   child: Child;
   /** Base URL per product, e.g. urls.opsmanager = "http://127.0.0.1:40123". */
-  urls: Record<(typeof DEMO_PRODUCTS)[number], string>;
+  urls: Record<Product, string>;
   /** exporter.yml (the demo configuration) with its targets pointed at these simulators. */
   config(): string;
 }

@@ -1,12 +1,12 @@
 /**
- * One table of the four products for tests that run the same thing against every provider: how to
+ * One table of every product for tests that run the same thing against every provider: how to
  * start each one's simulator (small, on a random port of 127.0.0.1, with optional faults and TLS,
  * with known secret values) and how to write its target block of exporter.yml (with those secrets,
  * or with wrong ones).
  *
  * Secrets are generated fresh per simulator (`knownSecrets`), each a distinct random string, so a
  * value found where it must not be points at exactly one field of one target. The tokens the
- * simulators issue (BlueXP bearer tokens, Huawei IAM tokens) are recorded as they go out, since
+ * simulators issue (BlueXP and Atlas bearer tokens, Huawei IAM tokens) are recorded as they go out, since
  * they are secrets too.
  */
 import { PROVIDER_NAMES } from '../../src/providers';
@@ -17,6 +17,8 @@ import { createAhsaySimulator } from '../../simulators/ahsay';
 import type { AhsaySimulatorOptions } from '../../simulators/ahsay';
 import { BLUEXP_TOKEN_PATHS, createBlueXpSimulator } from '../../simulators/bluexp';
 import type { BlueXpSimulator, BlueXpSimulatorOptions } from '../../simulators/bluexp';
+import { ATLAS_TOKEN_PATH, createAtlasSimulator } from '../../simulators/atlas';
+import type { AtlasSimulatorOptions } from '../../simulators/atlas';
 import { createCbrSimulator } from '../../simulators/cbr';
 import type { CbrSimulator, CbrSimulatorOptions } from '../../simulators/cbr';
 import { startSimulator } from '../../simulators/framework';
@@ -27,14 +29,40 @@ import { createOpsManagerSimulator } from '../../simulators/opsmanager';
 export const PROVIDERS = PROVIDER_NAMES;
 export type Provider = ProviderName;
 
-/** How a target authenticates: BlueXP and CBR have two ways each, the first is the default. */
+/**
+ * How a target authenticates, per provider, the first way being the default: the secret field a
+ * target of that way is configured with, and whether the product then hands out access tokens.
+ */
 export const AUTH_VARIANTS = {
-  opsmanager: ['digest'],
-  bluexp: ['refresh_token', 'client_credentials'],
-  ahsay: ['password'],
-  cbr: ['aksk', 'iam'],
-} as const satisfies Record<Provider, readonly string[]>;
-export type AuthVariant = (typeof AUTH_VARIANTS)[Provider][number];
+  opsmanager: { digest: { field: 'private_key', tokens: false } },
+  bluexp: { refresh_token: { field: 'refresh_token', tokens: true }, client_credentials: { field: 'client_secret', tokens: true } },
+  ahsay: { password: { field: 'password', tokens: false } },
+  cbr: { aksk: { field: 'secret_key', tokens: false }, iam: { field: 'iam_password', tokens: true } },
+  atlas: { digest: { field: 'private_key', tokens: false }, client_credentials: { field: 'client_secret', tokens: true } },
+} as const satisfies Record<Provider, Record<string, { field: string; tokens: boolean }>>;
+export type AuthVariant = { [P in Provider]: Extract<keyof (typeof AUTH_VARIANTS)[P], string> }[Provider];
+
+/** One provider with one way of authenticating: the columns of the tests that run against every provider. */
+export interface AuthSubject {
+  /** The provider's name for its default way, `<provider>-<way>` for the others (e.g. cbr-iam). */
+  id: string;
+  provider: Provider;
+  auth: AuthVariant;
+  /** The secret field (of SECRET_FIELDS) a target of this way is configured with. */
+  field: string;
+  /** The product hands out access tokens. */
+  tokens: boolean;
+}
+
+export const AUTH_SUBJECTS: readonly AuthSubject[] = PROVIDERS.flatMap((provider) =>
+  Object.entries(AUTH_VARIANTS[provider] as Record<string, { field: string; tokens: boolean }>).map(([auth, { field, tokens }], index) => ({
+    id: index === 0 ? provider : `${provider}-${auth.replace(/_/g, '-')}`,
+    provider,
+    auth: auth as AuthVariant,
+    field,
+    tokens,
+  })),
+);
 
 /** The secret fields of each provider (values are generated per simulator). */
 export const SECRET_FIELDS = {
@@ -42,6 +70,7 @@ export const SECRET_FIELDS = {
   bluexp: ['refresh_token', 'client_secret'],
   ahsay: ['password'],
   cbr: ['secret_key', 'iam_password'],
+  atlas: ['private_key', 'client_secret'],
 } as const satisfies Record<Provider, readonly string[]>;
 
 export type Secrets = Record<string, string>;
@@ -50,6 +79,15 @@ export type Secrets = Record<string, string>;
 export function knownSecrets(provider: Provider, label = 'right'): Secrets {
   return Object.fromEntries(SECRET_FIELDS[provider].map((field) => [field, `${provider}-${label}-${field}-${randomBytes(9).toString('hex')}`]));
 }
+
+/** The smallest valid block of each provider, for tests that bind a provider without a simulator. */
+export const MINIMAL_BLOCKS: Readonly<Record<Provider, Record<string, unknown>>> = {
+  opsmanager: { public_key: 'k', private_key: 'p' },
+  bluexp: { account_id: 'account-1', agent_id: 'agentclients', token_url: 'http://127.0.0.1:1/oauth/token', audience: 'https://api.cloud.netapp.com', refresh_token: 'r' },
+  ahsay: { username: 'u', password: 'p', timezone: 'Asia/Hong_Kong', days: 2 },
+  cbr: { project_id: 'p', access_key: 'AK', secret_key: 'SK' },
+  atlas: { public_key: 'k', private_key: 'p' },
+};
 
 /** Identities that are not secret, the same for every simulator. */
 export const IDENTITIES = {
@@ -63,6 +101,7 @@ export const IDENTITIES = {
     user: 'exporter',
     project: 'ap-southeast-1',
   },
+  atlas: { publicKey: 'providers-atlas-public-key', clientId: 'mdb_sa_id_providers' },
 } as const;
 
 /** Knobs of a product's tokens (BlueXP and CBR over IAM). */
@@ -151,9 +190,12 @@ function secretsOf(endpoint: Endpoint, options: TargetOptions): Secrets {
   return options.wrong ? endpoint.wrongSecrets : endpoint.secrets;
 }
 
+/** Token endpoints whose JSON answers carry an `access_token`. */
+const TOKEN_PATHS: readonly string[] = [...BLUEXP_TOKEN_PATHS, ATLAS_TOKEN_PATH];
+
 /**
- * Starts `app` behind a layer that records the tokens going out: BlueXP's `access_token` in the
- * token endpoint's JSON answer, Huawei IAM's X-Subject-Token header.
+ * Starts `app` behind a layer that records the tokens going out: the `access_token` of a token
+ * endpoint's JSON answer (BlueXP, Atlas), Huawei IAM's X-Subject-Token header.
  */
 async function startRecording(app: express.Express, options: StartOptions, tokens: string[]) {
   const outer = express();
@@ -164,7 +206,7 @@ async function startRecording(app: express.Express, options: StartOptions, token
       if (name.toLowerCase() === 'x-subject-token') tokens.push(String(value));
       return setHeader(name, value);
     }) as typeof res.setHeader;
-    if ((BLUEXP_TOKEN_PATHS as readonly string[]).includes(req.path)) {
+    if (TOKEN_PATHS.includes(req.path)) {
       const raw = res as unknown as { end: (...args: unknown[]) => unknown };
       const end = raw.end.bind(res);
       raw.end = (...args: unknown[]) => {
@@ -346,8 +388,48 @@ ${credentials}`;
   },
 };
 
+const atlas: ProviderEntry = {
+  name: 'atlas',
+  async start(options = {}) {
+    const secrets = options.secrets ?? knownSecrets('atlas');
+    const id = IDENTITIES.atlas;
+    // Kept: the simulator reads the service account from this object on every token request.
+    const simOptions: AtlasSimulatorOptions = {
+      publicKey: id.publicKey,
+      privateKey: secrets.private_key!,
+      serviceAccount: { clientId: id.clientId, clientSecret: secrets.client_secret! },
+      projects: 1,
+      clustersPerProject: 3,
+      restoresPerCluster: 3,
+      clock: dataClock(options),
+      faults: options.faults,
+    };
+    const sim = createAtlasSimulator(simOptions);
+    const tokens: string[] = [];
+    const knobs: TokenKnobs = {
+      expire: () => sim.expireTokens(),
+      revoke: () => sim.revokeTokens(),
+      revokeCredentials: () => {
+        simOptions.serviceAccount = { clientId: id.clientId, clientSecret: `revoked-${randomBytes(9).toString('hex')}` };
+        sim.revokeTokens();
+      },
+      issued: () => sim.tokensIssued(),
+    };
+    return started('atlas', sim, options, secrets, options.wrongSecrets ?? knownSecrets('atlas', 'wrong'), tokens, knobs);
+  },
+  target(name, endpoint, options = {}) {
+    const s = secretsOf(endpoint, options);
+    const id = IDENTITIES.atlas;
+    const credentials =
+      (options.auth ?? 'digest') === 'client_credentials'
+        ? `      client_id: ${q(id.clientId)}\n      client_secret: ${q(s.client_secret!)}\n`
+        : `      public_key: ${q(id.publicKey)}\n      private_key: ${q(s.private_key!)}\n`;
+    return `${head(name, 'atlas', endpoint.url, options)}    atlas:\n${credentials}`;
+  },
+};
+
 /** The table: one entry per provider. */
-export const PROVIDER_TABLE: Readonly<Record<Provider, ProviderEntry>> = { opsmanager, bluexp, ahsay, cbr };
+export const PROVIDER_TABLE: Readonly<Record<Provider, ProviderEntry>> = { opsmanager, bluexp, ahsay, cbr, atlas };
 
 /** An exporter.yml with these target blocks. */
 export function exporterYaml(targets: readonly string[], global = ''): string {

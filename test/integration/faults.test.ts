@@ -29,8 +29,8 @@ import type { Faults } from '../../simulators/framework';
 import { samples, startExporter } from '../helpers/exporter';
 import type { RunningExporter } from '../helpers/exporter';
 import { freePort } from '../helpers/process';
-import { PROVIDERS, PROVIDER_TABLE, exporterYaml, knownSecrets } from '../helpers/providers';
-import type { AuthVariant, Endpoint, Provider, StartedSimulator } from '../helpers/providers';
+import { AUTH_SUBJECTS, PROVIDERS, PROVIDER_TABLE, exporterYaml, knownSecrets } from '../helpers/providers';
+import type { AuthSubject, Endpoint, Provider, StartedSimulator } from '../helpers/providers';
 import { selfSignedCertificate } from '../helpers/servers';
 
 /**
@@ -46,25 +46,13 @@ jest.setTimeout(20_000);
 // ---------------------------------------------------------------------------------------------
 // Subjects (the columns): a provider with one way of authenticating
 
-interface Subject {
-  provider: Provider;
-  auth?: AuthVariant;
-}
+type SubjectId = string;
+const SUBJECTS: ReadonlyMap<SubjectId, AuthSubject> = new Map(AUTH_SUBJECTS.map((subject) => [subject.id, subject]));
 
-const SUBJECTS = {
-  opsmanager: { provider: 'opsmanager' },
-  bluexp: { provider: 'bluexp' },
-  'bluexp-client-credentials': { provider: 'bluexp', auth: 'client_credentials' },
-  ahsay: { provider: 'ahsay' },
-  cbr: { provider: 'cbr' },
-  'cbr-iam': { provider: 'cbr', auth: 'iam' },
-} as const satisfies Record<string, Subject>;
-type SubjectId = keyof typeof SUBJECTS;
-
-/** One column per provider and way of authenticating (BlueXP and CBR over IAM fetch a token first, which meets the fault). */
-const EVERY_SUBJECT = Object.keys(SUBJECTS) as SubjectId[];
-/** The products whose access tokens expire or get revoked. */
-const TOKEN_SUBJECTS: SubjectId[] = ['bluexp', 'cbr-iam'];
+/** One column per provider and way of authenticating (the ways with a token fetch it first, which meets the fault). */
+const EVERY_SUBJECT = [...SUBJECTS.keys()];
+/** Per product whose access tokens expire or get revoked, its first way of authenticating that has them. */
+const TOKEN_SUBJECTS: SubjectId[] = PROVIDERS.flatMap((provider) => AUTH_SUBJECTS.find((s) => s.provider === provider && s.tokens)?.id ?? []);
 
 // ---------------------------------------------------------------------------------------------
 // Cases (the rows)
@@ -233,7 +221,7 @@ async function runCase(c: FaultCase, ids: readonly SubjectId[]): Promise<CaseRun
   try {
     const targets = await Promise.all(
       ids.map(async (id) => {
-        const { provider, auth } = SUBJECTS[id] as Subject;
+        const { provider, auth } = SUBJECTS.get(id)!;
         const entry = PROVIDER_TABLE[provider];
         let endpoint: Endpoint;
         if (c.closedPort) {
@@ -258,7 +246,7 @@ async function runCase(c: FaultCase, ids: readonly SubjectId[]): Promise<CaseRun
     const scrapeTimeout = scrapeTimeoutOf(c);
     if (c.afterFirstScrape) {
       const warmup = samples((await scrape(ex, scrapeTimeout)).text);
-      for (const id of ids) expect([id, warmup.get(`backup_up{target="${faultyName(id)}",provider="${SUBJECTS[id].provider}"}`)]).toEqual([id, 1]);
+      for (const id of ids) expect([id, warmup.get(`backup_up{target="${faultyName(id)}",provider="${SUBJECTS.get(id)!.provider}"}`)]).toEqual([id, 1]);
       for (const sim of sims.values()) c.afterFirstScrape(sim);
     }
     const first = await scrape(ex, scrapeTimeout);
@@ -333,7 +321,7 @@ describe.each(CASES.map((c) => [c.name, c] as const))('%s', (_name, c) => {
       for (const line of warnLines(runs.get(id)!.logsAfterFirst, faultyName(id))) messages.push(`${id}: ${line.reason}: ${line.err}`);
       const text = runs.get(id)!.first.text;
       const target = faultyName(id);
-      const provider = SUBJECTS[id].provider;
+      const provider = SUBJECTS.get(id)!.provider;
       const s = samples(text);
       const reasons = Object.entries(errorCounts(text, target, provider)).filter(([, n]) => (n ?? 0) > 0).map(([r]) => r);
       const duration = s.get(`backup_collect_duration_seconds{target="${target}",provider="${provider}"}`) ?? NaN;
@@ -367,7 +355,7 @@ describe.each(CASES.map((c) => [c.name, c] as const))('%s', (_name, c) => {
 
   describe.each(ids.map((id) => [id] as const))('%s', (id) => {
     const target = faultyName(id);
-    const provider = SUBJECTS[id].provider;
+    const provider = SUBJECTS.get(id)!.provider;
     const up = `backup_up{target="${target}",provider="${provider}"}`;
     let run: CaseRun;
     beforeAll(() => {

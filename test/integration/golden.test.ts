@@ -12,6 +12,7 @@ import { TargetRuntime } from '../../src/collect';
 import { parseConfig } from '../../src/config/load';
 import { createExporterMetrics, joinRendered } from '../../src/metrics';
 import { UnknownStatusLog } from '../../src/model';
+import { PROVIDER_NAMES } from '../../src/providers';
 import type { ProviderName } from '../../src/providers';
 import { promtoolCheckMetrics } from '../helpers/promtool';
 import { startServer } from '../helpers/servers';
@@ -23,17 +24,21 @@ const FIXTURES = join(ROOT, 'test', 'fixtures');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
 
 /**
- * The clock of each case (epoch ms), just after the day its fixture files describe: the shapes come
- * from the products' documentation examples, each dated on its own day. It fixes the lookback
- * window, AhsayCBS's days, CBR's start_time and backup_collect_timestamp_seconds.
+ * The clock of a case (epoch ms): the `# clock: <ISO-8601 UTC>` line of its config.yml, just after the
+ * day its fixture files describe (the shapes come from the products' documentation examples, each
+ * dated on its own day). It fixes the lookback window, the days or start times a provider asks for,
+ * and backup_collect_timestamp_seconds.
  */
-const CLOCKS: ReadonlyArray<readonly [ProviderName, number]> = [
-  ['opsmanager', Date.UTC(2026, 10, 24, 12, 0, 0)],
-  ['bluexp', Date.UTC(2024, 10, 25, 12, 0, 0)],
-  // 15:00 in Asia/Hong_Kong, the target's time zone: the days read are 2024-06-26 and 2024-06-25.
-  ['ahsay', Date.UTC(2024, 5, 26, 7, 0, 0)],
-  ['cbr', Date.UTC(2020, 1, 6, 0, 0, 0)],
-];
+function clockOf(provider: string): number {
+  const file = join(GOLDEN, provider, 'config.yml');
+  const line = /^# clock: (\S+)$/m.exec(readFileSync(file, 'utf8'));
+  const ms = line ? Date.parse(line[1]!) : NaN;
+  if (!Number.isFinite(ms)) throw new Error(`${file}: needs a "# clock: <ISO-8601 UTC>" line`);
+  return ms;
+}
+
+/** One case per registered provider: a provider without its golden case fails here. */
+const CLOCKS: ReadonlyArray<readonly [ProviderName, number]> = PROVIDER_NAMES.map((provider) => [provider, clockOf(provider)] as const);
 
 interface Answer {
   status?: number;

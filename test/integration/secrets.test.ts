@@ -1,8 +1,7 @@
 /**
- * Secrets stay secret: every provider and way of authenticating runs with known secret values (Ops
- * Manager private key, BlueXP refresh token and client secret, AhsayCBS password, CBR secret key and
- * IAM password, the wrong values of targets configured with wrong ones, and the bearer and IAM
- * tokens the simulators issue) through success, wrong credentials, an expired token, a 5xx and the
+ * Secrets stay secret: every provider and way of authenticating (AUTH_SUBJECTS of the providers'
+ * test table) runs with known secret values (each way's secret field, the wrong values of targets
+ * configured with wrong ones, and the access tokens the simulators issue) through success, wrong credentials, an expired token, a 5xx and the
  * repeat of a failure, with the exporter logging at debug; then none of those values may appear in
  * the captured logs, the error messages of the last results, the landing page, /config, /metrics,
  * /probe?target=..., /sd, nor in what a failed reload answers.
@@ -11,29 +10,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'undici';
 import { fetchText, samples, startExporter } from '../helpers/exporter';
 import type { RunningExporter } from '../helpers/exporter';
-import { PROVIDER_TABLE, exporterYaml } from '../helpers/providers';
-import type { AuthVariant, Provider, StartedSimulator } from '../helpers/providers';
+import { AUTH_SUBJECTS, PROVIDER_TABLE, exporterYaml } from '../helpers/providers';
+import type { AuthSubject, Provider, StartedSimulator } from '../helpers/providers';
 
 jest.setTimeout(20_000);
 
-interface Variant {
-  id: string;
-  provider: Provider;
-  auth?: AuthVariant;
-  /** The secret field (of SECRET_FIELDS) a target of this variant is configured with. */
-  field: string;
-  /** The product hands out access tokens. */
-  tokens: boolean;
-}
-
-const VARIANTS: Variant[] = [
-  { id: 'opsmanager', provider: 'opsmanager', field: 'private_key', tokens: false },
-  { id: 'bluexp-refresh-token', provider: 'bluexp', auth: 'refresh_token', field: 'refresh_token', tokens: true },
-  { id: 'bluexp-client-credentials', provider: 'bluexp', auth: 'client_credentials', field: 'client_secret', tokens: true },
-  { id: 'ahsay', provider: 'ahsay', field: 'password', tokens: false },
-  { id: 'cbr-aksk', provider: 'cbr', auth: 'aksk', field: 'secret_key', tokens: false },
-  { id: 'cbr-iam', provider: 'cbr', auth: 'iam', field: 'iam_password', tokens: true },
-];
+type Variant = AuthSubject;
+const VARIANTS = AUTH_SUBJECTS;
 
 /** Per variant: `ok` (right secrets), `wrong` (wrong secrets) on one simulator; `down` (right secrets) on another that turns to 5xx. */
 const ROLES = ['ok', 'wrong', 'down'] as const;

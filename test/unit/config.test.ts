@@ -7,6 +7,7 @@ import { redactConfig } from '../../src/config/redact';
 import { GLOBAL_DEFAULTS, SECRET_PATHS } from '../../src/config/schema';
 import { configJsonSchema, configJsonSchemaText, JSON_SCHEMA_FILE } from '../../src/config/write-json-schema';
 import { parseDuration } from '../../src/config/duration';
+import { PROVIDER_NAMES } from '../../src/providers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'config');
@@ -174,12 +175,12 @@ describe('bad configs: every problem, each as "<path>: <message>"', () => {
     [
       'unknown provider',
       targets(target('a').replace('provider: opsmanager', 'provider: netbackup')),
-      ['targets[0].provider: unknown provider "netbackup" (expected one of: opsmanager, bluexp, ahsay, cbr) (target "a")'],
+      [`targets[0].provider: unknown provider "netbackup" (expected one of: ${PROVIDER_NAMES.join(', ')}) (target "a")`],
     ],
     [
       'provider not a string',
       targets(target('a').replace('provider: opsmanager', 'provider: 7')),
-      ['targets[0].provider: expected a provider name (one of: opsmanager, bluexp, ahsay, cbr) (target "a")'],
+      [`targets[0].provider: expected a provider name (one of: ${PROVIDER_NAMES.join(', ')}) (target "a")`],
     ],
     [
       'bluexp: incomplete block',
@@ -580,7 +581,8 @@ describe('good configs', () => {
 
 describe('secrets', () => {
   test('the secret field list comes from the schema', () => {
-    expect(SECRET_PATHS).toEqual({
+    expect(Object.keys(SECRET_PATHS)).toEqual(PROVIDER_NAMES);
+    expect(SECRET_PATHS).toMatchObject({
       opsmanager: [['private_key']],
       bluexp: [['refresh_token'], ['client_secret']],
       ahsay: [['password']],
@@ -663,7 +665,7 @@ describe('JSON Schema', () => {
     expect(global.properties.max_concurrency).toMatchObject({ type: 'integer', minimum: 1, maximum: 256, default: 8 });
     const item = schema.properties.targets.items;
     expect(item.required).toEqual(['name', 'provider', 'url']);
-    expect(item.properties.provider.enum).toEqual(['opsmanager', 'bluexp', 'ahsay', 'cbr']);
+    expect(item.properties.provider.enum).toEqual(PROVIDER_NAMES);
     expect(item.properties.timeout.type).toBe('string');
     const namePattern = new RegExp(item.properties.name.pattern, 'u');
     expect(['ops-prod', 'a.b:c_d', '${NAME}', 'ops prod', ''].map((n) => namePattern.test(n))).toEqual([true, true, true, false, false]);
@@ -675,9 +677,9 @@ describe('JSON Schema', () => {
     expect(block.allOf).toEqual([{ oneOf: [{ required: ['private_key'] }, { required: ['private_key_file'] }] }]);
     expect(item.allOf[0]).toEqual({
       if: { properties: { provider: { const: 'opsmanager' } }, required: ['provider'] },
-      then: { required: ['opsmanager'], properties: { bluexp: false, ahsay: false, cbr: false } },
+      then: { required: ['opsmanager'], properties: Object.fromEntries(PROVIDER_NAMES.filter((n) => n !== 'opsmanager').map((n) => [n, false])) },
     });
-    expect(item.allOf).toHaveLength(4);
+    expect(item.allOf).toHaveLength(PROVIDER_NAMES.length);
     // every property carries a description for editors
     const undocumented: string[] = [];
     const walk = (node: any, at: string) => {

@@ -17,6 +17,7 @@ import { JOB_KINDS, JOB_STATES } from '../../src/model';
 import type { Job } from '../../src/model';
 import type { Found } from '../helpers/collect';
 import { bind } from '../helpers/collect';
+import { MINIMAL_BLOCKS, type Provider } from '../helpers/providers';
 import { PROVIDERS } from '../../src/providers';
 import type { CollectContext, ProviderDefinition } from '../../src/providers/types';
 import { parseIsoTimestamp } from '../../src/providers/util';
@@ -103,16 +104,6 @@ function contextAnswering(answers: unknown[], reported: Found): CollectContext {
   };
 }
 
-/** Minimal valid target settings per provider, so that create() succeeds. */
-const TARGETS: Record<string, Partial<TargetConfig>> = {
-  opsmanager: { opsmanager: { public_key: 'k', private_key: 'p' } },
-  bluexp: {
-    bluexp: { account_id: 'account-1', agent_id: 'agentclients', token_url: 'http://127.0.0.1:1/oauth/token', audience: 'https://api.cloud.netapp.com', refresh_token: 'r' },
-  },
-  ahsay: { ahsay: { username: 'u', password: 'p', timezone: 'Asia/Hong_Kong', days: 2 } },
-  cbr: { cbr: { project_id: 'p', access_key: 'AK', secret_key: 'SK' } },
-};
-
 const afterRun: Array<() => Promise<void>> = [];
 afterAll(async () => {
   await Promise.all(afterRun.map((close) => close()));
@@ -129,8 +120,8 @@ describe.each(PROVIDERS.map((p): [string, ProviderDefinition] => [p.name, p]))('
       max_jobs: 10,
       min_interval: 0,
       max_concurrency: 2,
-      ...TARGETS[name],
-    } as TargetConfig;
+      [name]: MINIMAL_BLOCKS[name as Provider],
+    } as unknown as TargetConfig;
     await fc.assert(
       fc.asyncProperty(fc.array(fc.oneof(anyJson, mutatedFixtures(name), mutatedFixtures(name)), { minLength: 1, maxLength: 6 }), async (answers) => {
         // Extra clients (token endpoints) are never reached: requests go through the fake ctx.http.
