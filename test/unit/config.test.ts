@@ -771,7 +771,7 @@ describe('a misspelt key or provider gets a suggestion, and a problem inside a t
     ['a target key', targets(target('ops-eu', 'lookbak: 2h')), 'targets[0]: unknown key "lookbak"; did you mean "lookback"? (target "ops-eu")'],
     ['a provider block key', targets(target('ops-eu', '', 'public_key: k\n      private_key: p\n      projets: [x]')), 'targets[0].opsmanager: unknown key "projets"; did you mean "projects"? (target "ops-eu")'],
     ['a tls key', targets(target('ops-eu', 'tls: { ca_fle: x.pem }')), 'targets[0].tls: unknown key "ca_fle"; did you mean "ca_file"? (target "ops-eu")'],
-    ['a provider', targets(target('ops-eu')).replace('provider: opsmanager', 'provider: opsmanagr'), 'targets[0].provider: unknown provider "opsmanagr"; did you mean "opsmanager"? (expected one of: opsmanager, bluexp, ahsay, cbr) (target "ops-eu")'],
+    ['a provider', targets(target('ops-eu')).replace('provider: opsmanager', 'provider: opsmanagr'), `targets[0].provider: unknown provider "opsmanagr"; did you mean "opsmanager"? (expected one of: ${PROVIDER_NAMES.join(', ')}) (target "ops-eu")`],
     ['a key nothing resembles', targets(target('ops-eu', 'labels: {}')), 'targets[0]: unknown key "labels" (target "ops-eu")'],
   ])('%s', (_what, yaml, line) => {
     expect(problemsOf(yaml)).toContain(line);
