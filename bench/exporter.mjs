@@ -2,7 +2,7 @@
 // with bench/probe.cjs preloaded, so that CPU time, memory, event-loop delay and what it saw at its
 // sockets are the exporter's own, not the simulators'.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
@@ -115,6 +115,8 @@ export async function startExporter(configYaml, { root = ROOT } = {}) {
       new Promise((resolve) => {
         const done = () => {
           running.delete(entry);
+          // The recorded answers, kept for bench/hotpath.mjs when asked to.
+          if (process.env.BENCH_KEEP_ANSWERS && existsSync(recordings)) copyFileSync(recordings, process.env.BENCH_KEEP_ANSWERS);
           rmSync(dir, { recursive: true, force: true });
           resolve();
         };
