@@ -1,7 +1,8 @@
-// The exporter under measurement: dist/main.js in a child process with bench/probe.cjs preloaded,
-// so that CPU time, memory and event-loop delay are the exporter's own, not the simulators'.
+// The exporter under measurement: dist/main.js (of this checkout, or of `root`) in a child process
+// with bench/probe.cjs preloaded, so that CPU time, memory, event-loop delay and what it saw at its
+// sockets are the exporter's own, not the simulators'.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
@@ -23,7 +24,20 @@ export async function freePort() {
   });
 }
 
-export async function startExporter(configYaml) {
+/** Every exporter started and not yet stopped: killed, and its folder removed, on any way out. */
+const running = new Set();
+process.on('exit', () => {
+  for (const { child, dir } of running) {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * Starts dist/main.js of `root` (this checkout by default) with `configYaml`; `dir` is its own
+ * temporary folder (configuration, recorded answers), removed when it stops.
+ */
+export async function startExporter(configYaml, { root = ROOT } = {}) {
   const dir = mkdtempSync(join(os.tmpdir(), 'backup-exporter-bench-'));
   writeFileSync(join(dir, 'exporter.yml'), configYaml);
   const port = await freePort();
@@ -33,28 +47,36 @@ export async function startExporter(configYaml) {
       ...(process.env.BENCH_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []),
       '--require',
       join(ROOT, 'bench', 'probe.cjs'),
-      join(ROOT, 'dist', 'main.js'),
+      join(root, 'dist', 'main.js'),
       `--config.file=${join(dir, 'exporter.yml')}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=error',
     ],
     { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
   );
+  const entry = { child, dir };
+  running.add(entry);
   let nextId = 0;
-  const sample = (reset = false) =>
+  /** Asks the probe (bench/probe.cjs); parsing a million jobs' recorded answers takes seconds. */
+  const ask = (bench, fields = {}, timeoutMs = 10_000) =>
     new Promise((resolve, reject) => {
       const id = nextId++;
-      const timer = setTimeout(() => reject(new Error('exporter did not answer the probe')), 10_000);
+      const timer = setTimeout(() => {
+        child.off('message', onMessage);
+        reject(new Error(`exporter did not answer the probe's "${bench}" within ${timeoutMs} ms`));
+      }, timeoutMs);
       const onMessage = (m) => {
-        if (m?.bench === 'sample' && m.id === id) {
+        if (m?.bench === bench && m.id === id) {
           clearTimeout(timer);
           child.off('message', onMessage);
           resolve(m);
         }
       };
       child.on('message', onMessage);
-      child.send({ bench: 'sample', id, reset });
+      child.send({ bench, id, ...fields });
     });
+  const sample = (reset = false) => ask('sample', { reset });
+  const recordings = join(dir, 'answers.bin');
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     try {
@@ -68,7 +90,13 @@ export async function startExporter(configYaml) {
   return {
     url,
     pid: child.pid,
+    dir,
     sample,
+    /** Records the answer bodies of the scrapes until stopRecording() (see bench/probe.cjs). */
+    record: () => ask('record', { file: recordings }),
+    stopRecording: () => ask('record', { file: undefined }),
+    /** CPU of UTF-8 decoding and JSON.parse of the recorded bodies, in the exporter's process. */
+    floor: () => ask('floor', { file: recordings }, 600_000),
     /** Open sockets of the exporter process (Linux: /proc/<pid>/fd). */
     openSockets: () => {
       try {
@@ -85,7 +113,15 @@ export async function startExporter(configYaml) {
     },
     stop: () =>
       new Promise((resolve) => {
-        child.once('exit', resolve);
+        const done = () => {
+          running.delete(entry);
+          // The recorded answers, kept for bench/hotpath.mjs when asked to.
+          if (process.env.BENCH_KEEP_ANSWERS && existsSync(recordings)) copyFileSync(recordings, process.env.BENCH_KEEP_ANSWERS);
+          rmSync(dir, { recursive: true, force: true });
+          resolve();
+        };
+        if (child.exitCode !== null || child.signalCode !== null) return done();
+        child.once('exit', done);
         child.kill('SIGTERM');
         setTimeout(() => child.kill('SIGKILL'), 5000).unref();
       }),

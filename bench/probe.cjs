@@ -1,21 +1,156 @@
-// Preloaded into the exporter process by the benchmark harness (node --require): answers the
-// harness' questions over IPC about this process' CPU time, memory and event-loop delay, so that the
-// figures are the exporter's alone and not the simulators'.
+// Preloaded into the exporter process by the benchmark harness (node --require), so that every
+// figure is the exporter's alone and not the simulators' or the harness'. Over IPC it answers:
+//
+//   sample  this process' CPU time, RSS, peak RSS and event-loop delay; and, for the scrapes since
+//           the last sample, what undici's and node:http's diagnostics channels saw at the
+//           exporter's sockets: the time from the first scrape request's arrival to the last
+//           answer's end, the union of the intervals in which an upstream request was written and
+//           its answer's head not yet read (the upstream part of the scrape), and the answer bytes
+//           read from upstream.
+//   record  the answer bodies of the scrapes that follow, until the next `record` with no file,
+//           are appended to `file` (length-prefixed), as the bytes undici handed to the exporter.
+//   floor   reads the recorded bodies back one at a time and returns the CPU time that decoding
+//           them from UTF-8 and JSON.parse took here, in this process: the least any exporter
+//           must spend on those answers. Only one body is held at a time, so peak RSS is not moved.
+//
+// Recording writes to a file while a scrape runs; the harness records in a scrape it does not
+// measure and checks the measured scrapes received the same number of bytes.
+const dc = require('node:diagnostics_channel');
+const fs = require('node:fs');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 
 const delay = monitorEventLoopDelay({ resolution: 5 });
 delay.enable();
 
-process.on('message', (message) => {
-  if (!message || message.bench !== 'sample') return;
+/** The harness' own requests (readiness) are not scrapes. */
+const isScrape = (url) => typeof url === 'string' && !url.startsWith('/-/');
+
+let window = freshWindow();
+function freshWindow() {
+  return { firstStart: Infinity, lastFinish: -Infinity, scrapes: 0, intervals: [], bytes: 0, requests: 0 };
+}
+/** undici request -> when its head was written on the socket. */
+const written = new WeakMap();
+/** Where bodies are being recorded (a file descriptor), and each request's chunks until its end. */
+let recordFd;
+const recording = new WeakMap();
+
+dc.subscribe('http.server.request.start', ({ request }) => {
+  if (!isScrape(request.url)) return;
+  window.firstStart = Math.min(window.firstStart, performance.now());
+  window.scrapes++;
+});
+dc.subscribe('http.server.response.finish', ({ request }) => {
+  if (isScrape(request.url)) window.lastFinish = Math.max(window.lastFinish, performance.now());
+});
+dc.subscribe('undici:client:sendHeaders', ({ request }) => {
+  written.set(request, performance.now());
+  window.requests++;
+  if (recordFd !== undefined) recording.set(request, []);
+});
+dc.subscribe('undici:request:headers', ({ request }) => {
+  const at = written.get(request);
+  if (at !== undefined) window.intervals.push(at, performance.now());
+});
+dc.subscribe('undici:request:bodyChunkReceived', ({ request, chunk }) => {
+  window.bytes += chunk.length;
+  recording.get(request)?.push(chunk);
+});
+const endOfBody = ({ request }) => {
+  const chunks = recording.get(request);
+  if (!chunks) return;
+  recording.delete(request);
+  if (recordFd === undefined) return;
+  const body = Buffer.concat(chunks);
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(body.length);
+  fs.writeSync(recordFd, length);
+  fs.writeSync(recordFd, body);
+};
+dc.subscribe('undici:request:trailers', endOfBody);
+dc.subscribe('undici:request:error', ({ request }) => recording.delete(request));
+
+/** Length of the union of [start, end] intervals (flat pairs), clipped to [from, to]. */
+function unionMs(flat, from, to) {
+  const pairs = [];
+  for (let i = 0; i < flat.length; i += 2) pairs.push([Math.max(flat[i], from), Math.min(flat[i + 1], to)]);
+  pairs.sort((a, b) => a[0] - b[0]);
+  let total = 0;
+  let end = -Infinity;
+  for (const [s, e] of pairs) {
+    if (e <= s) continue;
+    if (s >= end) {
+      total += e - s;
+      end = e;
+    } else if (e > end) {
+      total += e - end;
+      end = e;
+    }
+  }
+  return total;
+}
+
+const cpuMicros = () => {
   const cpu = process.cpuUsage();
-  process.send({
-    bench: 'sample',
-    id: message.id,
-    cpuMicros: cpu.user + cpu.system,
-    rssBytes: process.memoryUsage().rss,
-    maxRssBytes: process.resourceUsage().maxRSS * 1024,
-    maxDelayMs: delay.max / 1e6,
-  });
-  if (message.reset) delay.reset();
+  return cpu.user + cpu.system;
+};
+
+/** CPU time (µs) of decoding and parsing every body recorded in `file`, and how many there were. */
+function floor(file) {
+  const fd = fs.openSync(file, 'r');
+  const head = Buffer.alloc(4);
+  let micros = 0;
+  let bodies = 0;
+  let bytes = 0;
+  let notJson = 0;
+  try {
+    for (;;) {
+      if (fs.readSync(fd, head, 0, 4, null) < 4) break;
+      const body = Buffer.allocUnsafe(head.readUInt32LE(0));
+      if (fs.readSync(fd, body, 0, body.length, null) < body.length) break;
+      const before = cpuMicros();
+      try {
+        JSON.parse(body.toString('utf8'));
+      } catch {
+        notJson++;
+      }
+      micros += cpuMicros() - before;
+      bodies++;
+      bytes += body.length;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return { micros, bodies, bytes, notJson };
+}
+
+process.on('message', (message) => {
+  if (!message || typeof message.bench !== 'string') return;
+  if (message.bench === 'sample') {
+    const w = window;
+    const wallMs = w.lastFinish - w.firstStart;
+    process.send({
+      bench: 'sample',
+      id: message.id,
+      cpuMicros: cpuMicros(),
+      rssBytes: process.memoryUsage().rss,
+      maxRssBytes: process.resourceUsage().maxRSS * 1024,
+      maxDelayMs: delay.max / 1e6,
+      scrapes: w.scrapes,
+      wallMs: w.scrapes > 0 ? wallMs : NaN,
+      upstreamMs: w.scrapes > 0 ? unionMs(w.intervals, w.firstStart, w.lastFinish) : NaN,
+      upstreamBytes: w.bytes,
+      upstreamRequests: w.requests,
+    });
+    if (message.reset) {
+      delay.reset();
+      window = freshWindow();
+    }
+  } else if (message.bench === 'record') {
+    if (recordFd !== undefined) fs.closeSync(recordFd);
+    recordFd = message.file ? fs.openSync(message.file, 'w') : undefined;
+    process.send({ bench: 'record', id: message.id });
+  } else if (message.bench === 'floor') {
+    process.send({ bench: 'floor', id: message.id, ...floor(message.file) });
+  }
 });

@@ -1,35 +1,44 @@
 #!/usr/bin/env node
-// The benchmark harness: starts product simulators of a chosen size and latency in this process,
-// runs the exporter (dist/) in a child process, scrapes it repeatedly, and prints one row per
-// workload: scrape time (median, p95), the critical-path upstream latency, their ratio, exporter CPU
-// per scrape, peak RSS, upstream requests per scrape, series served and the longest event-loop delay.
+// The benchmark harness: starts product simulators of a chosen size and latency (in processes of
+// their own), runs the exporter (dist/) in a child process with bench/probe.cjs preloaded, scrapes
+// it repeatedly, and prints one row per workload: the exporter's CPU per scrape and per 1,000 jobs,
+// that CPU against the parse floor measured in the same run (UTF-8 decoding and JSON.parse of the
+// answers the scrape received, in the exporter's process), peak RSS, the time the scrape adds over
+// the upstream time seen at the exporter's sockets, upstream requests per scrape, series served and
+// the longest event-loop delay. See docs/performance.md.
 //
-//   npm run bench                      every workload, table printed
+//   npm run bench                      every workload but the opt-in ones (f, f2), table printed
 //   npm run bench -- --write           ... and written into docs/performance.md
 //   npm run bench -- --only=b,d --repeat=5
+//   npm run bench -- --only=f,f2       the million-job workloads (minutes each)
 //   npm run bench -- --only=a --targets=ops       only these of the workload's targets are configured
-//                                                 (the critical path column stays the whole workload's)
-import { fork } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+//   npm run bench -- --only=g,b --compare=main    the same workloads on a build of `main` too, in
+//                                                 interleaved blocks (--blocks=4), with the ratios
+import { execFileSync, fork } from 'node:child_process';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join } from 'node:path';
+import { children, tempDirs } from './client.mjs';
 import { ROOT, startExporter } from './exporter.mjs';
 import { workloads } from './workloads.mjs';
 
 const require = createRequire(import.meta.url);
-const { request } = require('undici');
 
 const args = process.argv.slice(2);
 const flag = (name) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const only = flag('only')?.split(',');
 const repeat = Number(flag('repeat') ?? 10);
 const write = args.includes('--write');
-/** Bounds on waiting for a simulator process: building 100,000 jobs takes seconds, not minutes. */
-const START_TIMEOUT_MS = 120_000;
+const compareRef = flag('compare');
+const blocks = Number(flag('blocks') ?? (compareRef ? 4 : 1));
+/** Bounds on waiting for a simulator process: building a million jobs takes a while, not minutes. */
+const START_TIMEOUT_MS = 300_000;
 const ASK_TIMEOUT_MS = 10_000;
 const targets = flag('targets')?.split(',');
 if (write && targets) throw new Error('--write takes every target of a workload; leave out --targets');
+if (write && compareRef) throw new Error('--write writes one checkout\'s table; leave out --compare');
+if (!(blocks >= 1)) throw new Error('--blocks: a number of blocks, 1 or more');
 
 /** The exporter configuration with only the named targets (all when none are named). */
 function onlyTargets(config) {
@@ -42,22 +51,13 @@ function onlyTargets(config) {
   return `${[head, ...kept].join('\n').trimEnd()}\n`;
 }
 
-async function scrape(url, timeoutSeconds) {
-  const started = performance.now();
-  const res = await request(url, { headers: { 'x-prometheus-scrape-timeout-seconds': String(timeoutSeconds) }, headersTimeout: 0, bodyTimeout: 0 });
-  const text = await res.body.text();
-  const ms = performance.now() - started;
-  if (res.statusCode !== 200) throw new Error(`${url}: HTTP ${res.statusCode}`);
-  const lines = text.split('\n').filter((l) => l && !l.startsWith('#'));
-  const sum = (name) => lines.filter((l) => l.startsWith(`${name}{`)).reduce((s, l) => s + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-  return { ms, series: lines.length, upstream: sum('backup_collect_upstream_requests'), down: lines.filter((l) => l.startsWith('backup_up{') && l.endsWith(' 0')).length };
-}
-
 const descriptions = () => selected.map((w) => `- **${w.id}**: ${w.description}`).join('\n');
 
-const quantile = (values, q) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+const median = (values) => {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
 /**
@@ -85,8 +85,10 @@ function startSimHost(workload, part) {
   const name = part === undefined ? `workload ${workload.id}` : `workload ${workload.id} part ${part}`;
   const child = fork(join(ROOT, 'bench', 'simhost.mjs'), part === undefined ? [workload.id] : [workload.id, part], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv: process.env.BENCH_SIM_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [],
+    execArgv: [...(workload.simNodeOptions ?? []), ...(process.env.BENCH_SIM_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [])],
   });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   const exited = () => child.exitCode !== null || child.signalCode !== null;
   let nextId = 0;
   const ask = (cmd) =>
@@ -138,18 +140,56 @@ function startSimHost(workload, part) {
   });
 }
 
-/** Answers the simulators gave and the time they took, summed over every simulator of the workload. */
-async function answerStats(simUrls) {
-  const all = await Promise.all(
-    simUrls.map(async (url) => {
-      const res = await request(`${url}/_sim/stats`);
-      return res.body.json();
-    }),
-  );
-  return { answered: all.reduce((s, x) => s + x.answered, 0), ms: all.reduce((s, x) => s + x.answerMsTotal, 0) };
+/**
+ * A build of `ref` in a temporary folder: its tree from git (not a worktree, so that the repository's
+ * shared metadata is left alone), this checkout's node_modules linked in, `tsc` run on it.
+ */
+function checkoutOf(ref) {
+  const commit = execFileSync('git', ['rev-parse', '--verify', `${ref}^{commit}`], { cwd: ROOT, encoding: 'utf8' }).trim();
+  const dir = mkdtempSync(join(os.tmpdir(), 'backup-exporter-ref-'));
+  tempDirs.add(dir);
+  const tree = execFileSync('git', ['archive', '--format=tar', commit], { cwd: ROOT, maxBuffer: 1 << 30 });
+  execFileSync('tar', ['-x', '-C', dir], { input: tree });
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  process.stderr.write(`building ${ref} (${commit.slice(0, 10)}) in ${dir} ...\n`);
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: dir, stdio: 'inherit' });
+  return { label: `${ref} (${commit.slice(0, 7)})`, root: dir };
 }
 
-async function runWorkload(workload) {
+/**
+ * Measures one side's scrapes of a phase: `runs` of them, each followed by the parse floor of the
+ * answers recorded for the phase (same run, same process, same moment of the machine).
+ */
+async function measure(side, phase, runs, stats) {
+  const { exporter } = side;
+  for (let i = 0; i < runs; i++) {
+    await phase.before?.();
+    const before = await exporter.sample(true);
+    const results = await phase.scrape();
+    const after = await exporter.sample();
+    const upstreamSeen = await phase.upstreamSeen?.();
+    if (results.some((r) => r.down > 0)) throw new Error(`${side.label}: a target was down`);
+    const cpuMs = (after.cpuMicros - before.cpuMicros) / 1000;
+    stats.times.push(Math.max(...results.map((r) => r.ms)));
+    stats.cpu.push(cpuMs);
+    stats.delays.push(after.maxDelayMs);
+    stats.overhead.push(after.wallMs - after.upstreamMs);
+    stats.upstreamMs.push(after.upstreamMs);
+    stats.bytes.push(after.upstreamBytes);
+    if (stats.recorded) {
+      const floor = await exporter.floor();
+      const floorMs = floor.micros / 1000;
+      stats.floor.push(floorMs);
+      stats.floorRatio.push(cpuMs / floorMs);
+      // Replayed answers are the same bytes every scrape; a scrape that read other bytes than the
+      // recorded ones (answers recomputed, a list grown) is not held against that floor.
+      if (Math.abs(after.upstreamBytes - floor.bytes) > 0.01 * floor.bytes) stats.mismatched++;
+    }
+    stats.last = { results, after, upstreamSeen };
+  }
+}
+
+async function runWorkload(workload, sides) {
   const setup = await startSimulators(workload);
   let config;
   try {
@@ -158,86 +198,115 @@ async function runWorkload(workload) {
     await setup.close();
     throw err;
   }
-  const exporter = await startExporter(config);
+  const started = [];
   try {
+    for (const side of sides) started.push({ ...side, exporter: await startExporter(config, { root: side.root }) });
+    const phasesOf = started.map((side) => workload.phases(setup, side.exporter.url));
     const rows = [];
-    for (const phase of workload.phases(setup, exporter.url)) {
-      const times = [];
-      const cpu = [];
-      const simCpu = [];
-      const delays = [];
-      const answers = { answered: 0, ms: 0 };
-      let last;
-      const runs = phase.runs ?? repeat;
-      for (let i = 0; i < runs; i++) {
-        await phase.before?.();
-        const before = await exporter.sample(true);
-        const simBefore = await setup.cpuMicros();
-        const answersBefore = await answerStats(setup.simUrls);
-        const results = await phase.scrape();
-        const after = await exporter.sample();
-        const answersAfter = await answerStats(setup.simUrls);
-        answers.answered += answersAfter.answered - answersBefore.answered;
-        answers.ms += answersAfter.ms - answersBefore.ms;
-        simCpu.push(((await setup.cpuMicros()) - simBefore) / 1000);
-        times.push(Math.max(...results.map((r) => r.ms)));
-        cpu.push((after.cpuMicros - before.cpuMicros) / 1000);
-        delays.push(after.maxDelayMs);
-        last = { results, after, upstreamSeen: await phase.upstreamSeen?.() };
+    for (let p = 0; p < phasesOf[0].length; p++) {
+      const name = phasesOf[0][p].name;
+      const statsOf = started.map(() => ({ times: [], cpu: [], delays: [], overhead: [], upstreamMs: [], bytes: [], floor: [], floorRatio: [], mismatched: 0, recorded: false }));
+      const runs = phasesOf[0][p].runs ?? repeat;
+      const blockCount = phasesOf[0][p].cold ? 1 : Math.min(blocks, runs);
+      for (let b = 0; b < blockCount; b++) {
+        // ABBA...: neither side always runs first in a block, or always on a machine that just idled.
+        const order = started.map((_, i) => i);
+        if (b % 2 === 1) order.reverse();
+        for (const s of order) {
+          const phase = phasesOf[s][p];
+          const stats = statsOf[s];
+          if (!phase.cold && !stats.recorded) {
+            // One scrape not measured, whose answers are recorded for the floor.
+            await phase.before?.();
+            await started[s].exporter.record();
+            await phase.scrape();
+            await started[s].exporter.stopRecording();
+            stats.recorded = true;
+          }
+          const share = Math.floor(runs / blockCount) + (b < runs % blockCount ? 1 : 0);
+          await measure(started[s], phase, share, stats);
+        }
       }
-      if (last.results.some((r) => r.down > 0)) throw new Error(`${workload.id} ${phase.name}: a target was down`);
-      const critical = phase.criticalPathMs;
-      const p50 = quantile(times, 0.5);
-      // The same chain of requests at the latency the simulators really gave (their answer time per
-      // request, measured where they answer): the nominal latency plus their own routing, checking
-      // and timer slack on this shared machine. The exporter cannot be faster than that either.
-      const answerMs = answers.answered > 0 ? answers.ms / answers.answered : NaN;
-      const measuredCritical = (critical * answerMs) / workload.latencyMs;
-      rows.push({
-        workload: `${workload.id}${phase.name ? ` (${phase.name})` : ''}`,
-        description: workload.description,
-        scrapes: runs,
-        p50,
-        p95: quantile(times, 0.95),
-        critical,
-        ratio: p50 / critical,
-        answerMs,
-        measuredCritical,
-        measuredRatio: p50 / measuredCritical,
-        cpuMs: quantile(cpu, 0.5),
-        simCpuMs: quantile(simCpu, 0.5),
-        maxRssMb: last.after.maxRssBytes / 1024 / 1024,
-        upstream: last.upstreamSeen ?? last.results.reduce((s, r) => s + r.upstream, 0),
-        series: last.results[0].series,
-        maxDelayMs: Math.max(...delays),
+      started.forEach((side, s) => {
+        const stats = statsOf[s];
+        const { last } = stats;
+        const jobs = workload.jobs ?? last.results[0].jobsInWindow;
+        const cpuMs = median(stats.cpu);
+        if (stats.mismatched > 0) process.stderr.write(`${workload.id} ${name} (${side.label}): ${stats.mismatched} scrapes read other bytes than were recorded for the floor\n`);
+        rows.push({
+          side: side.label,
+          workload: `${workload.id}${name ? ` (${name})` : ''}`,
+          scrapes: stats.cpu.length,
+          p50: median(stats.times),
+          cpuMs,
+          jobs,
+          jobsCounted: workload.jobs === undefined,
+          cpuPer1k: (cpuMs / jobs) * 1000,
+          floorMs: median(stats.floor),
+          floorRatio: median(stats.floorRatio),
+          answerMb: median(stats.bytes) / 1e6,
+          upstreamMs: median(stats.upstreamMs),
+          overheadMs: median(stats.overhead),
+          maxRssMb: last.after.maxRssBytes / 1024 / 1024,
+          upstream: last.upstreamSeen ?? last.results.reduce((sum, r) => sum + r.upstream, 0),
+          series: last.results[0].series,
+          maxDelayMs: Math.max(...stats.delays),
+        });
       });
     }
     return rows;
   } finally {
-    await exporter.stop();
+    for (const side of started) await side.exporter.stop();
     await setup.close();
   }
 }
 
 const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
-function table(rows) {
-  const head =
-    '| workload | scrapes | scrape p50 ms | scrape p95 ms | critical path ms | p50 / critical | simulators\' answer ms / request | critical path at that answer time ms | p50 / that | exporter CPU ms / scrape | simulators CPU ms / scrape | peak RSS MB | upstream requests / scrape | series | max event-loop delay ms |';
-  const rule = '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+function table(rows, withSide) {
+  const head = `|${withSide ? ' checkout |' : ''} workload | scrapes | scrape p50 ms | exporter CPU ms / scrape | jobs | CPU ms / 1,000 jobs | parse floor ms / scrape | CPU / floor | answers MB / scrape | upstream at the sockets ms | overhead ms | peak RSS MB | upstream requests / scrape | series | max event-loop delay ms |`;
+  const rule = `|${withSide ? '---|' : ''}---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`;
   const body = rows.map(
     (r) =>
-      `| ${r.workload} | ${r.scrapes} | ${fmt(r.p50)} | ${fmt(r.p95)} | ${fmt(r.critical)} | ${fmt(r.ratio, 2)} | ${fmt(r.answerMs, 1)} | ${fmt(r.measuredCritical)} | ${fmt(r.measuredRatio, 2)} | ${fmt(r.cpuMs)} | ${fmt(r.simCpuMs)} | ${fmt(r.maxRssMb)} | ${r.upstream} | ${r.series} | ${fmt(r.maxDelayMs)} |`,
+      `|${withSide ? ` ${r.side} |` : ''} ${r.workload} | ${r.scrapes} | ${fmt(r.p50)} | ${fmt(r.cpuMs)} | ${r.jobs.toLocaleString('en')}${r.jobsCounted ? '*' : ''} | ${fmt(r.cpuPer1k, 1)} | ${fmt(r.floorMs)} | ${fmt(r.floorRatio, 2)} | ${fmt(r.answerMb, 1)} | ${fmt(r.upstreamMs)} | ${fmt(r.overheadMs, 1)} | ${fmt(r.maxRssMb)} | ${r.upstream} | ${r.series} | ${fmt(r.maxDelayMs)} |`,
   );
   return [head, rule, ...body].join('\n');
 }
 
-const selected = workloads.filter((w) => !only || only.includes(w.id));
+/** This checkout against the reference, workload by workload: medians of each side, and this / reference. */
+function comparison(rows, [ref, mine]) {
+  const head = `| workload | figure | ${ref.label} | ${mine.label} | ratio |\n|---|---|---:|---:|---:|`;
+  const figures = [
+    ['CPU ms / 1,000 jobs', (r) => r.cpuPer1k, 1],
+    ['CPU / floor', (r) => r.floorRatio, 2],
+    ['parse floor ms / scrape', (r) => r.floorMs, 0],
+    ['peak RSS MB', (r) => r.maxRssMb, 0],
+    ['scrape p50 ms', (r) => r.p50, 0],
+    ['overhead ms', (r) => r.overheadMs, 1],
+  ];
+  const lines = [];
+  for (const workload of [...new Set(rows.map((r) => r.workload))]) {
+    const a = rows.find((r) => r.workload === workload && r.side === ref.label);
+    const b = rows.find((r) => r.workload === workload && r.side === mine.label);
+    for (const [name, of, digits] of figures) lines.push(`| ${workload} | ${name} | ${fmt(of(a), digits)} | ${fmt(of(b), digits)} | ${fmt(of(b) / of(a), 2)} |`);
+  }
+  return `${head}\n${lines.join('\n')}`;
+}
+
+const selected = workloads.filter((w) => (only ? only.includes(w.id) : !w.optIn));
+if (only) {
+  const unknown = only.filter((id) => !workloads.some((w) => w.id === id));
+  if (unknown.length > 0) throw new Error(`--only: no workload ${unknown.join(', ')} (there are ${workloads.map((w) => w.id).join(', ')})`);
+}
+const sides = [{ label: 'this checkout', root: ROOT }];
+if (compareRef) sides.unshift(checkoutOf(compareRef));
 const rows = [];
 for (const workload of selected) {
   process.stderr.write(`workload ${workload.id}: ${workload.description} ...\n`);
-  rows.push(...(await runWorkload(workload)));
+  rows.push(...(await runWorkload(workload, sides)));
 }
-const output = table(rows);
+const jobsNote = rows.some((r) => r.jobsCounted) ? '\n\n\\* jobs the exposition counts in the lookback window (`backup_jobs`), where the products\' lists do not make the jobs read a fixed number.' : '';
+let output = `${table(rows, sides.length > 1)}${jobsNote}`;
+if (sides.length > 1) output += `\n\nIn interleaved blocks (${blocks} a side, ABBA order):\n\n${comparison(rows, sides)}`;
 process.stdout.write(`${output}\n`);
 
 if (write) {
