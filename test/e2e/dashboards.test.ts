@@ -204,10 +204,11 @@ test("compose's exporter.yml is the demo's exporter.yml with the targets at the 
   const mounted = hostPathOf(compose.services.exporter!, '/etc/backup-exporter/exporter.yml')!;
   expect(relative(ROOT, mounted)).toBe(join('deploy', 'compose', 'exporter', 'exporter.yml'));
   const settings = (file: string) => parse(readFileSync(file, 'utf8')) as { targets: unknown[] };
-  const demo = JSON.stringify(settings(join(ROOT, 'exporter.yml'))).replace(/http:\/\/127\.0\.0\.1:(1910[1-4])/g, 'http://simulators:$1');
+  const demo = JSON.stringify(settings(join(ROOT, 'exporter.yml'))).replace(/http:\/\/127\.0\.0\.1:(\d+)/g, 'http://simulators:$1');
   expect(JSON.stringify(settings(mounted))).toBe(demo);
+  const targets = settings(mounted).targets.length;
   const check = spawnSync(process.execPath, [MAIN, '--config.check', `--config.file=${mounted}`], { encoding: 'utf8', timeout: 20_000 });
-  expect(`${check.stdout}${check.stderr}`).toContain('valid (4 targets)');
+  expect(`${check.stdout}${check.stderr}`).toContain(`valid (${targets} targets)`);
 });
 
 test('every file docker-compose.yml mounts exists in the repository', () => {
