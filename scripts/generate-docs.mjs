@@ -83,7 +83,7 @@ export function parsePage(text, name) {
   const paragraph = (body, what) => {
     const start = body.findIndex((l) => l.trim() !== '');
     const text = start < 0 ? '' : body.slice(start, body.findIndex((l, i) => i > start && l.trim() === '') >>> 0).join('\n').trim();
-    if (!text || /^(#|\||```|<!--)/.test(text)) throw new Error(`docs/providers/${name}.md: ${what} must start with a paragraph of text`);
+    if (!text || /^(#|\||```|<|-\s)/.test(text)) throw new Error(`docs/providers/${name}.md: ${what} must start with a paragraph of text`);
     return text;
   };
   return {
