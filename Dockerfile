@@ -48,7 +48,7 @@ RUN npm run build:simulators
 # ---- the product simulators (simulators/README.md), for the demo stack of docker-compose.yml.
 FROM ${NODE_IMAGE} AS simulators
 LABEL org.opencontainers.image.title="backup-exporter-simulators" \
-      org.opencontainers.image.description="Product simulators (MongoDB Ops Manager, NetApp BlueXP, AhsayCBS, Huawei Cloud CBR) for the backup-exporter demo; not for production" \
+      org.opencontainers.image.description="Simulators of the backup products backup-exporter reads (one per product, see simulators/README.md), for its demo; not for production" \
       org.opencontainers.image.licenses="Apache-2.0"
 ENV NODE_ENV=production
 RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
@@ -57,7 +57,8 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=simulators-build /src/build ./build
 USER 1000:1000
-EXPOSE 19101 19102 19103 19104
+# One port per product from 19101 (simulators/demo.ts); the range leaves room for new products.
+EXPOSE 19101-19120
 # Every interface: the exporter reaches them from another container (http://simulators:19101).
 ENTRYPOINT ["node", "/app/build/simulators/main.js", "--host=0.0.0.0"]
 CMD []
@@ -67,7 +68,7 @@ CMD []
 FROM ${NODE_IMAGE} AS runtime
 ARG VERSION=dev
 LABEL org.opencontainers.image.title="backup-exporter" \
-      org.opencontainers.image.description="Prometheus exporter for backup and restore jobs of MongoDB Ops Manager, NetApp BlueXP, AhsayCBS and Huawei Cloud CBR" \
+      org.opencontainers.image.description="Prometheus exporter for backup and restore jobs of backup products (see docs/providers)" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.base.name="${NODE_IMAGE}"

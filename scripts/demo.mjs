@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The demo in one command (`npm start`, after the build): the product simulators
-// (build/simulators/main.js, on 127.0.0.1:19101-19104) and, once they listen, the exporter
+// (build/simulators/main.js, one port per product from 127.0.0.1:19101) and, once they listen, the exporter
 // (dist/main.js --config.file=exporter.yml, on :9877), each in a child process of its own, with
 // their output forwarded line by line behind the name of the process that wrote it.
 //

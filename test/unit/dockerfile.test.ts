@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { parse } from 'yaml';
+import { DEMOS } from '../../simulators/demo';
 import { ROOT } from '../helpers/process';
 
 const CONFIG_PATH = '/etc/backup-exporter/exporter.yml';
@@ -155,7 +156,8 @@ describe('the Dockerfile', () => {
     const entrypoint = execForm(ofStage('ENTRYPOINT')[0]!.args);
     expect(entrypoint.slice(0, 2)).toEqual(['node', '/app/build/simulators/main.js']);
     expect(entrypoint).toContain('--host=0.0.0.0');
-    expect(ofStage('EXPOSE').map((i) => i.args)).toEqual(['19101 19102 19103 19104']);
+    const [first, last] = ofStage('EXPOSE').map((i) => i.args.split('-').map(Number))[0]!;
+    for (const demo of DEMOS) expect([demo.product, first! <= demo.port && demo.port <= last!]).toEqual([demo.product, true]);
     expect(ofStage('USER').at(-1)?.args).toMatch(/^[1-9]\d*(:[1-9]\d*)?$/);
     const built = copyParts(ofStage('COPY').find((c) => copyParts(c).sources.some((src) => src.endsWith('/build')))!).from;
     const builder = stages.find((s) => s.name === built)!;
