@@ -788,8 +788,8 @@ const ahsayBlock = defineProviderBlock({
       .prefault(2)
       .describe('How many calendar days to read, today (in the server time zone) included.'),
     inventory_minutes: integer(5, 1440)
-      .optional()
-      .describe("Minutes between two reads of a user's backup sets, schedules, run list and storage Default 60. Each user's next read comes up to a quarter later, so that the users' reads spread."),
+      .prefault(DEFAULT_INVENTORY_MINUTES)
+      .describe("Minutes between two reads of a user's backup sets, schedules, run list and storage. Each user's next read comes up to a quarter later, so that the users' reads spread."),
   },
   secrets: {
     password: { required: true, description: 'Password of the system user (SysPwd).' },
@@ -809,7 +809,7 @@ export const ahsay = defineProvider({
     const problems = new ProblemLog('AhsayCBS');
     const tracker = new RestorePointTracker();
     const inventories = new Map<string, UserInventory>();
-    const intervalSeconds = (settings.inventory_minutes ?? DEFAULT_INVENTORY_MINUTES) * 60;
+    const intervalSeconds = settings.inventory_minutes * 60;
     let records: { byLogin: Map<string, UserRecord>; dueAt: number } | undefined;
     const zone = settings.timezone;
 

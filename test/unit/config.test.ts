@@ -743,9 +743,9 @@ describe('the other providers\' blocks', () => {
     });
   });
 
-  test('ahsay: time zone and days default to UTC and 2', () => {
+  test('ahsay: time zone, days and inventory_minutes default to UTC, 2 and 60', () => {
     const config = parse('targets:\n  - name: a\n    provider: ahsay\n    url: https://cbs.example.com\n    ahsay: { username: api, password: pw }\n');
-    expect(config.targets[0].ahsay).toEqual({ username: 'api', password: 'pw', timezone: 'UTC', days: 2 });
+    expect(config.targets[0].ahsay).toEqual({ username: 'api', password: 'pw', timezone: 'UTC', days: 2, inventory_minutes: 60 });
   });
 
   test('cbr: a nested secret file (iam.password_file) is read, and redacted on /config', () => {
