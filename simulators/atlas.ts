@@ -28,11 +28,10 @@
  * on, but its newest snapshot is three days old), 4 takes one snapshot a day; the rest every six hours.
  */
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import express from 'express';
 import { digestAuthentication } from './digest-server';
 import type { DemoDefinition } from './demo';
-import { createSimulator, pageWindow, replayAnswers, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
+import { createSimulator, ApiError, handleApiErrors as handle, mongodbApiError as apiError, queryValue, pageWindow, replayAnswers, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
 import { digest, draws, pick } from './seeded';
 
 export const ATLAS_API_BASE = '/api/atlas/v2';
@@ -138,7 +137,7 @@ export function createAtlasSimulator(options: AtlasSimulatorOptions): AtlasSimul
     router,
     faults: options.faults,
     control: controlRouter(world, tokens),
-    errorBody: (status) => errorBody(status, status === 429 ? 'RATE_LIMITED' : 'UNEXPECTED_ERROR', 'Unexpected error.', []),
+    errorBody: (status) => apiError(status, status === 429 ? 'RATE_LIMITED' : 'UNEXPECTED_ERROR', 'Unexpected error.').body,
   });
   return {
     ...sim,
@@ -339,44 +338,9 @@ function scheduleJson(world: World, cluster: AtlasCluster, now: number, origin: 
 // ---------------------------------------------------------------------------------------------
 // API routes
 
-class ApiError {
-  constructor(
-    readonly status: number,
-    readonly body: unknown,
-    readonly headers: Record<string, string> = {},
-  ) {}
-}
-
-function errorBody(status: number, errorCode: string, detail: string, parameters: unknown[]): unknown {
-  return { detail, error: status, errorCode, parameters, reason: http.STATUS_CODES[status] ?? 'Error' };
-}
-
-function apiError(status: number, errorCode: string, detail: string, parameters: unknown[] = []): ApiError {
-  return new ApiError(status, errorBody(status, errorCode, detail, parameters));
-}
-
 function notFound(req: express.Request): ApiError {
   const path = req.originalUrl.split('?')[0]!;
   return apiError(404, 'RESOURCE_NOT_FOUND', `Cannot find resource ${path}.`, [path]);
-}
-
-type Handler = (req: express.Request, res: express.Response) => void;
-
-function handle(fn: Handler): express.RequestHandler {
-  return (req, res) => {
-    try {
-      fn(req, res);
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      sendJson(res, err.status, err.body, err.headers);
-    }
-  };
-}
-
-function queryValue(req: express.Request, name: string): string | undefined {
-  const value = (req.query as Record<string, unknown>)[name];
-  const first = Array.isArray(value) ? value[0] : value;
-  return typeof first === 'string' ? first : undefined;
 }
 
 function positiveInt(req: express.Request, name: string, fallback: number, max: number): number {
@@ -577,7 +541,7 @@ function decodeBasic(value: string): string[] {
 
 function authentication(o: AtlasSimulatorOptions, s: Settings, tokens: TokenBook): express.RequestHandler {
   const refuse = (res: express.Response, challenge?: string) =>
-    sendJson(res, 401, errorBody(401, 'NOT_AUTHORIZED', 'You are not authorized for this resource.', []), challenge ? { 'WWW-Authenticate': challenge } : {});
+    sendJson(res, 401, apiError(401, 'NOT_AUTHORIZED', 'You are not authorized for this resource.').body, challenge ? { 'WWW-Authenticate': challenge } : {});
   const digestGuard = digestAuthentication({
     realm: ATLAS_DIGEST_REALM,
     algorithm: 'MD5',

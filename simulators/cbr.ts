@@ -38,7 +38,7 @@
 import { randomBytes } from 'node:crypto';
 import express from 'express';
 import { formatSdkDate } from '../src/http/huawei-signer';
-import { createSimulator, replayAnswers, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
+import { createSimulator, ApiError, handleApiErrors as handle, queryValue, replayAnswers, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
 import type { DemoDefinition } from './demo';
 import { MAX_DATE_SKEW_MS, verifyRequest } from './huawei-gateway';
 import { digest, draws } from './seeded';
@@ -742,14 +742,6 @@ function taskJson(w: World, ref: TaskRef, f: TaskFacts | RestoreFacts, now: numb
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-class ApiError {
-  constructor(
-    readonly status: number,
-    readonly body: unknown,
-    readonly headers: Record<string, string> = {},
-  ) {}
-}
-
 function cbrError(status: number, code: string, message: string): ApiError {
   return new ApiError(status, { error_code: code, error_msg: message });
 }
@@ -764,25 +756,6 @@ function gatewayError(status: number, code: string, message: string): ApiError {
 
 function iamError(status: number, message: string, title: string): ApiError {
   return new ApiError(status, { error: { code: status, message, title } });
-}
-
-type Handler = (req: express.Request, res: express.Response) => void;
-
-function handle(fn: Handler): express.RequestHandler {
-  return (req, res) => {
-    try {
-      fn(req, res);
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      sendJson(res, err.status, err.body, err.headers);
-    }
-  };
-}
-
-function queryValue(req: express.Request, name: string): string | undefined {
-  const value = (req.query as Record<string, unknown>)[name];
-  const first = Array.isArray(value) ? value[0] : value;
-  return typeof first === 'string' ? first : undefined;
 }
 
 function intParam(req: express.Request, name: string, fallback: number, min: number, max: number): number {

@@ -516,3 +516,42 @@ export function paginate<T>(items: T[], pageNum: number, itemsPerPage: number): 
   const window = pageWindow(items.length, pageNum, itemsPerPage);
   return { ...window, items: items.slice(window.start, window.end), totalCount: items.length };
 }
+
+/** An error answer in the product's shape, thrown by a route and sent by handleApiErrors. */
+export class ApiError {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    readonly headers: Record<string, string> = {},
+  ) {}
+}
+
+export type Handler = (req: express.Request, res: express.Response) => void;
+
+/** A route whose thrown ApiError becomes the product's error answer (`send` shapes it, e.g. an envelope). */
+export function handleApiErrors(
+  fn: Handler,
+  send: (req: express.Request, res: express.Response, error: ApiError) => void = (_req, res, error) => sendJson(res, error.status, error.body, error.headers),
+): express.RequestHandler {
+  return (req, res) => {
+    try {
+      fn(req, res);
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      send(req, res, err);
+    }
+  };
+}
+
+/** The first value of query parameter `name`, if it is a string. */
+export function queryValue(req: express.Request, name: string): string | undefined {
+  const value = (req.query as Record<string, unknown>)[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return typeof first === 'string' ? first : undefined;
+}
+
+/** MongoDB's API error shape (Ops Manager and Atlas). */
+export function mongodbApiError(status: number, errorCode: string, detail: string, parameters: unknown[] = []): ApiError {
+  return new ApiError(status, { detail, error: status, errorCode, parameters, reason: http.STATUS_CODES[status] ?? 'Error' });
+}
+

@@ -33,9 +33,8 @@
  * three days old; the rest back up every six hours.
  */
 import { createHash } from 'node:crypto';
-import http from 'node:http';
 import express from 'express';
-import { createSimulator, pageWindow, replayAnswers, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
+import { createSimulator, ApiError, type Handler, handleApiErrors, mongodbApiError as apiError, queryValue, pageWindow, replayAnswers, sendJson, startSimulator, type Faults, type RunningSimulator, type Simulator } from './framework';
 import type { DemoDefinition } from './demo';
 import { digestAuthentication, type DigestAlgorithm } from './digest-server';
 import { digest, draws, pick } from './seeded';
@@ -160,7 +159,7 @@ export function createOpsManagerSimulator(options: OpsManagerSimulatorOptions): 
     router,
     faults: options.faults,
     control: controlRouter(world, settings, forced, alerts),
-    errorBody: (status) => errorBody(status, status === 429 ? 'RATE_LIMITED' : 'UNEXPECTED_ERROR', 'Unexpected error.', []),
+    errorBody: (status) => apiError(status, status === 429 ? 'RATE_LIMITED' : 'UNEXPECTED_ERROR', 'Unexpected error.').body,
     onReset: () => {
       forced.clear();
       alerts.reopen();
@@ -635,27 +634,6 @@ const serviceHeaders: express.RequestHandler = (_req, res, next) => {
 // ---------------------------------------------------------------------------------------------
 // API routes
 
-class ApiError {
-  constructor(
-    readonly status: number,
-    readonly body: unknown,
-  ) {}
-}
-
-function errorBody(status: number, errorCode: string, detail: string, parameters: unknown[]): unknown {
-  return { detail, error: status, errorCode, parameters, reason: http.STATUS_CODES[status] ?? 'Error' };
-}
-
-function apiError(status: number, errorCode: string, detail: string, parameters: unknown[] = []): ApiError {
-  return new ApiError(status, errorBody(status, errorCode, detail, parameters));
-}
-
-function queryValue(req: express.Request, name: string): string | undefined {
-  const value = (req.query as Record<string, unknown>)[name];
-  const first = Array.isArray(value) ? value[0] : value;
-  return typeof first === 'string' ? first : undefined;
-}
-
 function flag(req: express.Request, name: string): boolean {
   return queryValue(req, name)?.toLowerCase() === 'true';
 }
@@ -669,19 +647,11 @@ function reply(req: express.Request, res: express.Response, status: number, body
   sendJson(res, 200, wrapped, {}, { space });
 }
 
-type Handler = (req: express.Request, res: express.Response) => void;
-
-/** Turns a thrown ApiError into the product's error answer. */
+/** Turns a thrown ApiError into the product's error answer, in the envelope when asked for. */
 function handle(fn: Handler): express.RequestHandler {
-  return (req, res) => {
-    try {
-      fn(req, res);
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      reply(req, res, err.status, err.body);
-    }
-  };
+  return handleApiErrors(fn, (req, res, error) => reply(req, res, error.status, error.body));
 }
+
 
 interface Paging {
   pageNum: number;
