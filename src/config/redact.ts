@@ -52,8 +52,24 @@ export function secretMasker(secrets: readonly string[]): (text: string) => stri
   return (text) => {
     let out = text;
     for (const form of forms) if (out.includes(form)) out = out.split(form).join(REDACTED);
+    // A message cut short (truncate, boundedText) before it reached here may end in the beginning of
+    // a secret: the part before the ellipsis is masked too.
+    if (out.includes(ELLIPSIS)) out = out.replace(CUT_WORD, (_cut: string, word: string) => `${maskCutSecret(word, forms)}${ELLIPSIS}`);
     return out;
   };
+}
+
+const ELLIPSIS = '…';
+/** The run of non-space characters just before an ellipsis: what a cut may have left of a secret. */
+const CUT_WORD = /(\S+)…/gu;
+
+/** `word` (the text before a cut) with its longest ending that begins a secret replaced. */
+function maskCutSecret(word: string, forms: readonly string[]): string {
+  for (let at = 0; at <= word.length - MIN_MASKED_LENGTH; at++) {
+    const tail = word.slice(at);
+    if (forms.some((form) => form.startsWith(tail))) return `${word.slice(0, at)}${REDACTED}`;
+  }
+  return word;
 }
 
 /** `fields` with `mask` applied to every string in it (nested objects and arrays too, a few levels deep). */

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { closestMatch } from '../../src/text';
 import { ConfigError, loadConfigFile, parseConfig, type Config, type TargetConfig } from '../../src/config/load';
-import { redactConfig } from '../../src/config/redact';
+import { redactConfig, secretMasker } from '../../src/config/redact';
 import { GLOBAL_DEFAULTS, SECRET_PATHS } from '../../src/config/schema';
 import { configJsonSchema, configJsonSchemaText, JSON_SCHEMA_FILE } from '../../src/config/write-json-schema';
 import { parseDuration } from '../../src/config/duration';
@@ -789,5 +789,19 @@ describe('closestMatch', () => {
     ['y'.repeat(100), ['y'.repeat(99)], undefined],
   ])('%s among %j -> %s', (word, candidates, expected) => {
     expect(closestMatch(word, candidates)).toBe(expected);
+  });
+});
+
+describe('secretMasker', () => {
+  const mask = secretMasker(['S3cr3tPassw0rd!XYZ', 'tok-abcdef']);
+  test.each([
+    ['a whole secret', 'SysPwd=S3cr3tPassw0rd!XYZ rejected', 'SysPwd=<secret> rejected'],
+    ['its JSON form', 'body {"p":"S3cr3tPassw0rd!XYZ"}', 'body {"p":"<secret>"}'],
+    ['the beginning a cut left before an ellipsis', `${'x'.repeat(20)} SysPwd=S3cr3tPa…`, `${'x'.repeat(20)} SysPwd=<secret>…`],
+    ['a cut inside a word', 'token=tok-ab…', 'token=<secret>…'],
+    ['a cut that begins no secret', 'the quick brown fo…', 'the quick brown fo…'],
+    ['three characters are too few to say anything', 'value S3c…', 'value S3c…'],
+  ])('%s', (_what, text, masked) => {
+    expect(mask(text)).toBe(masked);
   });
 });
