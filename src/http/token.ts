@@ -15,6 +15,9 @@ export interface Token {
 
 /** Lifetime assumed when an OAuth 2 token answer has no usable expires_in (short: renewing early is cheap). */
 export const DEFAULT_OAUTH_TOKEN_LIFETIME_SECONDS = 3600;
+/** Bounds of the lifetime taken from a token answer. */
+export const MIN_TOKEN_LIFETIME_SECONDS = 1;
+export const MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600;
 
 /**
  * The token of an OAuth 2 token answer (RFC 6749 section 5.1: access_token, expires_in in seconds,
@@ -27,7 +30,10 @@ export function parseOAuthTokenAnswer(body: unknown, requestedAt: number, defaul
   }
   const raw = body.expires_in;
   const seconds = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
-  const lifetime = typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds : defaultLifetimeSeconds;
+  const stated = typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds : defaultLifetimeSeconds;
+  // A product's word is kept within sane bounds: "1e306" must not mean never renew, "1e-9" not a
+  // token request before every request.
+  const lifetime = Math.min(MAX_TOKEN_LIFETIME_SECONDS, Math.max(MIN_TOKEN_LIFETIME_SECONDS, stated));
   return { value: body.access_token, expiresAt: requestedAt + lifetime * 1000 };
 }
 

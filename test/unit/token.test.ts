@@ -1,5 +1,5 @@
 import { CollectError } from '../../src/http/errors';
-import { TokenCache, tokenAuth } from '../../src/http/token';
+import { DEFAULT_OAUTH_TOKEN_LIFETIME_SECONDS, MAX_TOKEN_LIFETIME_SECONDS, MIN_TOKEN_LIFETIME_SECONDS, TokenCache, parseOAuthTokenAnswer, tokenAuth } from '../../src/http/token';
 import type { Token } from '../../src/http/token';
 import { scopeFor } from '../helpers/scope';
 
@@ -49,4 +49,22 @@ test('tokenAuth: a 401 drops the token the request carried and retries once; a s
   expect(await auth.onUnauthorized(res, retry, 2, scope)).toBe('fail');
   expect(calls()).toBe(2);
   scope.done();
+});
+
+describe('parseOAuthTokenAnswer', () => {
+  test.each([
+    [{ access_token: 't', expires_in: 3600 }, 3_600_000],
+    [{ access_token: 't', expires_in: '120' }, 120_000],
+    [{ access_token: 't' }, DEFAULT_OAUTH_TOKEN_LIFETIME_SECONDS * 1000],
+    [{ access_token: 't', expires_in: 'soon' }, DEFAULT_OAUTH_TOKEN_LIFETIME_SECONDS * 1000],
+    // A product's word within bounds: not "never renew", not "renew before every request".
+    [{ access_token: 't', expires_in: 1e306 }, MAX_TOKEN_LIFETIME_SECONDS * 1000],
+    [{ access_token: 't', expires_in: 1e-9 }, MIN_TOKEN_LIFETIME_SECONDS * 1000],
+  ])('%j expires %i ms after the request', (answer, lifetimeMs) => {
+    expect(parseOAuthTokenAnswer(answer, 5000)).toEqual({ value: 't', expiresAt: 5000 + lifetimeMs });
+  });
+
+  test('an answer without a token is invalid_response', () => {
+    expect(() => parseOAuthTokenAnswer({ expires_in: 60 }, 0)).toThrow(expect.objectContaining({ reason: 'invalid_response' }));
+  });
 });
