@@ -680,9 +680,13 @@ function byName(a: readonly [string, string, number], b: readonly [string, strin
 
 function renderRestorePoints(exposition: Exposition, base: Labels, summary: Summary, maxResources: number): void {
   const m = TARGET_METRICS;
-  for (const [vault, states] of summary.restorePoints) {
+  // A vault is a user on some products: as many vaults as resources at most, those with restore
+  // points in error first.
+  const vaults = worstFirst([...summary.restorePoints], maxResources, ([vault]) => vault, ([, a], [, b]) => (b.get('error') ?? 0) - (a.get('error') ?? 0));
+  for (const [vault, states] of vaults) {
     for (const state of RESTORE_POINT_STATES) exposition.add(m.restorePoints, [...base, ['vault', vault], ['state', state]], states.get(state) ?? 0);
   }
+  exposition.add(m.omitted, [...base, ['metric', m.restorePoints.name]], summary.restorePoints.size - vaults.length);
   // The stalest restore points first: those are the resources at risk.
   renderPerResource(exposition, base, m.lastRestorePoint, 'vault', summary.lastRestorePoint, maxResources, (a, b) => a - b);
 }
@@ -711,14 +715,24 @@ function renderInventory(exposition: Exposition, base: Labels, reports: Reports,
     exposition.add(m.omitted, [...base, ['metric', m.scheduleInterval.name]], known - intervals);
   }
   if (reports.storage) {
-    for (const usage of summary.storage.values()) {
+    // The fullest first, by share of capacity where there is one, else by bytes used.
+    const fullness = (u: StorageUsage) => (u.capacityBytes ? (u.usedBytes ?? 0) / u.capacityBytes : 0);
+    const kept = worstFirst([...summary.storage.values()], maxResources, (u) => u.vault, (a, b) => fullness(b) - fullness(a) || (b.usedBytes ?? 0) - (a.usedBytes ?? 0));
+    for (const usage of kept) {
       const labels: Labels = [...base, ['vault', usage.vault]];
       if (usage.usedBytes !== undefined) exposition.add(m.storageUsed, labels, usage.usedBytes);
       if (usage.capacityBytes !== undefined) exposition.add(m.storageCapacity, labels, usage.capacityBytes);
     }
+    exposition.add(m.omitted, [...base, ['metric', m.storageUsed.name]], summary.storage.size - kept.length);
   }
   // The most alerts first.
   if (reports.alerts) renderPerResource(exposition, base, m.productAlerts, 'type', summary.alerts, maxResources, (a, b) => b - a, true);
+}
+
+/** `items` if at most `limit`, else the `limit` worst by `worse`, ties by `nameOf` (a cut list does not depend on answer order). */
+function worstFirst<T>(items: T[], limit: number, nameOf: (item: T) => string, worse: (a: T, b: T) => number): T[] {
+  if (items.length <= limit) return items;
+  return items.sort((a, b) => worse(a, b) || (nameOf(a) < nameOf(b) ? -1 : nameOf(a) > nameOf(b) ? 1 : 0)).slice(0, limit);
 }
 
 /** Unprotected before protected, then by resource name, so a cut list does not depend on answer order. */

@@ -402,4 +402,16 @@ describe('inventory: protection, storage, product alerts', () => {
     expect(omitted('backup_resource_schedule_interval_seconds')).toMatch(/ 18$/);
     expect(omitted('backup_product_alerts')).toMatch(/ 8$/);
   });
+  test('max_resources bounds the vaults too (a vault is a user on some products): the fullest and those with restore points in error first', () => {
+    const storage = Array.from({ length: 40 }, (_, i) => ({ vault: `u${String(i).padStart(2, '0')}`, usedBytes: i * 10, capacityBytes: 1000 }));
+    const restorePoints = Array.from({ length: 40 }, (_, i) => ({ id: `p${i}`, resource: `u${i}/set`, vault: `u${String(i).padStart(2, '0')}`, state: i >= 35 ? 'error' : 'available', createdAt: 1700000000 } as const));
+    const out = lines(renderTargets([{ snapshot: snapshot({ summary: summarizeNow({ storage, restorePoints }, 0), reports: all, restorePointsSupported: true, maxResources: 5 }) }]));
+    const vaultsOf = (prefix: string) => [...new Set(out.filter((l) => l.startsWith(prefix)).map((l) => /vault="([^"]+)"/.exec(l)?.[1]))].sort();
+    expect(vaultsOf('backup_storage_used_bytes{')).toEqual(['u35', 'u36', 'u37', 'u38', 'u39']);
+    expect(vaultsOf('backup_storage_capacity_bytes{')).toEqual(['u35', 'u36', 'u37', 'u38', 'u39']);
+    expect(vaultsOf('backup_restore_points{')).toEqual(['u35', 'u36', 'u37', 'u38', 'u39']);
+    const omitted = (metric: string) => out.find((l) => l.includes(`metric="${metric}"`));
+    expect(omitted('backup_storage_used_bytes')).toMatch(/ 35$/);
+    expect(omitted('backup_restore_points')).toMatch(/ 35$/);
+  });
 });
