@@ -259,7 +259,8 @@ function earliest(times: Array<number | undefined>): number | undefined {
 /**
  * What a restore is about: the restored volume as "<working environment>/<volume>" (volume names
  * repeat across working environments), from the source, else the target; file paths never (unbounded).
- * Ids without names are named through the inventory where it knows them.
+ * A volume id or working environment id the inventory knows takes the inventory's name, so that a
+ * restore names a volume as its protection and restore points do.
  */
 export function restoreResource(raw: Record<string, unknown>, restore: Record<string, unknown>, names?: ResourceNames): string {
   for (const side of [restore.source, restore.target]) {
@@ -267,12 +268,11 @@ export function restoreResource(raw: Record<string, unknown>, restore: Record<st
     const volumeName = stringField(side, 'volume-name');
     const volumeId = stringField(side, 'volume-id');
     if (!volumeName && !volumeId) continue;
+    // The inventory's name of an id wins over the job's own names: those may repeat (see volumesOf, workingEnvironmentsOf).
+    const known = volumeId !== undefined ? names?.volume(volumeId) : undefined;
+    if (known) return known;
     const environmentId = stringField(side, 'working-environment-id');
-    const environment = stringField(side, 'working-environment-name') ?? (environmentId && names?.environment(environmentId)) ?? environmentId;
-    if (!volumeName) {
-      const known = names?.volume(volumeId!);
-      if (known) return known;
-    }
+    const environment = (environmentId && names?.environment(environmentId)) || stringField(side, 'working-environment-name') || environmentId;
     const volume = volumeName ?? volumeId!;
     return environment ? `${environment}/${volume}` : volume;
   }
@@ -409,7 +409,10 @@ export function scheduleIntervalOf(policy: unknown, sink: MappingSink, what: str
 /** What GET /backup/working-environment says of one working environment. */
 export interface WorkingEnvironment {
   id: string;
-  /** Its name, else its id: the first part of its volumes' resource names and the vault label. */
+  /**
+   * Its name, else its id; `<name> (<id>)` when another working environment of the list has the same
+   * name. The first part of its volumes' resource names and the vault label.
+   */
   name: string;
   /** backup-enablement-status as written ('UNKNOWN' when absent). */
   status: string;
@@ -468,6 +471,11 @@ export function workingEnvironmentsOf(body: unknown, sink: MappingSink): Working
     seen.add(environment.id);
     out.push(environment);
   }
+  // Names are not unique in an account: a repeated name names each of its working environments
+  // together with the id, so that neither's volumes, storage or alerts take the other's series.
+  const counts = new Map<string, number>();
+  for (const { name } of out) counts.set(name, (counts.get(name) ?? 0) + 1);
+  for (const environment of out) if (counts.get(environment.name)! > 1 && environment.name !== environment.id) environment.name = `${environment.name} (${environment.id})`;
   return out;
 }
 
@@ -475,7 +483,7 @@ export function workingEnvironmentsOf(body: unknown, sink: MappingSink): Working
 export interface Volume {
   /** file-system-id: the id backup jobs carry; undefined when the answer has none. */
   id?: string;
-  /** `<working environment>/<volume name>`. */
+  /** `<working environment>/<volume>`, the volume part qualified where the name repeats (see volumesOf). */
   resource: string;
   /** backup-status as written (NO_BACKUP_STATUS when absent). */
   status: string;
@@ -487,7 +495,11 @@ export interface Volume {
   intervalSeconds?: number;
 }
 
-export function mapVolume(raw: unknown, environment: Pick<WorkingEnvironment, 'name'>, sink: MappingSink): Volume | undefined {
+/**
+ * One volume of a volume list. `localName` is its name inside its working environment when the list
+ * needs more than the volume's name to tell it apart (see volumesOf); by default the volume's name.
+ */
+export function mapVolume(raw: unknown, environment: Pick<WorkingEnvironment, 'name'>, sink: MappingSink, localName?: string): Volume | undefined {
   if (!isObject(raw)) {
     sink.problem(`a volume of working environment ${environment.name} is not an object`);
     return undefined;
@@ -498,7 +510,7 @@ export function mapVolume(raw: unknown, environment: Pick<WorkingEnvironment, 'n
     sink.problem(`a volume of working environment ${environment.name} has neither a name nor a file-system-id`);
     return undefined;
   }
-  const resource = `${environment.name}/${name}`;
+  const resource = `${environment.name}/${localName ?? name}`;
   const status = stringField(raw, 'backup-status');
   if (status && !KNOWN_VOLUME_STATUSES.has(status.toUpperCase())) sink.unknownStatus(status);
   const volume: Volume = { resource, status: status ?? NO_BACKUP_STATUS };
@@ -520,7 +532,14 @@ export function mapVolume(raw: unknown, environment: Pick<WorkingEnvironment, 'n
   return volume;
 }
 
-/** The volumes of a GET /backup/working-environment/{we}/volume answer (`{"volume": [...]}`), at most MAX_VOLUMES_PER_ENVIRONMENT. */
+/**
+ * The volumes of a GET /backup/working-environment/{we}/volume answer (`{"volume": [...]}`), at most
+ * MAX_VOLUMES_PER_ENVIRONMENT, each under a name of its own within the working environment:
+ * ONTAP volume names are unique per storage VM, not per cluster, so a name the list holds more than
+ * once becomes `<svm>/<volume>`, and where that still repeats (no svm, or the same svm) the
+ * file-system-id is added in parentheses. One file-system-id is one volume: a volume listed twice is
+ * read once (without an id, the same svm and name is the same volume).
+ */
 export function volumesOf(body: unknown, environment: Pick<WorkingEnvironment, 'name'>, sink: MappingSink): Volume[] {
   const where = `GET /backup/working-environment/{we}/volume of ${environment.name}`;
   if (!isObject(body)) throw new CollectError('invalid_response', `${where}: answer is not a JSON object`);
@@ -532,14 +551,43 @@ export function volumesOf(body: unknown, environment: Pick<WorkingEnvironment, '
   if (items.length > MAX_VOLUMES_PER_ENVIRONMENT) {
     sink.problem(`working environment ${environment.name} lists ${items.length} volumes; the first ${MAX_VOLUMES_PER_ENVIRONMENT} are read`);
   }
-  const seen = new Set<string>();
-  const out: Volume[] = [];
-  for (const item of items.slice(0, MAX_VOLUMES_PER_ENVIRONMENT)) {
-    const volume = mapVolume(item, environment, sink);
-    if (!volume || seen.has(volume.resource)) continue;
-    seen.add(volume.resource);
-    out.push(volume);
+  interface Entry {
+    raw: unknown;
+    id?: string;
+    name?: string;
+    svm?: string;
   }
+  const seen = new Set<string>();
+  const entries: Entry[] = [];
+  for (const raw of items.slice(0, MAX_VOLUMES_PER_ENVIRONMENT)) {
+    if (!isObject(raw)) {
+      entries.push({ raw });
+      continue;
+    }
+    const id = stringField(raw, 'file-system-id');
+    const name = stringField(raw, 'name') ?? id;
+    const svm = stringField(raw, 'svm');
+    // The JSON text of the tuple cannot mistake an id for a name.
+    const key = JSON.stringify(id !== undefined ? [id] : [svm ?? null, name ?? null]);
+    if (name !== undefined && seen.has(key)) continue;
+    seen.add(key);
+    entries.push({ raw, id, name, svm });
+  }
+  const count = (names: Array<string | undefined>): Map<string, number> => {
+    const counts = new Map<string, number>();
+    for (const name of names) if (name !== undefined) counts.set(name, (counts.get(name) ?? 0) + 1);
+    return counts;
+  };
+  const byName = count(entries.map((e) => e.name));
+  const qualified = entries.map((e) => (e.name !== undefined && byName.get(e.name)! > 1 && e.svm !== undefined ? `${e.svm}/${e.name}` : e.name));
+  const byQualified = count(qualified);
+  const out: Volume[] = [];
+  entries.forEach((entry, i) => {
+    const local = qualified[i];
+    const unique = local === undefined || byQualified.get(local)! === 1 || entry.id === undefined ? local : `${local} (${entry.id})`;
+    const volume = mapVolume(entry.raw, environment, sink, unique);
+    if (volume) out.push(volume);
+  });
   return out;
 }
 

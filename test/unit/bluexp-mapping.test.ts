@@ -495,6 +495,55 @@ describe('BlueXP: working environment and volume inventory', () => {
     expect(point.problems).toEqual(['volume VsaWorkingEnvironment-Odd00001/vol_count_only: snapshot-count 5 without a last-backup-creation-time; its restore points are not counted']);
   });
 
+  test('names repeat: volumes of one name in two SVMs are <we>/<svm>/<volume>, one volume listed twice is one, working environments of one name carry their id', () => {
+    const sink = recordingSink();
+    const answer = fixture('inventory-same-names.json');
+    const [a, b, dc2] = workingEnvironmentsOf(answer, sink);
+    expect([a?.name, b?.name, dc2?.name]).toEqual(['dc1 (OnPremWorkingEnvironment-Dc1A0001)', 'dc1 (OnPremWorkingEnvironment-Dc1B0002)', 'dc2']);
+    const first = volumesOf(answer, a!, sink);
+    expect(first.map((v) => [v.id, v.resource, v.status])).toEqual([
+      ['vol-data-prod', 'dc1 (OnPremWorkingEnvironment-Dc1A0001)/svm_prod/vol_data', 'ACTIVE'],
+      ['vol-data-hr', 'dc1 (OnPremWorkingEnvironment-Dc1A0001)/svm_hr/vol_data', 'INACTIVE'],
+      ['vol-logs', 'dc1 (OnPremWorkingEnvironment-Dc1A0001)/vol_logs', 'ACTIVE'],
+    ]);
+    const inventory: Inventory = { environments: [{ environment: a!, volumes: first }, { environment: b!, volumes: volumesOf(answer.second, b!, sink) }] };
+    const found = inventoryFindings(inventory, sink);
+    // The unprotected volume of the same name and the volume of the disabled namesake each keep a series.
+    expect(found.resources.map((r) => [r.resource, r.protected, r.status])).toEqual([
+      ['dc1 (OnPremWorkingEnvironment-Dc1A0001)/svm_prod/vol_data', true, 'ACTIVE'],
+      ['dc1 (OnPremWorkingEnvironment-Dc1A0001)/svm_hr/vol_data', false, 'INACTIVE'],
+      ['dc1 (OnPremWorkingEnvironment-Dc1A0001)/vol_logs', true, 'ACTIVE'],
+      ['dc1 (OnPremWorkingEnvironment-Dc1B0002)/vol_data', false, 'OFF'],
+    ]);
+    expect(found.storage.map((s) => s.vault)).toEqual(['dc1 (OnPremWorkingEnvironment-Dc1A0001)', 'dc1 (OnPremWorkingEnvironment-Dc1B0002)']);
+    expect(found.restorePoints.map((p) => [p.resource, p.vault])).toEqual([['dc1 (OnPremWorkingEnvironment-Dc1A0001)/svm_prod/vol_data', 'dc1 (OnPremWorkingEnvironment-Dc1A0001)']]);
+    // Jobs name volume ids and working environment ids the same way.
+    const names = namesOf(inventory);
+    expect([names.volume('vol-data-hr'), names.volume('vol-data-b'), names.environment('OnPremWorkingEnvironment-Dc1B0002')]).toEqual([
+      'dc1 (OnPremWorkingEnvironment-Dc1A0001)/svm_hr/vol_data',
+      'dc1 (OnPremWorkingEnvironment-Dc1B0002)/vol_data',
+      'dc1 (OnPremWorkingEnvironment-Dc1B0002)',
+    ]);
+    const restore = { id: 'r', status: 'COMPLETED', data: { restore: { source: { 'working-environment-id': 'OnPremWorkingEnvironment-Dc1A0001', 'working-environment-name': 'dc1', 'volume-id': 'vol-data-hr', 'volume-name': 'vol_data' } } } };
+    expect(mapJob(restore, recordingSink(), 'restore-status', names)[0]?.resource).toBe('dc1 (OnPremWorkingEnvironment-Dc1A0001)/svm_hr/vol_data');
+    const byName = { id: 'r2', status: 'COMPLETED', data: { restore: { source: { 'working-environment-id': 'OnPremWorkingEnvironment-Dc1B0002', 'working-environment-name': 'dc1', 'volume-name': 'vol_data' } } } };
+    expect(mapJob(byName, recordingSink(), 'restore-status', names)[0]?.resource).toBe('dc1 (OnPremWorkingEnvironment-Dc1B0002)/vol_data');
+    // Repeated names are the product's normal, not a problem.
+    expect([sink.unknown, sink.problems]).toEqual([[], []]);
+  });
+
+  test('a volume name repeated within one SVM, or without an SVM, is told apart by its file-system-id', () => {
+    const volume = [
+      { 'file-system-id': 'id-1', name: 'v', svm: 's' },
+      { 'file-system-id': 'id-2', name: 'v', svm: 's' },
+      { 'file-system-id': 'id-3', name: 'v' },
+      { name: 'v', svm: 's' },
+    ];
+    const resources = volumesOf({ volume }, { name: 'we' }, recordingSink()).map((v) => v.resource);
+    expect(resources).toEqual(['we/s/v (id-1)', 'we/s/v (id-2)', 'we/v', 'we/s/v']);
+    expect(new Set(resources).size).toBe(resources.length);
+  });
+
   test('answers of the wrong shape are invalid_response; a missing list is empty; one item may come as an object', () => {
     expect(() => workingEnvironmentsOf('x', recordingSink())).toThrow(expect.objectContaining({ reason: 'invalid_response' }));
     expect(() => workingEnvironmentsOf({ 'working-environment': 3 }, recordingSink())).toThrow(expect.objectContaining({ reason: 'invalid_response' }));
@@ -551,7 +600,7 @@ describe('BlueXP: one resource name everywhere', () => {
     expect(mapJob({ id: 'b', 'working-environment-id': 'we-unknown', type: 'backup', status: 'COMPLETED' }, sink, 'job', names()).map((j) => j.resource)).toEqual(['we-unknown']);
   });
 
-  test('restores named by ids only are named through the inventory; names in the job win', () => {
+  test('restores are named through the inventory where it knows their ids, else by the job\'s own names', () => {
     const sink = recordingSink();
     const restore = (source: Record<string, unknown>) => mapJob({ id: 'r', status: 'COMPLETED', data: { restore: { type: 'volume', source } } }, sink, 'restore-status', names())[0]!.resource;
     expect(restore({ 'volume-id': 'vol-hr' })).toBe('cvo-prod/vol_hr');
