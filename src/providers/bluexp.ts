@@ -804,67 +804,102 @@ async function readDetail(ctx: CollectContext, base: string, id: string): Promis
 interface InventoryState {
   /** The working environment list; `list` undefined: the call was refused. */
   environments: LRUCache<'all', { list?: WorkingEnvironment[] }>;
-  /** Working environment id -> its volumes (empty when its volume list was refused). */
+  /**
+   * Volumes by working environment id and name (its volumes' resource names begin with the name),
+   * empty when the volume list was refused. An expired list stays until replaced: it stands in while
+   * a new read fails with a 4xx that is no refusal.
+   */
   volumes: LRUCache<string, Volume[]>;
-  /** Calls already logged as refused. */
-  refused: LRUCache<string, true>;
 }
 
+/** Refusals logged one by one per collection; more are counted in one line. */
+const MAX_LOGGED_REFUSALS = 5;
+
 function inventoryState(): InventoryState {
+  // The wall clock, as the token cache's: a clock step changes when the inventory is next read, no more.
+  const perf = { now: () => Date.now() };
+  const clock = { perf, ttlResolution: 0 };
   return {
-    environments: new LRUCache({ max: 1, ttl: INVENTORY_TTL_MS }),
-    volumes: new LRUCache({ max: MAX_WORKING_ENVIRONMENTS, ttl: INVENTORY_TTL_MS }),
-    refused: new LRUCache({ max: MAX_WORKING_ENVIRONMENTS + 1 }),
+    environments: new LRUCache({ max: 1, ttl: INVENTORY_TTL_MS, ...clock }),
+    volumes: new LRUCache({ max: MAX_WORKING_ENVIRONMENTS, ttl: INVENTORY_TTL_MS, noDeleteOnStaleGet: true, ...clock }),
+  };
+}
+
+/** Whether an inventory call's failure is the role's refusal: 403, while the job list was read with the same token. */
+function isRefusal(err: unknown): err is CollectError {
+  return err instanceof CollectError && err.status === 403;
+}
+
+/** Refusals of one collection, logged up to MAX_LOGGED_REFUSALS. */
+function refusalLog(ctx: CollectContext): { refused(call: string, err: CollectError): void; flush(): void } {
+  let count = 0;
+  return {
+    refused(call, err) {
+      count++;
+      if (count <= MAX_LOGGED_REFUSALS) {
+        ctx.log.warn({ call, status: err.status, err: err.message }, 'BlueXP refused an inventory call; that part is left out (the Backup and recovery viewer role suffices)');
+      }
+    },
+    flush() {
+      if (count > MAX_LOGGED_REFUSALS) ctx.log.warn({ refused: count, logged: MAX_LOGGED_REFUSALS }, 'BlueXP refused more inventory calls than were logged');
+    },
   };
 }
 
 /**
- * Reads what the user may lack the right for, or a working environment may not serve: a 4xx other
- * than 401 leaves that part out, logged once per target and call, while jobs keep working.
+ * Working environments and their volumes, each list from the cache while it is younger than
+ * INVENTORY_TTL_MS; undefined when the list was refused. A refusal (403) is remembered like an
+ * answer, so it is asked and logged again when it expires. Another 4xx of a volume list is a
+ * problem: the list read before stands in, or the working environment has no volumes this time,
+ * and the list is asked for again on the next collection. Any other failure fails the collection.
  */
-async function refusable<T>(ctx: CollectContext, state: InventoryState, call: string, read: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await read();
-  } catch (err) {
-    // A 403 is reason `auth`, but here it is the role, not the credentials: jobs were read with them.
-    const refused = err instanceof CollectError && (err.reason === 'http_4xx' || err.status === 403);
-    if (!refused) throw err;
-    if (!state.refused.has(call)) {
-      state.refused.set(call, true);
-      ctx.log.warn({ call, status: err.status, err: err.message }, 'BlueXP refused an inventory call; that part is left out (the Backup and recovery viewer role suffices)');
-    }
-    return undefined;
-  }
-}
-
-/** Working environments and their volumes, each list from the cache while it is younger than INVENTORY_TTL_MS; undefined when the list was refused. */
 async function readInventory(ctx: CollectContext, base: string, state: InventoryState, sink: MappingSink): Promise<Inventory | undefined> {
+  const refusals = refusalLog(ctx);
   let known = state.environments.get('all');
   if (!known) {
-    const list = await refusable(ctx, state, 'GET /backup/working-environment', async () =>
-      workingEnvironmentsOf(await ctx.http.json({ path: `${base}/backup/working-environment` }), sink),
-    );
+    const call = 'GET /backup/working-environment';
+    let list: WorkingEnvironment[] | undefined;
+    try {
+      list = workingEnvironmentsOf(await ctx.http.json({ path: `${base}/backup/working-environment` }), sink);
+    } catch (err) {
+      if (!isRefusal(err)) throw err;
+      refusals.refused(call, err);
+    }
     if (list && list.length > MAX_WORKING_ENVIRONMENTS) {
       ctx.log.warn({ environments: list.length, limit: MAX_WORKING_ENVIRONMENTS }, 'BlueXP working environments beyond the limit are not read');
     }
     known = list ? { list: list.slice(0, MAX_WORKING_ENVIRONMENTS) } : {};
     state.environments.set('all', known);
   }
-  if (!known.list) return undefined;
+  if (!known.list) {
+    refusals.flush();
+    return undefined;
+  }
   const environments = await Promise.all(
     known.list.map(async (environment) => {
-      let volumes = state.volumes.get(environment.id);
-      if (!volumes) {
+      const key = `${environment.id}\n${environment.name}`;
+      const cached = state.volumes.get(key);
+      if (cached) return { environment, volumes: cached };
+      const call = `GET /backup/working-environment/${environment.id}/volume`;
+      try {
         const path = `${base}/backup/working-environment/${encodeURIComponent(environment.id)}/volume`;
-        const read = await refusable(ctx, state, `GET /backup/working-environment/${environment.id}/volume`, async () =>
-          volumesOf(await ctx.http.json({ path }), environment, sink),
-        );
-        volumes = read ?? [];
-        state.volumes.set(environment.id, volumes);
+        const volumes = volumesOf(await ctx.http.json({ path }), environment, sink);
+        state.volumes.set(key, volumes);
+        return { environment, volumes };
+      } catch (err) {
+        if (isRefusal(err)) {
+          refusals.refused(call, err);
+          state.volumes.set(key, []);
+          return { environment, volumes: [] };
+        }
+        if (!(err instanceof CollectError) || err.reason !== 'http_4xx') throw err;
+        const before = state.volumes.get(key, { allowStale: true });
+        sink.problem(`working environment ${environment.name}: ${err.message}; ${before ? 'its volumes as last read' : 'no volumes'} until the list is read`);
+        return { environment, volumes: before ?? [] };
       }
-      return { environment, volumes };
     }),
   );
+  refusals.flush();
   return { environments };
 }
 

@@ -14,6 +14,7 @@ import {
   ALERT_FAILED_VOLUMES,
   ALERT_VOLUMES_NOT_BACKED_UP,
   BLUEXP_DEFAULTS,
+  INVENTORY_TTL_MS,
   MAX_DETAIL_REQUESTS,
   MAX_VOLUMES_PER_ENVIRONMENT,
   NO_BACKUP_STATUS,
@@ -706,7 +707,7 @@ test('collect: jobs listed without data are read with GET /job/{id}; finished on
 
 test('collect: a refused GET /restore/status (4xx) leaves restores to GET /job and is logged when it starts; other failures fail the collection', async () => {
   let restoreStatus: unknown = new CollectError('http_4xx', `GET ${BASE}/restore/status: HTTP 404: Not Found`);
-  const h = harness((path) => (path.endsWith('/job') ? fixture('file-restore-batches.json') : restoreStatus));
+  const h = harness((path) => (path.endsWith('/job') ? fixture('file-restore-batches.json') : path.endsWith('/restore/status') ? restoreStatus : { 'working-environment': [] }));
   expect((await h.collect()).jobs).toHaveLength(4);
   expect((await h.collect()).jobs).toHaveLength(4);
   expect(h.lines.filter((l) => l.includes('restore/status refused'))).toHaveLength(1);
@@ -768,7 +769,7 @@ describe('collect: the inventory', () => {
     if (path === WE) return fixture('working-environments.json');
     if (path === `${WE}/VsaWorkingEnvironment-Ab12Cd34/volume`) return fixture('volumes-cvo-prod.json');
     if (path === `${WE}/OnPremWorkingEnvironment-Ef56Gh78/volume`) return fixture('volumes-onprem-dc1.json');
-    if (path === `${WE}/OnPremWorkingEnvironment-Lab00001/volume`) return new CollectError('http_4xx', `GET ${path}: HTTP 400: backup is not enabled`, 400);
+    if (path === `${WE}/OnPremWorkingEnvironment-Lab00001/volume`) return new CollectError('auth', `GET ${path}: HTTP 403: Forbidden`, 403);
     if (path.endsWith('/job')) return fixture('multi-volume-backup-failed-volume.json');
     return { job: [] };
   };
@@ -787,6 +788,59 @@ describe('collect: the inventory', () => {
     expect(h.paths).toEqual([`${BASE}/job`, `${BASE}/restore/status`]);
     expect(second.resources).toEqual(first.resources);
     expect(h.lines.filter((l) => l.includes('refused an inventory call'))).toHaveLength(1);
+  });
+
+  test('a refusal (403) is read again when the inventory expires, and logged again', async () => {
+    const clock = jest.spyOn(Date, 'now');
+    try {
+      clock.mockReturnValue(1_000_000_000_000);
+      const h = harness(inventoryAnswer);
+      await h.collect();
+      await h.collect();
+      const lab = `${WE}/OnPremWorkingEnvironment-Lab00001/volume`;
+      expect(h.paths.filter((p) => p === lab)).toHaveLength(1);
+      clock.mockReturnValue(1_000_000_000_000 + INVENTORY_TTL_MS + 1);
+      await h.collect();
+      expect(h.paths.filter((p) => p === lab)).toHaveLength(2);
+      expect(h.lines.filter((l) => l.includes('refused an inventory call'))).toHaveLength(2);
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
+  test.each([400, 404, 408, 409])('a volume list answered %d is no refusal: a named problem, not remembered as empty, the last list it gave kept', async (status) => {
+    const clock = jest.spyOn(Date, 'now');
+    try {
+      clock.mockReturnValue(1_000_000_000_000);
+      const dc1 = `${WE}/OnPremWorkingEnvironment-Ef56Gh78/volume`;
+      let failing = false;
+      const h = harness((path) => (path === dc1 && failing ? new CollectError('http_4xx', `GET ${path}: HTTP ${status}: nope`, status) : inventoryAnswer(path)));
+      const first = await h.collect();
+      const dc1Resources = first.resources.filter((r) => r.resource.startsWith('onprem-dc1/'));
+      expect(dc1Resources).toHaveLength(2);
+      failing = true;
+      clock.mockReturnValue(1_000_000_000_000 + INVENTORY_TTL_MS + 1);
+      const second = await h.collect();
+      expect(second.resources.filter((r) => r.resource.startsWith('onprem-dc1/'))).toEqual(dc1Resources);
+      const third = await h.collect();
+      expect(third.resources.filter((r) => r.resource.startsWith('onprem-dc1/'))).toEqual(dc1Resources);
+      // Asked again on every collection while it fails: nothing was remembered as its answer.
+      expect(h.paths.filter((p) => p === dc1)).toHaveLength(3);
+      expect(h.lines.filter((l) => l.includes('refused an inventory call') && l.includes('Ef56Gh78'))).toEqual([]);
+      const problems = h.lines.filter((l) => l.includes('answer partly unusable')).map((l) => JSON.parse(l).problem as string);
+      expect(problems).toContainEqual(expect.stringContaining(`onprem-dc1`));
+      expect(problems).toContainEqual(expect.stringContaining(`HTTP ${status}`));
+      // Without a list from before, the working environment has no volumes until one is read.
+      const fresh = harness((path) => (path === dc1 ? new CollectError('http_4xx', `GET ${path}: HTTP ${status}: nope`, status) : inventoryAnswer(path)));
+      expect((await fresh.collect()).resources.filter((r) => r.resource.startsWith('onprem-dc1/'))).toEqual([]);
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
+  test('a working environment list answered 404 fails the collection', async () => {
+    const h = harness((path) => (path === WE ? new CollectError('http_4xx', `GET ${path}: HTTP 404: not found`, 404) : inventoryAnswer(path)));
+    await expect(h.collect()).rejects.toMatchObject({ reason: 'http_4xx' });
   });
 
   test('a refused working environment list (403) leaves protection out and jobs named by id; other failures fail the collection', async () => {
