@@ -369,6 +369,11 @@ export const INVENTORY_TTL_MS = 10 * 60_000;
 export const MAX_WORKING_ENVIRONMENTS = 1000;
 /** Volumes kept per working environment (an ONTAP cluster holds at most a few thousand). */
 export const MAX_VOLUMES_PER_ENVIRONMENT = 5000;
+/**
+ * Volumes kept across all working environments of a target, cached lists included: ten times the
+ * default max_resources, so that the worst volumes are still among those read.
+ */
+export const MAX_VOLUMES = 50_000;
 
 /** A non-negative whole number from a number or a string of digits (the schema writes counts as strings). */
 export function countValue(value: unknown): number | undefined {
@@ -644,29 +649,65 @@ export interface Inventory {
 
 /** Ids to resource names from the inventory: volumes by file-system-id, working environments by id. */
 export function namesOf(inventory: Inventory): ResourceNames {
+  const names = nameMaps(inventory);
+  for (const { environment, volumes } of inventory.environments) names.add(volumes.map((volume) => ({ volume, environment })));
+  return names;
+}
+
+function nameMaps(inventory: Inventory): ResourceNames & { add(pairs: ReadonlyArray<{ volume: Volume; environment: WorkingEnvironment }>): void } {
   const volumes = new Map<string, string>();
   const environments = new Map<string, string>();
-  for (const { environment, volumes: list } of inventory.environments) {
-    environments.set(environment.id, environment.name);
-    for (const volume of list) if (volume.id && !volumes.has(volume.id)) volumes.set(volume.id, volume.resource);
-  }
-  return { volume: (id) => volumes.get(id), environment: (id) => environments.get(id) };
+  for (const { environment } of inventory.environments) environments.set(environment.id, environment.name);
+  return {
+    add(pairs) {
+      for (const { volume } of pairs) if (volume.id && !volumes.has(volume.id)) volumes.set(volume.id, volume.resource);
+    },
+    volume: (id) => volumes.get(id),
+    environment: (id) => environments.get(id),
+  };
+}
+
+/** The inventory's volumes with their working environments, in order. */
+function volumePairs(inventory: Inventory): Array<{ volume: Volume; environment: WorkingEnvironment }> {
+  return inventory.environments.flatMap(({ environment, volumes }) => volumes.map((volume) => ({ volume, environment })));
+}
+
+/** namesOf, a slice at a time (see inSlices): the inventory may hold MAX_VOLUMES volumes. */
+export async function namesInSlices(ctx: Pick<CollectContext, 'signal'>, inventory: Inventory): Promise<ResourceNames> {
+  const names = nameMaps(inventory);
+  await inSlices(ctx, volumePairs(inventory), (slice) => names.add(slice));
+  return names;
 }
 
 /** Everything the inventory reports: protection and restore points per volume, storage and alerts per working environment. */
 export function inventoryFindings(inventory: Inventory, sink: MappingSink): Required<Pick<Findings, 'resources' | 'restorePoints' | 'storage' | 'alerts'>> {
-  const found = { resources: [] as ResourceProtection[], restorePoints: [] as RestorePoint[], storage: [] as StorageUsage[], alerts: [] as ProductAlert[] };
-  for (const { environment, volumes } of inventory.environments) {
+  return { ...environmentsFindings(inventory), ...volumeFindings(volumePairs(inventory), sink) };
+}
+
+function environmentsFindings(inventory: Inventory): { storage: StorageUsage[]; alerts: ProductAlert[] } {
+  const found = { storage: [] as StorageUsage[], alerts: [] as ProductAlert[] };
+  for (const { environment } of inventory.environments) {
     const { storage, alerts } = environmentFindings(environment);
     if (storage) found.storage.push(storage);
     found.alerts.push(...alerts);
-    for (const volume of volumes) {
-      found.resources.push(volumeProtection(volume, environment));
-      const point = volumeRestorePoint(volume, environment, sink);
-      if (point) found.restorePoints.push(point);
-    }
   }
   return found;
+}
+
+function volumeFindings(pairs: ReadonlyArray<{ volume: Volume; environment: WorkingEnvironment }>, sink: MappingSink): { resources: ResourceProtection[]; restorePoints: RestorePoint[] } {
+  const found = { resources: [] as ResourceProtection[], restorePoints: [] as RestorePoint[] };
+  for (const { volume, environment } of pairs) {
+    found.resources.push(volumeProtection(volume, environment));
+    const point = volumeRestorePoint(volume, environment, sink);
+    if (point) found.restorePoints.push(point);
+  }
+  return found;
+}
+
+/** Reports inventoryFindings a slice at a time (see inSlices). */
+export async function reportInventory(ctx: Pick<CollectContext, 'signal' | 'report'>, inventory: Inventory, sink: MappingSink): Promise<void> {
+  ctx.report(environmentsFindings(inventory));
+  await inSlices(ctx, volumePairs(inventory), (slice) => ctx.report(volumeFindings(slice, sink)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -875,15 +916,31 @@ async function readInventory(ctx: CollectContext, base: string, state: Inventory
     refusals.flush();
     return undefined;
   }
+  // Lists kept from earlier collections take their part of MAX_VOLUMES first, in list order; the
+  // lists read now take the rest as they arrive, so no more than MAX_VOLUMES are ever held.
+  let budget = MAX_VOLUMES;
+  const cut = (environment: WorkingEnvironment, volumes: Volume[]): Volume[] => {
+    const kept = volumes.length > budget ? volumes.slice(0, budget) : volumes;
+    if (kept.length < volumes.length) {
+      sink.problem(`working environment ${environment.name}: ${volumes.length - kept.length} of its volumes are beyond ${MAX_VOLUMES} volumes across working environments and are not read`);
+    }
+    budget -= kept.length;
+    return kept;
+  };
+  const keys = known.list.map((environment) => `${environment.id}\n${environment.name}`);
+  const cachedLists = known.list.map((environment, i) => {
+    const cached = state.volumes.get(keys[i]!);
+    return cached && cut(environment, cached);
+  });
   const environments = await Promise.all(
-    known.list.map(async (environment) => {
-      const key = `${environment.id}\n${environment.name}`;
-      const cached = state.volumes.get(key);
+    known.list.map(async (environment, i) => {
+      const key = keys[i]!;
+      const cached = cachedLists[i];
       if (cached) return { environment, volumes: cached };
       const call = `GET /backup/working-environment/${environment.id}/volume`;
       try {
         const path = `${base}/backup/working-environment/${encodeURIComponent(environment.id)}/volume`;
-        const volumes = volumesOf(await ctx.http.json({ path }), environment, sink);
+        const volumes = cut(environment, volumesOf(await ctx.http.json({ path }), environment, sink));
         state.volumes.set(key, volumes);
         return { environment, volumes };
       } catch (err) {
@@ -893,7 +950,8 @@ async function readInventory(ctx: CollectContext, base: string, state: Inventory
           return { environment, volumes: [] };
         }
         if (!(err instanceof CollectError) || err.reason !== 'http_4xx') throw err;
-        const before = state.volumes.get(key, { allowStale: true });
+        const stale = state.volumes.get(key, { allowStale: true });
+        const before = stale && cut(environment, stale);
         sink.problem(`working environment ${environment.name}: ${err.message}; ${before ? 'its volumes as last read' : 'no volumes'} until the list is read`);
         return { environment, volumes: before ?? [] };
       }
@@ -956,9 +1014,9 @@ export const bluexp = defineProvider({
         const merged = mergeJobLists(listed, restores);
         await fillDetails(ctx, base, merged, details);
         // Jobs name their volumes by id: the inventory names them as its restore points and protection do.
-        const names = found && namesOf(found);
+        const names = found && (await namesInSlices(ctx, found));
         await inSlices(ctx, merged, (slice) => ctx.report({ jobs: slice.flatMap(({ raw, source }) => mapJob(raw, sink, source, names)) }));
-        if (found) ctx.report(inventoryFindings(found, sink));
+        if (found) await reportInventory(ctx, found, sink);
         sink.flush();
       },
     };

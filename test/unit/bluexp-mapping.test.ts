@@ -16,6 +16,7 @@ import {
   BLUEXP_DEFAULTS,
   INVENTORY_TTL_MS,
   MAX_DETAIL_REQUESTS,
+  MAX_VOLUMES,
   MAX_VOLUMES_PER_ENVIRONMENT,
   NO_BACKUP_STATUS,
   countValue,
@@ -836,6 +837,23 @@ describe('collect: the inventory', () => {
     } finally {
       clock.mockRestore();
     }
+  });
+
+  test('volumes across working environments are bounded: beyond MAX_VOLUMES the lists are cut, and said so', async () => {
+    const environments = Math.ceil(MAX_VOLUMES / MAX_VOLUMES_PER_ENVIRONMENT) + 1;
+    const ids = Array.from({ length: environments }, (_, i) => `we-${i}`);
+    const h = harness((path) => {
+      if (path === WE) return { 'working-environment': ids.map((id) => ({ id, name: id, 'backup-enablement-status': 'ON' })) };
+      const we = ids.find((id) => path === `${WE}/${id}/volume`);
+      if (we) return { volume: Array.from({ length: MAX_VOLUMES_PER_ENVIRONMENT }, (_, i) => ({ 'file-system-id': `${we}-v${i}`, name: `v${i}`, 'backup-status': 'ACTIVE' })) };
+      return { job: [] };
+    });
+    const found = await h.collect();
+    expect(found.resources).toHaveLength(MAX_VOLUMES);
+    const problems = h.lines.filter((l) => l.includes('answer partly unusable')).map((l) => JSON.parse(l).problem as string);
+    expect(problems).toContainEqual(expect.stringContaining(`volumes across working environments`));
+    // The same bound holds for the lists kept for the next collection.
+    expect((await h.collect()).resources).toHaveLength(MAX_VOLUMES);
   });
 
   test('a working environment list answered 404 fails the collection', async () => {
