@@ -356,8 +356,12 @@ export const RULE_LABEL_SECONDS: Readonly<Record<string, number>> = {
   yearly: 366 * 86_400,
 };
 
-/** used-capacity-gb is in GB of 2^30 bytes (ONTAP reports binary units). */
-export const BYTES_PER_GB = 1024 ** 3;
+/**
+ * Bytes of a GB of used-capacity-gb. The API schema (cbs.json 2.0.6) and its reference page give the
+ * field, a string, no unit but its name and no byte-valued alternative, so the name is taken at its
+ * word: a decimal GB (if NetApp meant GiB, usage is under-stated by at most 7 %).
+ */
+export const BYTES_PER_GB = 1e9;
 
 /** Product alert types from the working environment counts. */
 export const ALERT_FAILED_VOLUMES = 'volume_backups_failed';

@@ -64,7 +64,8 @@ function mapAnswer(body: unknown, sink: BlueXpSink, source: JobSource = 'job', n
   return jobsOf(body, 'test').flatMap((raw) => mapJob(raw, sink, source, names));
 }
 
-const GIB = 1024 ** 3;
+/** used-capacity-gb is read as decimal GB (see BYTES_PER_GB). */
+const GB = 1e9;
 
 describe('BlueXP: the seed pages\' example answers', () => {
   test('seed 000 (GET /restore/status): a restore whose words are all "string"; the status is unknown, nothing else is lost', () => {
@@ -370,11 +371,11 @@ describe('BlueXP: working environment and volume inventory', () => {
     };
   };
 
-  test('working environments: enablement, counts as strings, used capacity in GiB, the default policy\'s interval', () => {
+  test('working environments: enablement, counts as strings, used capacity in GB, the default policy\'s interval', () => {
     const sink = recordingSink();
     expect(workingEnvironmentsOf(fixture('working-environments.json'), sink)).toEqual<WorkingEnvironment[]>([
-      { id: 'VsaWorkingEnvironment-Ab12Cd34', name: 'cvo-prod', status: 'ON', enabled: true, backedUpVolumes: 5, totalVolumes: 7, failedVolumes: 1, usedBytes: 1843 * GIB, intervalSeconds: 3600 },
-      { id: 'OnPremWorkingEnvironment-Ef56Gh78', name: 'onprem-dc1', status: 'ON', enabled: true, backedUpVolumes: 2, totalVolumes: 2, failedVolumes: 0, usedBytes: 512.5 * GIB, intervalSeconds: 86_400 },
+      { id: 'VsaWorkingEnvironment-Ab12Cd34', name: 'cvo-prod', status: 'ON', enabled: true, backedUpVolumes: 5, totalVolumes: 7, failedVolumes: 1, usedBytes: 1843 * GB, intervalSeconds: 3600 },
+      { id: 'OnPremWorkingEnvironment-Ef56Gh78', name: 'onprem-dc1', status: 'ON', enabled: true, backedUpVolumes: 2, totalVolumes: 2, failedVolumes: 0, usedBytes: 512.5 * GB, intervalSeconds: 86_400 },
       { id: 'OnPremWorkingEnvironment-Lab00001', name: 'onprem-lab', status: 'OFF', enabled: false, backedUpVolumes: 0, totalVolumes: 2, failedVolumes: 0 },
     ]);
     expect([sink.unknown, sink.problems]).toEqual([[], []]);
@@ -435,8 +436,8 @@ describe('BlueXP: working environment and volume inventory', () => {
   test('storage and product alerts per working environment: used capacity; failed and not backed-up volume counts when above 0', () => {
     const found = inventoryFindings(inventory(), recordingSink());
     expect(found.storage).toEqual<StorageUsage[]>([
-      { vault: 'cvo-prod', usedBytes: 1843 * GIB },
-      { vault: 'onprem-dc1', usedBytes: 512.5 * GIB },
+      { vault: 'cvo-prod', usedBytes: 1843 * GB },
+      { vault: 'onprem-dc1', usedBytes: 512.5 * GB },
     ]);
     expect(found.alerts).toEqual<ProductAlert[]>([
       { resource: 'cvo-prod', type: ALERT_FAILED_VOLUMES, count: 1 },
