@@ -259,7 +259,8 @@ function earliest(times: Array<number | undefined>): number | undefined {
 /**
  * What a restore is about: the restored volume as "<working environment>/<volume>" (volume names
  * repeat across working environments), from the source, else the target; file paths never (unbounded).
- * Ids without names are named through the inventory where it knows them.
+ * A volume id or working environment id the inventory knows takes the inventory's name, so that a
+ * restore names a volume as its protection and restore points do.
  */
 export function restoreResource(raw: Record<string, unknown>, restore: Record<string, unknown>, names?: ResourceNames): string {
   for (const side of [restore.source, restore.target]) {
@@ -267,12 +268,11 @@ export function restoreResource(raw: Record<string, unknown>, restore: Record<st
     const volumeName = stringField(side, 'volume-name');
     const volumeId = stringField(side, 'volume-id');
     if (!volumeName && !volumeId) continue;
+    // The inventory's name of an id wins over the job's own names: those may repeat (see volumesOf, workingEnvironmentsOf).
+    const known = volumeId !== undefined ? names?.volume(volumeId) : undefined;
+    if (known) return known;
     const environmentId = stringField(side, 'working-environment-id');
-    const environment = stringField(side, 'working-environment-name') ?? (environmentId && names?.environment(environmentId)) ?? environmentId;
-    if (!volumeName) {
-      const known = names?.volume(volumeId!);
-      if (known) return known;
-    }
+    const environment = (environmentId && names?.environment(environmentId)) || stringField(side, 'working-environment-name') || environmentId;
     const volume = volumeName ?? volumeId!;
     return environment ? `${environment}/${volume}` : volume;
   }
@@ -356,8 +356,12 @@ export const RULE_LABEL_SECONDS: Readonly<Record<string, number>> = {
   yearly: 366 * 86_400,
 };
 
-/** used-capacity-gb is in GB of 2^30 bytes (ONTAP reports binary units). */
-export const BYTES_PER_GB = 1024 ** 3;
+/**
+ * Bytes of a GB of used-capacity-gb. The API schema (cbs.json 2.0.6) and its reference page give the
+ * field, a string, no unit but its name and no byte-valued alternative, so the name is taken at its
+ * word: a decimal GB (if NetApp meant GiB, usage is under-stated by at most 7 %).
+ */
+export const BYTES_PER_GB = 1e9;
 
 /** Product alert types from the working environment counts. */
 export const ALERT_FAILED_VOLUMES = 'volume_backups_failed';
@@ -369,6 +373,11 @@ export const INVENTORY_TTL_MS = 10 * 60_000;
 export const MAX_WORKING_ENVIRONMENTS = 1000;
 /** Volumes kept per working environment (an ONTAP cluster holds at most a few thousand). */
 export const MAX_VOLUMES_PER_ENVIRONMENT = 5000;
+/**
+ * Volumes kept across all working environments of a target, cached lists included: ten times the
+ * default max_resources, so that the worst volumes are still among those read.
+ */
+export const MAX_VOLUMES = 50_000;
 
 /** A non-negative whole number from a number or a string of digits (the schema writes counts as strings). */
 export function countValue(value: unknown): number | undefined {
@@ -409,7 +418,10 @@ export function scheduleIntervalOf(policy: unknown, sink: MappingSink, what: str
 /** What GET /backup/working-environment says of one working environment. */
 export interface WorkingEnvironment {
   id: string;
-  /** Its name, else its id: the first part of its volumes' resource names and the vault label. */
+  /**
+   * Its name, else its id; `<name> (<id>)` when another working environment of the list has the same
+   * name. The first part of its volumes' resource names and the vault label.
+   */
   name: string;
   /** backup-enablement-status as written ('UNKNOWN' when absent). */
   status: string;
@@ -468,6 +480,11 @@ export function workingEnvironmentsOf(body: unknown, sink: MappingSink): Working
     seen.add(environment.id);
     out.push(environment);
   }
+  // Names are not unique in an account: a repeated name names each of its working environments
+  // together with the id, so that neither's volumes, storage or alerts take the other's series.
+  const counts = new Map<string, number>();
+  for (const { name } of out) counts.set(name, (counts.get(name) ?? 0) + 1);
+  for (const environment of out) if (counts.get(environment.name)! > 1 && environment.name !== environment.id) environment.name = `${environment.name} (${environment.id})`;
   return out;
 }
 
@@ -475,7 +492,7 @@ export function workingEnvironmentsOf(body: unknown, sink: MappingSink): Working
 export interface Volume {
   /** file-system-id: the id backup jobs carry; undefined when the answer has none. */
   id?: string;
-  /** `<working environment>/<volume name>`. */
+  /** `<working environment>/<volume>`, the volume part qualified where the name repeats (see volumesOf). */
   resource: string;
   /** backup-status as written (NO_BACKUP_STATUS when absent). */
   status: string;
@@ -487,7 +504,11 @@ export interface Volume {
   intervalSeconds?: number;
 }
 
-export function mapVolume(raw: unknown, environment: Pick<WorkingEnvironment, 'name'>, sink: MappingSink): Volume | undefined {
+/**
+ * One volume of a volume list. `localName` is its name inside its working environment when the list
+ * needs more than the volume's name to tell it apart (see volumesOf); by default the volume's name.
+ */
+export function mapVolume(raw: unknown, environment: Pick<WorkingEnvironment, 'name'>, sink: MappingSink, localName?: string): Volume | undefined {
   if (!isObject(raw)) {
     sink.problem(`a volume of working environment ${environment.name} is not an object`);
     return undefined;
@@ -498,7 +519,7 @@ export function mapVolume(raw: unknown, environment: Pick<WorkingEnvironment, 'n
     sink.problem(`a volume of working environment ${environment.name} has neither a name nor a file-system-id`);
     return undefined;
   }
-  const resource = `${environment.name}/${name}`;
+  const resource = `${environment.name}/${localName ?? name}`;
   const status = stringField(raw, 'backup-status');
   if (status && !KNOWN_VOLUME_STATUSES.has(status.toUpperCase())) sink.unknownStatus(status);
   const volume: Volume = { resource, status: status ?? NO_BACKUP_STATUS };
@@ -520,7 +541,14 @@ export function mapVolume(raw: unknown, environment: Pick<WorkingEnvironment, 'n
   return volume;
 }
 
-/** The volumes of a GET /backup/working-environment/{we}/volume answer (`{"volume": [...]}`), at most MAX_VOLUMES_PER_ENVIRONMENT. */
+/**
+ * The volumes of a GET /backup/working-environment/{we}/volume answer (`{"volume": [...]}`), at most
+ * MAX_VOLUMES_PER_ENVIRONMENT, each under a name of its own within the working environment:
+ * ONTAP volume names are unique per storage VM, not per cluster, so a name the list holds more than
+ * once becomes `<svm>/<volume>`, and where that still repeats (no svm, or the same svm) the
+ * file-system-id is added in parentheses. One file-system-id is one volume: a volume listed twice is
+ * read once (without an id, the same svm and name is the same volume).
+ */
 export function volumesOf(body: unknown, environment: Pick<WorkingEnvironment, 'name'>, sink: MappingSink): Volume[] {
   const where = `GET /backup/working-environment/{we}/volume of ${environment.name}`;
   if (!isObject(body)) throw new CollectError('invalid_response', `${where}: answer is not a JSON object`);
@@ -532,14 +560,43 @@ export function volumesOf(body: unknown, environment: Pick<WorkingEnvironment, '
   if (items.length > MAX_VOLUMES_PER_ENVIRONMENT) {
     sink.problem(`working environment ${environment.name} lists ${items.length} volumes; the first ${MAX_VOLUMES_PER_ENVIRONMENT} are read`);
   }
-  const seen = new Set<string>();
-  const out: Volume[] = [];
-  for (const item of items.slice(0, MAX_VOLUMES_PER_ENVIRONMENT)) {
-    const volume = mapVolume(item, environment, sink);
-    if (!volume || seen.has(volume.resource)) continue;
-    seen.add(volume.resource);
-    out.push(volume);
+  interface Entry {
+    raw: unknown;
+    id?: string;
+    name?: string;
+    svm?: string;
   }
+  const seen = new Set<string>();
+  const entries: Entry[] = [];
+  for (const raw of items.slice(0, MAX_VOLUMES_PER_ENVIRONMENT)) {
+    if (!isObject(raw)) {
+      entries.push({ raw });
+      continue;
+    }
+    const id = stringField(raw, 'file-system-id');
+    const name = stringField(raw, 'name') ?? id;
+    const svm = stringField(raw, 'svm');
+    // The JSON text of the tuple cannot mistake an id for a name.
+    const key = JSON.stringify(id !== undefined ? [id] : [svm ?? null, name ?? null]);
+    if (name !== undefined && seen.has(key)) continue;
+    seen.add(key);
+    entries.push({ raw, id, name, svm });
+  }
+  const count = (names: Array<string | undefined>): Map<string, number> => {
+    const counts = new Map<string, number>();
+    for (const name of names) if (name !== undefined) counts.set(name, (counts.get(name) ?? 0) + 1);
+    return counts;
+  };
+  const byName = count(entries.map((e) => e.name));
+  const qualified = entries.map((e) => (e.name !== undefined && byName.get(e.name)! > 1 && e.svm !== undefined ? `${e.svm}/${e.name}` : e.name));
+  const byQualified = count(qualified);
+  const out: Volume[] = [];
+  entries.forEach((entry, i) => {
+    const local = qualified[i];
+    const unique = local === undefined || byQualified.get(local)! === 1 || entry.id === undefined ? local : `${local} (${entry.id})`;
+    const volume = mapVolume(entry.raw, environment, sink, unique);
+    if (volume) out.push(volume);
+  });
   return out;
 }
 
@@ -596,29 +653,65 @@ export interface Inventory {
 
 /** Ids to resource names from the inventory: volumes by file-system-id, working environments by id. */
 export function namesOf(inventory: Inventory): ResourceNames {
+  const names = nameMaps(inventory);
+  for (const { environment, volumes } of inventory.environments) names.add(volumes.map((volume) => ({ volume, environment })));
+  return names;
+}
+
+function nameMaps(inventory: Inventory): ResourceNames & { add(pairs: ReadonlyArray<{ volume: Volume; environment: WorkingEnvironment }>): void } {
   const volumes = new Map<string, string>();
   const environments = new Map<string, string>();
-  for (const { environment, volumes: list } of inventory.environments) {
-    environments.set(environment.id, environment.name);
-    for (const volume of list) if (volume.id && !volumes.has(volume.id)) volumes.set(volume.id, volume.resource);
-  }
-  return { volume: (id) => volumes.get(id), environment: (id) => environments.get(id) };
+  for (const { environment } of inventory.environments) environments.set(environment.id, environment.name);
+  return {
+    add(pairs) {
+      for (const { volume } of pairs) if (volume.id && !volumes.has(volume.id)) volumes.set(volume.id, volume.resource);
+    },
+    volume: (id) => volumes.get(id),
+    environment: (id) => environments.get(id),
+  };
+}
+
+/** The inventory's volumes with their working environments, in order. */
+function volumePairs(inventory: Inventory): Array<{ volume: Volume; environment: WorkingEnvironment }> {
+  return inventory.environments.flatMap(({ environment, volumes }) => volumes.map((volume) => ({ volume, environment })));
+}
+
+/** namesOf, a slice at a time (see inSlices): the inventory may hold MAX_VOLUMES volumes. */
+export async function namesInSlices(ctx: Pick<CollectContext, 'signal'>, inventory: Inventory): Promise<ResourceNames> {
+  const names = nameMaps(inventory);
+  await inSlices(ctx, volumePairs(inventory), (slice) => names.add(slice));
+  return names;
 }
 
 /** Everything the inventory reports: protection and restore points per volume, storage and alerts per working environment. */
 export function inventoryFindings(inventory: Inventory, sink: MappingSink): Required<Pick<Findings, 'resources' | 'restorePoints' | 'storage' | 'alerts'>> {
-  const found = { resources: [] as ResourceProtection[], restorePoints: [] as RestorePoint[], storage: [] as StorageUsage[], alerts: [] as ProductAlert[] };
-  for (const { environment, volumes } of inventory.environments) {
+  return { ...environmentsFindings(inventory), ...volumeFindings(volumePairs(inventory), sink) };
+}
+
+function environmentsFindings(inventory: Inventory): { storage: StorageUsage[]; alerts: ProductAlert[] } {
+  const found = { storage: [] as StorageUsage[], alerts: [] as ProductAlert[] };
+  for (const { environment } of inventory.environments) {
     const { storage, alerts } = environmentFindings(environment);
     if (storage) found.storage.push(storage);
     found.alerts.push(...alerts);
-    for (const volume of volumes) {
-      found.resources.push(volumeProtection(volume, environment));
-      const point = volumeRestorePoint(volume, environment, sink);
-      if (point) found.restorePoints.push(point);
-    }
   }
   return found;
+}
+
+function volumeFindings(pairs: ReadonlyArray<{ volume: Volume; environment: WorkingEnvironment }>, sink: MappingSink): { resources: ResourceProtection[]; restorePoints: RestorePoint[] } {
+  const found = { resources: [] as ResourceProtection[], restorePoints: [] as RestorePoint[] };
+  for (const { volume, environment } of pairs) {
+    found.resources.push(volumeProtection(volume, environment));
+    const point = volumeRestorePoint(volume, environment, sink);
+    if (point) found.restorePoints.push(point);
+  }
+  return found;
+}
+
+/** Reports inventoryFindings a slice at a time (see inSlices). */
+export async function reportInventory(ctx: Pick<CollectContext, 'signal' | 'report'>, inventory: Inventory, sink: MappingSink): Promise<void> {
+  ctx.report(environmentsFindings(inventory));
+  await inSlices(ctx, volumePairs(inventory), (slice) => ctx.report(volumeFindings(slice, sink)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -756,67 +849,119 @@ async function readDetail(ctx: CollectContext, base: string, id: string): Promis
 interface InventoryState {
   /** The working environment list; `list` undefined: the call was refused. */
   environments: LRUCache<'all', { list?: WorkingEnvironment[] }>;
-  /** Working environment id -> its volumes (empty when its volume list was refused). */
+  /**
+   * Volumes by working environment id and name (its volumes' resource names begin with the name),
+   * empty when the volume list was refused. An expired list stays until replaced: it stands in while
+   * a new read fails with a 4xx that is no refusal.
+   */
   volumes: LRUCache<string, Volume[]>;
-  /** Calls already logged as refused. */
-  refused: LRUCache<string, true>;
 }
 
+/** Refusals logged one by one per collection; more are counted in one line. */
+const MAX_LOGGED_REFUSALS = 5;
+
 function inventoryState(): InventoryState {
+  // The wall clock, as the token cache's: a clock step changes when the inventory is next read, no more.
+  const perf = { now: () => Date.now() };
+  const clock = { perf, ttlResolution: 0 };
   return {
-    environments: new LRUCache({ max: 1, ttl: INVENTORY_TTL_MS }),
-    volumes: new LRUCache({ max: MAX_WORKING_ENVIRONMENTS, ttl: INVENTORY_TTL_MS }),
-    refused: new LRUCache({ max: MAX_WORKING_ENVIRONMENTS + 1 }),
+    environments: new LRUCache({ max: 1, ttl: INVENTORY_TTL_MS, ...clock }),
+    volumes: new LRUCache({ max: MAX_WORKING_ENVIRONMENTS, ttl: INVENTORY_TTL_MS, noDeleteOnStaleGet: true, ...clock }),
+  };
+}
+
+/** Whether an inventory call's failure is the role's refusal: 403, while the job list was read with the same token. */
+function isRefusal(err: unknown): err is CollectError {
+  return err instanceof CollectError && err.status === 403;
+}
+
+/** Refusals of one collection, logged up to MAX_LOGGED_REFUSALS. */
+function refusalLog(ctx: CollectContext): { refused(call: string, err: CollectError): void; flush(): void } {
+  let count = 0;
+  return {
+    refused(call, err) {
+      count++;
+      if (count <= MAX_LOGGED_REFUSALS) {
+        ctx.log.warn({ call, status: err.status, err: err.message }, 'BlueXP refused an inventory call; that part is left out (the Backup and recovery viewer role suffices)');
+      }
+    },
+    flush() {
+      if (count > MAX_LOGGED_REFUSALS) ctx.log.warn({ refused: count, logged: MAX_LOGGED_REFUSALS }, 'BlueXP refused more inventory calls than were logged');
+    },
   };
 }
 
 /**
- * Reads what the user may lack the right for, or a working environment may not serve: a 4xx other
- * than 401 leaves that part out, logged once per target and call, while jobs keep working.
+ * Working environments and their volumes, each list from the cache while it is younger than
+ * INVENTORY_TTL_MS; undefined when the list was refused. A refusal (403) is remembered like an
+ * answer, so it is asked and logged again when it expires. Another 4xx of a volume list is a
+ * problem: the list read before stands in, or the working environment has no volumes this time,
+ * and the list is asked for again on the next collection. Any other failure fails the collection.
  */
-async function refusable<T>(ctx: CollectContext, state: InventoryState, call: string, read: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await read();
-  } catch (err) {
-    // A 403 is reason `auth`, but here it is the role, not the credentials: jobs were read with them.
-    const refused = err instanceof CollectError && (err.reason === 'http_4xx' || err.status === 403);
-    if (!refused) throw err;
-    if (!state.refused.has(call)) {
-      state.refused.set(call, true);
-      ctx.log.warn({ call, status: err.status, err: err.message }, 'BlueXP refused an inventory call; that part is left out (the Backup and recovery viewer role suffices)');
-    }
-    return undefined;
-  }
-}
-
-/** Working environments and their volumes, each list from the cache while it is younger than INVENTORY_TTL_MS; undefined when the list was refused. */
 async function readInventory(ctx: CollectContext, base: string, state: InventoryState, sink: MappingSink): Promise<Inventory | undefined> {
+  const refusals = refusalLog(ctx);
   let known = state.environments.get('all');
   if (!known) {
-    const list = await refusable(ctx, state, 'GET /backup/working-environment', async () =>
-      workingEnvironmentsOf(await ctx.http.json({ path: `${base}/backup/working-environment` }), sink),
-    );
+    const call = 'GET /backup/working-environment';
+    let list: WorkingEnvironment[] | undefined;
+    try {
+      list = workingEnvironmentsOf(await ctx.http.json({ path: `${base}/backup/working-environment` }), sink);
+    } catch (err) {
+      if (!isRefusal(err)) throw err;
+      refusals.refused(call, err);
+    }
     if (list && list.length > MAX_WORKING_ENVIRONMENTS) {
       ctx.log.warn({ environments: list.length, limit: MAX_WORKING_ENVIRONMENTS }, 'BlueXP working environments beyond the limit are not read');
     }
     known = list ? { list: list.slice(0, MAX_WORKING_ENVIRONMENTS) } : {};
     state.environments.set('all', known);
   }
-  if (!known.list) return undefined;
+  if (!known.list) {
+    refusals.flush();
+    return undefined;
+  }
+  // Lists kept from earlier collections take their part of MAX_VOLUMES first, in list order; the
+  // lists read now take the rest as they arrive, so no more than MAX_VOLUMES are ever held.
+  let budget = MAX_VOLUMES;
+  const cut = (environment: WorkingEnvironment, volumes: Volume[]): Volume[] => {
+    const kept = volumes.length > budget ? volumes.slice(0, budget) : volumes;
+    if (kept.length < volumes.length) {
+      sink.problem(`working environment ${environment.name}: ${volumes.length - kept.length} of its volumes are beyond ${MAX_VOLUMES} volumes across working environments and are not read`);
+    }
+    budget -= kept.length;
+    return kept;
+  };
+  const keys = known.list.map((environment) => `${environment.id}\n${environment.name}`);
+  const cachedLists = known.list.map((environment, i) => {
+    const cached = state.volumes.get(keys[i]!);
+    return cached && cut(environment, cached);
+  });
   const environments = await Promise.all(
-    known.list.map(async (environment) => {
-      let volumes = state.volumes.get(environment.id);
-      if (!volumes) {
+    known.list.map(async (environment, i) => {
+      const key = keys[i]!;
+      const cached = cachedLists[i];
+      if (cached) return { environment, volumes: cached };
+      const call = `GET /backup/working-environment/${environment.id}/volume`;
+      try {
         const path = `${base}/backup/working-environment/${encodeURIComponent(environment.id)}/volume`;
-        const read = await refusable(ctx, state, `GET /backup/working-environment/${environment.id}/volume`, async () =>
-          volumesOf(await ctx.http.json({ path }), environment, sink),
-        );
-        volumes = read ?? [];
-        state.volumes.set(environment.id, volumes);
+        const volumes = cut(environment, volumesOf(await ctx.http.json({ path }), environment, sink));
+        state.volumes.set(key, volumes);
+        return { environment, volumes };
+      } catch (err) {
+        if (isRefusal(err)) {
+          refusals.refused(call, err);
+          state.volumes.set(key, []);
+          return { environment, volumes: [] };
+        }
+        if (!(err instanceof CollectError) || err.reason !== 'http_4xx') throw err;
+        const stale = state.volumes.get(key, { allowStale: true });
+        const before = stale && cut(environment, stale);
+        sink.problem(`working environment ${environment.name}: ${err.message}; ${before ? 'its volumes as last read' : 'no volumes'} until the list is read`);
+        return { environment, volumes: before ?? [] };
       }
-      return { environment, volumes };
     }),
   );
+  refusals.flush();
   return { environments };
 }
 
@@ -873,9 +1018,9 @@ export const bluexp = defineProvider({
         const merged = mergeJobLists(listed, restores);
         await fillDetails(ctx, base, merged, details);
         // Jobs name their volumes by id: the inventory names them as its restore points and protection do.
-        const names = found && namesOf(found);
+        const names = found && (await namesInSlices(ctx, found));
         await inSlices(ctx, merged, (slice) => ctx.report({ jobs: slice.flatMap(({ raw, source }) => mapJob(raw, sink, source, names)) }));
-        if (found) ctx.report(inventoryFindings(found, sink));
+        if (found) await reportInventory(ctx, found, sink);
         sink.flush();
       },
     };

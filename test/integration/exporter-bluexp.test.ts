@@ -317,7 +317,7 @@ describe('exporter with the BlueXP simulator: protection, restore points and sto
     const storage = new Map(series(text, 'backup_storage_used_bytes', { target: 'bx' }).map(([key, v]) => [label(key, 'vault'), v]));
     expect([...storage.keys()].sort()).toEqual(bx.sim.inventory.map((e) => e.name).sort());
     expect(storage.get(off.name)).toBe(0);
-    expect(storage.get('cvo-prod')).toBe(Number(bx.sim.inventory[0]!.usedGb) * 1024 ** 3);
+    expect(storage.get('cvo-prod')).toBe(Number(bx.sim.inventory[0]!.usedGb) * 1e9);
     expect(series(text, 'backup_storage_capacity_bytes', { target: 'bx' })).toEqual([]);
     expect(series(text, 'backup_product_alerts', { target: 'bx', resource: 'cvo-prod', type: 'volume_backups_failed' })).toEqual([[expect.any(String), 1]]);
     expect(series(text, 'backup_product_alerts', { target: 'bx', resource: off.name, type: 'volumes_not_backed_up' })).toEqual([[expect.any(String), off.volumes.length]]);

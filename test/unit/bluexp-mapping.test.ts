@@ -14,7 +14,9 @@ import {
   ALERT_FAILED_VOLUMES,
   ALERT_VOLUMES_NOT_BACKED_UP,
   BLUEXP_DEFAULTS,
+  INVENTORY_TTL_MS,
   MAX_DETAIL_REQUESTS,
+  MAX_VOLUMES,
   MAX_VOLUMES_PER_ENVIRONMENT,
   NO_BACKUP_STATUS,
   countValue,
@@ -62,7 +64,8 @@ function mapAnswer(body: unknown, sink: BlueXpSink, source: JobSource = 'job', n
   return jobsOf(body, 'test').flatMap((raw) => mapJob(raw, sink, source, names));
 }
 
-const GIB = 1024 ** 3;
+/** used-capacity-gb is read as decimal GB (see BYTES_PER_GB). */
+const GB = 1e9;
 
 describe('BlueXP: the seed pages\' example answers', () => {
   test('seed 000 (GET /restore/status): a restore whose words are all "string"; the status is unknown, nothing else is lost', () => {
@@ -368,11 +371,11 @@ describe('BlueXP: working environment and volume inventory', () => {
     };
   };
 
-  test('working environments: enablement, counts as strings, used capacity in GiB, the default policy\'s interval', () => {
+  test('working environments: enablement, counts as strings, used capacity in GB, the default policy\'s interval', () => {
     const sink = recordingSink();
     expect(workingEnvironmentsOf(fixture('working-environments.json'), sink)).toEqual<WorkingEnvironment[]>([
-      { id: 'VsaWorkingEnvironment-Ab12Cd34', name: 'cvo-prod', status: 'ON', enabled: true, backedUpVolumes: 5, totalVolumes: 7, failedVolumes: 1, usedBytes: 1843 * GIB, intervalSeconds: 3600 },
-      { id: 'OnPremWorkingEnvironment-Ef56Gh78', name: 'onprem-dc1', status: 'ON', enabled: true, backedUpVolumes: 2, totalVolumes: 2, failedVolumes: 0, usedBytes: 512.5 * GIB, intervalSeconds: 86_400 },
+      { id: 'VsaWorkingEnvironment-Ab12Cd34', name: 'cvo-prod', status: 'ON', enabled: true, backedUpVolumes: 5, totalVolumes: 7, failedVolumes: 1, usedBytes: 1843 * GB, intervalSeconds: 3600 },
+      { id: 'OnPremWorkingEnvironment-Ef56Gh78', name: 'onprem-dc1', status: 'ON', enabled: true, backedUpVolumes: 2, totalVolumes: 2, failedVolumes: 0, usedBytes: 512.5 * GB, intervalSeconds: 86_400 },
       { id: 'OnPremWorkingEnvironment-Lab00001', name: 'onprem-lab', status: 'OFF', enabled: false, backedUpVolumes: 0, totalVolumes: 2, failedVolumes: 0 },
     ]);
     expect([sink.unknown, sink.problems]).toEqual([[], []]);
@@ -433,8 +436,8 @@ describe('BlueXP: working environment and volume inventory', () => {
   test('storage and product alerts per working environment: used capacity; failed and not backed-up volume counts when above 0', () => {
     const found = inventoryFindings(inventory(), recordingSink());
     expect(found.storage).toEqual<StorageUsage[]>([
-      { vault: 'cvo-prod', usedBytes: 1843 * GIB },
-      { vault: 'onprem-dc1', usedBytes: 512.5 * GIB },
+      { vault: 'cvo-prod', usedBytes: 1843 * GB },
+      { vault: 'onprem-dc1', usedBytes: 512.5 * GB },
     ]);
     expect(found.alerts).toEqual<ProductAlert[]>([
       { resource: 'cvo-prod', type: ALERT_FAILED_VOLUMES, count: 1 },
@@ -495,6 +498,55 @@ describe('BlueXP: working environment and volume inventory', () => {
     expect(point.problems).toEqual(['volume VsaWorkingEnvironment-Odd00001/vol_count_only: snapshot-count 5 without a last-backup-creation-time; its restore points are not counted']);
   });
 
+  test('names repeat: volumes of one name in two SVMs are <we>/<svm>/<volume>, one volume listed twice is one, working environments of one name carry their id', () => {
+    const sink = recordingSink();
+    const answer = fixture('inventory-same-names.json');
+    const [a, b, dc2] = workingEnvironmentsOf(answer, sink);
+    expect([a?.name, b?.name, dc2?.name]).toEqual(['dc1 (OnPremWorkingEnvironment-Dc1A0001)', 'dc1 (OnPremWorkingEnvironment-Dc1B0002)', 'dc2']);
+    const first = volumesOf(answer, a!, sink);
+    expect(first.map((v) => [v.id, v.resource, v.status])).toEqual([
+      ['vol-data-prod', 'dc1 (OnPremWorkingEnvironment-Dc1A0001)/svm_prod/vol_data', 'ACTIVE'],
+      ['vol-data-hr', 'dc1 (OnPremWorkingEnvironment-Dc1A0001)/svm_hr/vol_data', 'INACTIVE'],
+      ['vol-logs', 'dc1 (OnPremWorkingEnvironment-Dc1A0001)/vol_logs', 'ACTIVE'],
+    ]);
+    const inventory: Inventory = { environments: [{ environment: a!, volumes: first }, { environment: b!, volumes: volumesOf(answer.second, b!, sink) }] };
+    const found = inventoryFindings(inventory, sink);
+    // The unprotected volume of the same name and the volume of the disabled namesake each keep a series.
+    expect(found.resources.map((r) => [r.resource, r.protected, r.status])).toEqual([
+      ['dc1 (OnPremWorkingEnvironment-Dc1A0001)/svm_prod/vol_data', true, 'ACTIVE'],
+      ['dc1 (OnPremWorkingEnvironment-Dc1A0001)/svm_hr/vol_data', false, 'INACTIVE'],
+      ['dc1 (OnPremWorkingEnvironment-Dc1A0001)/vol_logs', true, 'ACTIVE'],
+      ['dc1 (OnPremWorkingEnvironment-Dc1B0002)/vol_data', false, 'OFF'],
+    ]);
+    expect(found.storage.map((s) => s.vault)).toEqual(['dc1 (OnPremWorkingEnvironment-Dc1A0001)', 'dc1 (OnPremWorkingEnvironment-Dc1B0002)']);
+    expect(found.restorePoints.map((p) => [p.resource, p.vault])).toEqual([['dc1 (OnPremWorkingEnvironment-Dc1A0001)/svm_prod/vol_data', 'dc1 (OnPremWorkingEnvironment-Dc1A0001)']]);
+    // Jobs name volume ids and working environment ids the same way.
+    const names = namesOf(inventory);
+    expect([names.volume('vol-data-hr'), names.volume('vol-data-b'), names.environment('OnPremWorkingEnvironment-Dc1B0002')]).toEqual([
+      'dc1 (OnPremWorkingEnvironment-Dc1A0001)/svm_hr/vol_data',
+      'dc1 (OnPremWorkingEnvironment-Dc1B0002)/vol_data',
+      'dc1 (OnPremWorkingEnvironment-Dc1B0002)',
+    ]);
+    const restore = { id: 'r', status: 'COMPLETED', data: { restore: { source: { 'working-environment-id': 'OnPremWorkingEnvironment-Dc1A0001', 'working-environment-name': 'dc1', 'volume-id': 'vol-data-hr', 'volume-name': 'vol_data' } } } };
+    expect(mapJob(restore, recordingSink(), 'restore-status', names)[0]?.resource).toBe('dc1 (OnPremWorkingEnvironment-Dc1A0001)/svm_hr/vol_data');
+    const byName = { id: 'r2', status: 'COMPLETED', data: { restore: { source: { 'working-environment-id': 'OnPremWorkingEnvironment-Dc1B0002', 'working-environment-name': 'dc1', 'volume-name': 'vol_data' } } } };
+    expect(mapJob(byName, recordingSink(), 'restore-status', names)[0]?.resource).toBe('dc1 (OnPremWorkingEnvironment-Dc1B0002)/vol_data');
+    // Repeated names are the product's normal, not a problem.
+    expect([sink.unknown, sink.problems]).toEqual([[], []]);
+  });
+
+  test('a volume name repeated within one SVM, or without an SVM, is told apart by its file-system-id', () => {
+    const volume = [
+      { 'file-system-id': 'id-1', name: 'v', svm: 's' },
+      { 'file-system-id': 'id-2', name: 'v', svm: 's' },
+      { 'file-system-id': 'id-3', name: 'v' },
+      { name: 'v', svm: 's' },
+    ];
+    const resources = volumesOf({ volume }, { name: 'we' }, recordingSink()).map((v) => v.resource);
+    expect(resources).toEqual(['we/s/v (id-1)', 'we/s/v (id-2)', 'we/v', 'we/s/v']);
+    expect(new Set(resources).size).toBe(resources.length);
+  });
+
   test('answers of the wrong shape are invalid_response; a missing list is empty; one item may come as an object', () => {
     expect(() => workingEnvironmentsOf('x', recordingSink())).toThrow(expect.objectContaining({ reason: 'invalid_response' }));
     expect(() => workingEnvironmentsOf({ 'working-environment': 3 }, recordingSink())).toThrow(expect.objectContaining({ reason: 'invalid_response' }));
@@ -551,7 +603,7 @@ describe('BlueXP: one resource name everywhere', () => {
     expect(mapJob({ id: 'b', 'working-environment-id': 'we-unknown', type: 'backup', status: 'COMPLETED' }, sink, 'job', names()).map((j) => j.resource)).toEqual(['we-unknown']);
   });
 
-  test('restores named by ids only are named through the inventory; names in the job win', () => {
+  test('restores are named through the inventory where it knows their ids, else by the job\'s own names', () => {
     const sink = recordingSink();
     const restore = (source: Record<string, unknown>) => mapJob({ id: 'r', status: 'COMPLETED', data: { restore: { type: 'volume', source } } }, sink, 'restore-status', names())[0]!.resource;
     expect(restore({ 'volume-id': 'vol-hr' })).toBe('cvo-prod/vol_hr');
@@ -657,7 +709,7 @@ test('collect: jobs listed without data are read with GET /job/{id}; finished on
 
 test('collect: a refused GET /restore/status (4xx) leaves restores to GET /job and is logged when it starts; other failures fail the collection', async () => {
   let restoreStatus: unknown = new CollectError('http_4xx', `GET ${BASE}/restore/status: HTTP 404: Not Found`);
-  const h = harness((path) => (path.endsWith('/job') ? fixture('file-restore-batches.json') : restoreStatus));
+  const h = harness((path) => (path.endsWith('/job') ? fixture('file-restore-batches.json') : path.endsWith('/restore/status') ? restoreStatus : { 'working-environment': [] }));
   expect((await h.collect()).jobs).toHaveLength(4);
   expect((await h.collect()).jobs).toHaveLength(4);
   expect(h.lines.filter((l) => l.includes('restore/status refused'))).toHaveLength(1);
@@ -719,7 +771,7 @@ describe('collect: the inventory', () => {
     if (path === WE) return fixture('working-environments.json');
     if (path === `${WE}/VsaWorkingEnvironment-Ab12Cd34/volume`) return fixture('volumes-cvo-prod.json');
     if (path === `${WE}/OnPremWorkingEnvironment-Ef56Gh78/volume`) return fixture('volumes-onprem-dc1.json');
-    if (path === `${WE}/OnPremWorkingEnvironment-Lab00001/volume`) return new CollectError('http_4xx', `GET ${path}: HTTP 400: backup is not enabled`, 400);
+    if (path === `${WE}/OnPremWorkingEnvironment-Lab00001/volume`) return new CollectError('auth', `GET ${path}: HTTP 403: Forbidden`, 403);
     if (path.endsWith('/job')) return fixture('multi-volume-backup-failed-volume.json');
     return { job: [] };
   };
@@ -738,6 +790,76 @@ describe('collect: the inventory', () => {
     expect(h.paths).toEqual([`${BASE}/job`, `${BASE}/restore/status`]);
     expect(second.resources).toEqual(first.resources);
     expect(h.lines.filter((l) => l.includes('refused an inventory call'))).toHaveLength(1);
+  });
+
+  test('a refusal (403) is read again when the inventory expires, and logged again', async () => {
+    const clock = jest.spyOn(Date, 'now');
+    try {
+      clock.mockReturnValue(1_000_000_000_000);
+      const h = harness(inventoryAnswer);
+      await h.collect();
+      await h.collect();
+      const lab = `${WE}/OnPremWorkingEnvironment-Lab00001/volume`;
+      expect(h.paths.filter((p) => p === lab)).toHaveLength(1);
+      clock.mockReturnValue(1_000_000_000_000 + INVENTORY_TTL_MS + 1);
+      await h.collect();
+      expect(h.paths.filter((p) => p === lab)).toHaveLength(2);
+      expect(h.lines.filter((l) => l.includes('refused an inventory call'))).toHaveLength(2);
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
+  test.each([400, 404, 408, 409])('a volume list answered %d is no refusal: a named problem, not remembered as empty, the last list it gave kept', async (status) => {
+    const clock = jest.spyOn(Date, 'now');
+    try {
+      clock.mockReturnValue(1_000_000_000_000);
+      const dc1 = `${WE}/OnPremWorkingEnvironment-Ef56Gh78/volume`;
+      let failing = false;
+      const h = harness((path) => (path === dc1 && failing ? new CollectError('http_4xx', `GET ${path}: HTTP ${status}: nope`, status) : inventoryAnswer(path)));
+      const first = await h.collect();
+      const dc1Resources = first.resources.filter((r) => r.resource.startsWith('onprem-dc1/'));
+      expect(dc1Resources).toHaveLength(2);
+      failing = true;
+      clock.mockReturnValue(1_000_000_000_000 + INVENTORY_TTL_MS + 1);
+      const second = await h.collect();
+      expect(second.resources.filter((r) => r.resource.startsWith('onprem-dc1/'))).toEqual(dc1Resources);
+      const third = await h.collect();
+      expect(third.resources.filter((r) => r.resource.startsWith('onprem-dc1/'))).toEqual(dc1Resources);
+      // Asked again on every collection while it fails: nothing was remembered as its answer.
+      expect(h.paths.filter((p) => p === dc1)).toHaveLength(3);
+      expect(h.lines.filter((l) => l.includes('refused an inventory call') && l.includes('Ef56Gh78'))).toEqual([]);
+      const problems = h.lines.filter((l) => l.includes('answer partly unusable')).map((l) => JSON.parse(l).problem as string);
+      expect(problems).toContainEqual(expect.stringContaining(`onprem-dc1`));
+      expect(problems).toContainEqual(expect.stringContaining(`HTTP ${status}`));
+      // Without a list from before, the working environment has no volumes until one is read.
+      const fresh = harness((path) => (path === dc1 ? new CollectError('http_4xx', `GET ${path}: HTTP ${status}: nope`, status) : inventoryAnswer(path)));
+      expect((await fresh.collect()).resources.filter((r) => r.resource.startsWith('onprem-dc1/'))).toEqual([]);
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
+  test('volumes across working environments are bounded: beyond MAX_VOLUMES the lists are cut, and said so', async () => {
+    const environments = Math.ceil(MAX_VOLUMES / MAX_VOLUMES_PER_ENVIRONMENT) + 1;
+    const ids = Array.from({ length: environments }, (_, i) => `we-${i}`);
+    const h = harness((path) => {
+      if (path === WE) return { 'working-environment': ids.map((id) => ({ id, name: id, 'backup-enablement-status': 'ON' })) };
+      const we = ids.find((id) => path === `${WE}/${id}/volume`);
+      if (we) return { volume: Array.from({ length: MAX_VOLUMES_PER_ENVIRONMENT }, (_, i) => ({ 'file-system-id': `${we}-v${i}`, name: `v${i}`, 'backup-status': 'ACTIVE' })) };
+      return { job: [] };
+    });
+    const found = await h.collect();
+    expect(found.resources).toHaveLength(MAX_VOLUMES);
+    const problems = h.lines.filter((l) => l.includes('answer partly unusable')).map((l) => JSON.parse(l).problem as string);
+    expect(problems).toContainEqual(expect.stringContaining(`volumes across working environments`));
+    // The same bound holds for the lists kept for the next collection.
+    expect((await h.collect()).resources).toHaveLength(MAX_VOLUMES);
+  });
+
+  test('a working environment list answered 404 fails the collection', async () => {
+    const h = harness((path) => (path === WE ? new CollectError('http_4xx', `GET ${path}: HTTP 404: not found`, 404) : inventoryAnswer(path)));
+    await expect(h.collect()).rejects.toMatchObject({ reason: 'http_4xx' });
   });
 
   test('a refused working environment list (403) leaves protection out and jobs named by id; other failures fail the collection', async () => {
