@@ -6,9 +6,9 @@
 // RSS (the process' high-water mark since it started), and the V8 heap and external memory at the
 // end. See docs/performance.md.
 //
-//   npm run bench:demo                     (builds first)
-//   node bench/demo-memory.mjs --scrapes=100
-//   BENCH_NODE_OPTIONS="--heap-prof" node bench/demo-memory.mjs
+//   npm run build && npm run build:simulators && node bench/demo-memory.mjs --scrapes=100
+//   BENCH_NODE_OPTIONS="--max-semi-space-size=1" node bench/demo-memory.mjs   (V8 options of the exporter)
+//   BENCH_NODE_OPTIONS=--expose-gc node bench/demo-memory.mjs --heap-snapshots=/tmp/snaps
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
