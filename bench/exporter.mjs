@@ -75,7 +75,7 @@ export async function startExporter(configYaml, { root = ROOT } = {}) {
       child.on('message', onMessage);
       child.send({ bench, id, ...fields });
     });
-  const sample = (reset = false) => ask('sample', { reset });
+  const sample = (reset = false, gc = false) => ask('sample', { reset, gc });
   const recordings = join(dir, 'answers.bin');
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
@@ -95,6 +95,10 @@ export async function startExporter(configYaml, { root = ROOT } = {}) {
     /** Records the answer bodies of the scrapes until stopRecording() (see bench/probe.cjs). */
     record: () => ask('record', { file: recordings }),
     stopRecording: () => ask('record', { file: undefined }),
+    /** Moves the exporter's wall clock forward by `ms` (see bench/probe.cjs); only between scrapes. */
+    advanceClock: (ms) => ask('advance', { ms }),
+    /** Writes a V8 heap snapshot of the exporter to `file`. */
+    heapSnapshot: (file) => ask('heapsnapshot', { file }, 120_000),
     /** CPU of UTF-8 decoding and JSON.parse of the recorded bodies, in the exporter's process. */
     floor: () => ask('floor', { file: recordings }, 600_000),
     /** Open sockets of the exporter process (Linux: /proc/<pid>/fd). */

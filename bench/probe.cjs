@@ -9,6 +9,7 @@
 //           read from upstream.
 //   record  the answer bodies of the scrapes that follow, until the next `record` with no file,
 //           are appended to `file` (length-prefixed), as the bytes undici handed to the exporter.
+//   advance moves the exporter's wall clock (Date.now) forward by `ms`, between scrapes.
 //   floor   reads the recorded bodies back one at a time and returns the CPU time that decoding
 //           them from UTF-8 and JSON.parse took here, in this process: the least any exporter
 //           must spend on those answers. Only one body is held at a time, so peak RSS is not moved.
@@ -19,15 +20,34 @@ const dc = require('node:diagnostics_channel');
 const fs = require('node:fs');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 
+// The exporter's wall clock, which the harness may move forward (`advance`) so that what falls due
+// after an hour (AhsayCBS' inventory reads) falls due within a run. Replaced before the exporter
+// loads, so that the references to Date.now it keeps are this one; timers are not moved.
+const realNow = Date.now;
+let clockOffsetMs = 0;
+Date.now = () => realNow() + clockOffsetMs;
+
 const delay = monitorEventLoopDelay({ resolution: 5 });
 delay.enable();
+
+// BENCH_TRACE_STALLS=<ms>: every turn of the event loop held longer than that is written to stderr
+// with its end on the monotonic clock V8's CPU profiles use (µs), to find what ran in a profile.
+const stallMs = Number(process.env.BENCH_TRACE_STALLS);
+if (stallMs > 0) {
+  let last = performance.now();
+  setInterval(() => {
+    const now = performance.now();
+    if (now - last > stallMs + 10) process.stderr.write(`probe: event loop held ${(now - last - 10).toFixed(0)} ms, ended at ${process.hrtime.bigint() / 1000n} µs\n`);
+    last = now;
+  }, 10).unref();
+}
 
 /** The harness' own requests (readiness) are not scrapes. */
 const isScrape = (url) => typeof url === 'string' && !url.startsWith('/-/');
 
 let window = freshWindow();
 function freshWindow() {
-  return { firstStart: Infinity, lastFinish: -Infinity, scrapes: 0, intervals: [], bytes: 0, requests: 0 };
+  return { firstStart: Infinity, lastFinish: -Infinity, scrapes: 0, intervals: [], bytes: 0, requests: 0, statuses: {} };
 }
 /** undici request -> when its head was written on the socket. */
 const written = new WeakMap();
@@ -48,7 +68,8 @@ dc.subscribe('undici:client:sendHeaders', ({ request }) => {
   window.requests++;
   if (recordFd !== undefined) recording.set(request, []);
 });
-dc.subscribe('undici:request:headers', ({ request }) => {
+dc.subscribe('undici:request:headers', ({ request, response }) => {
+  window.statuses[response.statusCode] = (window.statuses[response.statusCode] ?? 0) + 1;
   const at = written.get(request);
   if (at !== undefined) window.intervals.push(at, performance.now());
 });
@@ -127,13 +148,20 @@ function floor(file) {
 process.on('message', (message) => {
   if (!message || typeof message.bench !== 'string') return;
   if (message.bench === 'sample') {
+    // With --expose-gc, asked to: what stays after a full collection, not what awaits one.
+    if (message.gc && typeof global.gc === 'function') global.gc();
     const w = window;
     const wallMs = w.lastFinish - w.firstStart;
+    const memory = process.memoryUsage();
     process.send({
       bench: 'sample',
       id: message.id,
       cpuMicros: cpuMicros(),
-      rssBytes: process.memoryUsage().rss,
+      rssBytes: memory.rss,
+      heapUsedBytes: memory.heapUsed,
+      heapTotalBytes: memory.heapTotal,
+      externalBytes: memory.external,
+      heapSpaces: require('node:v8').getHeapSpaceStatistics().map((space) => ({ name: space.space_name, size: space.space_size, used: space.space_used_size })),
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
       maxDelayMs: delay.max / 1e6,
       scrapes: w.scrapes,
@@ -141,6 +169,7 @@ process.on('message', (message) => {
       upstreamMs: w.scrapes > 0 ? unionMs(w.intervals, w.firstStart, w.lastFinish) : NaN,
       upstreamBytes: w.bytes,
       upstreamRequests: w.requests,
+      upstreamStatuses: w.statuses,
     });
     if (message.reset) {
       delay.reset();
@@ -150,6 +179,11 @@ process.on('message', (message) => {
     if (recordFd !== undefined) fs.closeSync(recordFd);
     recordFd = message.file ? fs.openSync(message.file, 'w') : undefined;
     process.send({ bench: 'record', id: message.id });
+  } else if (message.bench === 'advance') {
+    clockOffsetMs += message.ms;
+    process.send({ bench: 'advance', id: message.id, offsetMs: clockOffsetMs });
+  } else if (message.bench === 'heapsnapshot') {
+    process.send({ bench: 'heapsnapshot', id: message.id, file: require('node:v8').writeHeapSnapshot(message.file) });
   } else if (message.bench === 'floor') {
     process.send({ bench: 'floor', id: message.id, ...floor(message.file) });
   }

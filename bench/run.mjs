@@ -169,6 +169,11 @@ async function measure(side, phase, runs, stats) {
     const after = await exporter.sample();
     const upstreamSeen = await phase.upstreamSeen?.();
     if (results.some((r) => r.down > 0)) throw new Error(`${side.label}: a target was down`);
+    // Answers other than 2xx (digest challenges, retried 429/5xx) are requests the exporter repeats.
+    const statuses = Object.entries(after.upstreamStatuses ?? {});
+    if (statuses.some(([status]) => !status.startsWith('2'))) {
+      process.stderr.write(`${side.label}, ${phase.name || 'scrape'} ${i + 1}: upstream answers by status ${statuses.map(([status, n]) => `${status}: ${n}`).join(', ')}\n`);
+    }
     const cpuMs = (after.cpuMicros - before.cpuMicros) / 1000;
     stats.times.push(Math.max(...results.map((r) => r.ms)));
     stats.cpu.push(cpuMs);
@@ -185,6 +190,7 @@ async function measure(side, phase, runs, stats) {
       // recorded ones (answers recomputed, a list grown) is not held against that floor.
       if (Math.abs(after.upstreamBytes - floor.bytes) > 0.01 * floor.bytes) stats.mismatched++;
     }
+    stats.upstream.push(upstreamSeen ?? results.reduce((sum, r) => sum + r.upstream, 0));
     stats.last = { results, after, upstreamSeen };
   }
 }
@@ -201,11 +207,11 @@ async function runWorkload(workload, sides) {
   const started = [];
   try {
     for (const side of sides) started.push({ ...side, exporter: await startExporter(config, { root: side.root }) });
-    const phasesOf = started.map((side) => workload.phases(setup, side.exporter.url));
+    const phasesOf = started.map((side) => workload.phases(setup, side.exporter.url, side.exporter));
     const rows = [];
     for (let p = 0; p < phasesOf[0].length; p++) {
       const name = phasesOf[0][p].name;
-      const statsOf = started.map(() => ({ times: [], cpu: [], delays: [], overhead: [], upstreamMs: [], bytes: [], floor: [], floorRatio: [], mismatched: 0, recorded: false }));
+      const statsOf = started.map(() => ({ upstream: [], times: [], cpu: [], delays: [], overhead: [], upstreamMs: [], bytes: [], floor: [], floorRatio: [], mismatched: 0, recorded: false }));
       const runs = phasesOf[0][p].runs ?? repeat;
       const blockCount = phasesOf[0][p].cold ? 1 : Math.min(blocks, runs);
       for (let b = 0; b < blockCount; b++) {
@@ -248,7 +254,8 @@ async function runWorkload(workload, sides) {
           upstreamMs: median(stats.upstreamMs),
           overheadMs: median(stats.overhead),
           maxRssMb: last.after.maxRssBytes / 1024 / 1024,
-          upstream: last.upstreamSeen ?? last.results.reduce((sum, r) => sum + r.upstream, 0),
+          // Median over the measured scrapes, and the most when they differ (inventory reads falling due).
+          upstream: Math.min(...stats.upstream) === Math.max(...stats.upstream) ? String(stats.upstream[0]) : `${median(stats.upstream)} (max ${Math.max(...stats.upstream)})`,
           series: last.results[0].series,
           maxDelayMs: Math.max(...stats.delays),
         });

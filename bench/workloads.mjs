@@ -168,7 +168,7 @@ export const workloads = [
   {
     id: 'e',
     latencyMs: 20,
-    description: '2,000 AhsayCBS users, 2 days, 20 ms per request, max_concurrency 32: cold, then warm',
+    description: '2,000 AhsayCBS users, 2 days, 20 ms per request, max_concurrency 32: cold, then warm, then 16 scrapes a minute apart (the exporter\'s clock moved) while the users\' hourly inventory reads fall due',
     async setup() {
       const sim = createAhsaySimulator({ sysUser: 'bench', sysPwd: 'bench-secret', users: 2000, faults: simulated(this.latencyMs) });
       const server = await startSimulator(sim.app);
@@ -178,7 +178,7 @@ export const workloads = [
         close: () => server.close(),
       };
     },
-    phases(setup, url) {
+    phases(setup, url, exporter) {
       const once = () => get(`${url}/probe?target=cbs`, 120);
       let before = 0;
       const counted = {
@@ -187,10 +187,20 @@ export const workloads = [
         },
         upstreamSeen: async () => (await simulatorRequests(setup.simUrls[0])) - before,
       };
+      // The users' inventory reads (every 60 minutes by default, each user's up to a quarter later)
+      // fall due only an hour after the cold scrape: the exporter's clock is moved forward by the
+      // interval once, then by a scrape interval (60 s) before every scrape, over the whole spread.
+      let moved = false;
+      const inventoriesDue = async () => {
+        await exporter.advanceClock(moved ? 60_000 : 60 * 60_000);
+        moved = true;
+        await counted.before();
+      };
       return [
         // The first scrape of a fresh exporter: nothing to record its answers in before it.
         { name: 'cold', runs: 1, cold: true, ...counted, scrape: async () => [await once()] },
         { name: 'warm', runs: 3, ...counted, scrape: async () => [await once()] },
+        { name: 'inventories due', runs: 16, ...counted, before: inventoriesDue, scrape: async () => [await once()] },
       ];
     },
   },
@@ -200,6 +210,9 @@ export const workloads = [
   // scrape reads them), so these run only when named: --only=f,f2.
   opsWorkload({ id: 'f', clusters: 2000, jobsPerCluster: 500, optIn: true, runs: 3 }),
   opsWorkload({ id: 'f2', clusters: 10, jobsPerCluster: 100_000, optIn: true, runs: 3 }),
+  // f2's shape at a fifth of its size (2 clusters of 100,000): a long list's 200 pages asked at once,
+  // in about a minute instead of ten.
+  opsWorkload({ id: 'f3', clusters: 2, jobsPerCluster: 100_000, optIn: true, runs: 3 }),
   {
     id: 'c',
     latencyMs: 200,

@@ -272,6 +272,9 @@ export class JobHistory {
   }
 }
 
+/** Finished jobs counted into the history per turn of the event loop (see HistoryBatch.commitInSlices). */
+const COMMIT_SLICE = 5000;
+
 /** Longest job id or resource the history keeps (see boundedText): an upstream controls their size. */
 const HISTORY_KEY_LENGTH = 128;
 
@@ -332,6 +335,21 @@ export class HistoryBatch {
     if (this.committed) return;
     this.committed = true;
     for (const job of this.pending) this.history.count(job);
+  }
+
+  /**
+   * commit() a slice of jobs per turn of the event loop: a batch may hold the history's whole
+   * capacity (100,000 jobs, tens of milliseconds to count), which must not hold the loop at once.
+   */
+  async commitInSlices(slice = COMMIT_SLICE): Promise<void> {
+    if (this.committed) return;
+    this.committed = true;
+    const { pending } = this;
+    for (let at = 0; at < pending.length; at += slice) {
+      if (at > 0) await new Promise((resolve) => setImmediate(resolve));
+      const end = Math.min(pending.length, at + slice);
+      for (let i = at; i < end; i++) this.history.count(pending[i]!);
+    }
   }
 }
 

@@ -97,17 +97,72 @@ export function pathForLog(path: string): string {
   return `${path.slice(0, at)}?${shown.toString()}`;
 }
 
+/**
+ * At most `size` holders at a time; the others wait in order. A waiter whose collection's signal
+ * aborts leaves the queue at once. One abort listener per signal, not per waiter: a collection may
+ * have thousands of requests waiting, and an AbortSignal's listeners are a list walked on every add.
+ */
+class Slots {
+  private free: number;
+  private readonly waiting: Array<{ signal: AbortSignal; grant: () => void; refuse: () => void }> = [];
+  private readonly watched = new WeakSet<AbortSignal>();
+
+  constructor(size: number) {
+    this.free = size;
+  }
+
+  /** Resolves when a slot is this caller's (call the returned release once); rejects if `signal` aborts first. */
+  acquire(signal: AbortSignal, aborted: () => Error): Promise<() => void> {
+    if (signal.aborted) return Promise.reject(aborted());
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve(this.releaser());
+    }
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ signal, grant: () => resolve(this.releaser()), refuse: () => reject(aborted()) });
+      if (this.watched.has(signal)) return;
+      this.watched.add(signal);
+      signal.addEventListener('abort', () => this.dropAborted(), { once: true });
+    });
+  }
+
+  private releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next.grant();
+      else this.free++;
+    };
+  }
+
+  private dropAborted(): void {
+    const kept = this.waiting.filter((w) => !w.signal.aborted);
+    const dropped = this.waiting.filter((w) => w.signal.aborted);
+    this.waiting.splice(0, this.waiting.length, ...kept);
+    for (const w of dropped) w.refuse();
+  }
+}
+
 export class HttpClient {
   private readonly pool: Dispatcher;
   private readonly basePath: string;
   private readonly maxResponseBytes: number;
+  /**
+   * Requests in flight, bounded here rather than in undici's queue: a request's authentication
+   * (a Digest nonce and count, a signature's date) is made when it can be sent, not while it waits
+   * behind thousands of others, by when a nonce may have gone stale.
+   */
+  private readonly slots: Slots;
 
   constructor(private readonly options: HttpClientOptions) {
     const url = new URL(options.baseUrl);
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-    // One request per connection and at most maxConcurrency connections: that bounds the requests in
-    // flight; undici queues the others until a connection is free.
+    this.slots = new Slots(options.maxConcurrency);
+    // One request per connection and at most maxConcurrency connections, as many as the slots above:
+    // a request that holds a slot finds a free connection.
     this.pool = new Pool(url.origin, {
       connections: options.maxConcurrency,
       keepAliveTimeout: 30_000,
@@ -133,7 +188,14 @@ export class HttpClient {
     let authRetries = 0;
     // Bounded: at most MAX_RETRIES status retries plus two authentication rounds (a challenge, then a stale nonce).
     for (;;) {
-      const { response, outgoing } = await this.attempt(method, path, options, scope);
+      const release = await this.slots.acquire(scope.signal, () => new CollectError('timeout', 'deadline exceeded while waiting for a free connection'));
+      let exchange: { response: HttpResponse; outgoing: OutgoingRequest };
+      try {
+        exchange = await this.attempt(method, path, options, scope);
+      } finally {
+        release();
+      }
+      const { response, outgoing } = exchange;
       if (response.status === 401 && this.options.auth && authRetries < 2) {
         authRetries++;
         if ((await this.options.auth.onUnauthorized(response, outgoing, authRetries, scope)) === 'retry') continue;

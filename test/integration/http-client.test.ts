@@ -1,7 +1,7 @@
 /** The HTTP client against real servers on 127.0.0.1: retries, deadlines, size caps, TLS, the bound on requests in flight. */
 import type http from 'node:http';
 import { HttpClient } from '../../src/http/client';
-import type { RequestScope } from '../../src/http/client';
+import type { RequestAuth, RequestScope } from '../../src/http/client';
 import { CollectError } from '../../src/http/errors';
 import { scopeFor } from '../helpers/scope';
 import { selfSignedCertificate, startServer } from '../helpers/servers';
@@ -228,6 +228,49 @@ describe('HttpClient', () => {
 
     test('the same server counts more than 3 in flight when the client allows 8: the count above detects excess', async () => {
       expect(await burst(8, 20)).toEqual({ peak: 8, seen: 20, requests: 20 });
+    });
+
+    test('a waiting request gets its authentication when it is sent, not while it waits (a Digest nonce would go stale meanwhile)', async () => {
+      const server = await holdingServer();
+      let made = 0;
+      const auth: RequestAuth = {
+        headers: () => ({ authorization: `Test ${++made}` }),
+        onUnauthorized: () => 'fail',
+      };
+      const client = clientFor(server.url, { maxConcurrency: 2, auth });
+      const scope = scopeFor(20_000);
+      const all = Promise.all(Array.from({ length: 6 }, () => client.json({ path: '/x' }, scope)));
+      await server.holding(2);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Two sent, four waiting: only the two sent have headers.
+      expect(made).toBe(2);
+      server.releaseAll();
+      await server.holding(2);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(made).toBe(4);
+      server.releaseAll();
+      await server.holding(2);
+      server.releaseAll();
+      await all;
+      expect(made).toBe(6);
+      scope.done();
+    });
+
+    test('thousands of waiting requests of one collection all end at its deadline, none sent', async () => {
+      const server = await holdingServer();
+      const client = clientFor(server.url, { maxConcurrency: 1 });
+      const controller = new AbortController();
+      const scope: RequestScope = { signal: controller.signal, deadline: Date.now() + 20_000, requests: 0 };
+      const first = reasonOf(client.json({ path: '/first' }, scope));
+      await server.holding(1);
+      const waiting = Array.from({ length: 3000 }, () => reasonOf(client.json({ path: '/waiting' }, scope)));
+      controller.abort(new Error('deadline'));
+      const reasons = new Set(await Promise.all(waiting));
+      expect([...reasons]).toEqual(['timeout: deadline exceeded while waiting for a free connection']);
+      expect(await first).toMatch(/^timeout: /);
+      expect(server.seen()).toBe(1);
+      expect(scope.requests).toBe(1);
+      server.releaseAll();
     });
 
     test('a request queued behind busy connections ends with reason timeout at its deadline, without waiting for a connection', async () => {

@@ -252,6 +252,21 @@ describe('summaries', () => {
     next.commit();
     expect(history.finished.get('restore\u0000failed')).toBe(247);
   });
+
+  test('commitInSlices counts what commit() would, a slice per turn of the event loop, once', async () => {
+    const jobs = Array.from({ length: 1_234 }, (_, i) => job({ id: String(i), resource: `r${i % 17}`, state: i % 5 === 0 ? 'failed' : 'succeeded', startedAt: i }));
+    const history = new JobHistory(['restore']);
+    const batch = history.begin();
+    jobs.forEach((j) => batch.add(j));
+    const committing = batch.commitInSlices(500);
+    // The first slice is counted at once, the rest in later turns.
+    expect(history.finished.get('restore\u0000failed')! + history.finished.get('restore\u0000succeeded')!).toBe(500);
+    await committing;
+    await batch.commitInSlices(500);
+    batch.commit();
+    expect(history.finished.get('restore\u0000failed')).toBe(247);
+    expect(history.finished.get('restore\u0000succeeded')).toBe(987);
+  });
 });
 
 describe('values an upstream controls stay bounded and distinct', () => {
