@@ -184,7 +184,15 @@ export class JobHistory {
   /** The remembered ids in the order they came, a ring of `capacity` slots: the oldest is forgotten first. */
   private readonly ringOwners: SeenIds[] = [];
   private readonly ringIds: string[] = [];
+  /** When each remembered job started (NaN where the product does not say). */
+  private readonly ringStarts: number[] = [];
   private ringNext = 0;
+  /**
+   * Once ids had to be forgotten: the latest start of a forgotten job. A finished job that started
+   * before it is taken as counted, so that a window holding more finished jobs than the history
+   * remembers does not count the forgotten ones again on every collection.
+   */
+  private forgottenUpTo = -Infinity;
   readonly finished = new Map<string, number>();
   readonly durations = new Map<string, DurationHistogram>();
 
@@ -205,8 +213,9 @@ export class JobHistory {
     return new HistoryBatch(this, this.capacity);
   }
 
-  /** Whether the finished job was already counted. */
+  /** Whether the finished job was already counted (or is older than what the history had to forget). */
   has(job: FinishedJob): boolean {
+    if (job.startedAt !== undefined && job.startedAt < this.countedUpTo()) return true;
     return this.seen.get(job.kind)?.get(job.resource)?.ids.has(job.id) ?? false;
   }
 
@@ -219,9 +228,8 @@ export class JobHistory {
   /** Counts a finished job unless it was already counted. */
   count(job: FinishedJob): void {
     if (this.capacity > 0) {
-      const owner = this.seenOf(job.kind, job.resource);
-      if (owner.ids.has(job.id)) return;
-      this.remember(owner, job.id);
+      if (this.has(job)) return;
+      this.remember(this.seenOf(job.kind, job.resource), job.id, job.startedAt ?? NaN);
     }
     const key = seriesKey(job.kind, job.state);
     this.finished.set(key, (this.finished.get(key) ?? 0) + 1);
@@ -251,16 +259,31 @@ export class JobHistory {
     return owner;
   }
 
-  private remember(owner: SeenIds, id: string): void {
+  /**
+   * Jobs that started before this are taken as counted: the latest start forgotten, and once the
+   * history is full, the start of the job it forgets next (a job older than that would push out
+   * a newer one, to be forgotten itself at once).
+   */
+  private countedUpTo(): number {
+    const next = this.ringOwners.length === this.capacity ? this.ringStarts[this.ringNext]! : NaN;
+    return Number.isNaN(next) ? this.forgottenUpTo : Math.max(this.forgottenUpTo, next);
+  }
+
+  private remember(owner: SeenIds, id: string, startedAt: number): void {
     // Added before the oldest is forgotten: when that is this resource's only other id, its entry
     // must not be emptied (and dropped) with the new id still to come.
     owner.ids.add(id);
     const slot = this.ringNext;
     this.ringNext = (slot + 1) % this.capacity;
     const oldest = this.ringOwners[slot];
-    if (oldest) this.forget(oldest, this.ringIds[slot]!);
+    if (oldest) {
+      this.forget(oldest, this.ringIds[slot]!);
+      const forgottenStart = this.ringStarts[slot]!;
+      if (forgottenStart > this.forgottenUpTo) this.forgottenUpTo = forgottenStart;
+    }
     this.ringOwners[slot] = owner;
     this.ringIds[slot] = id;
+    this.ringStarts[slot] = startedAt;
   }
 
   private forget(owner: SeenIds, id: string): void {
@@ -284,6 +307,8 @@ export interface FinishedJob {
   resource: string;
   id: string;
   state: JobState;
+  /** Unix seconds, where the product says. */
+  startedAt?: number;
   /** Where the product says when the job started and ended. */
   seconds?: number;
 }
@@ -297,14 +322,15 @@ export function finishedJob(job: Job): FinishedJob | undefined {
     id: boundedText(job.id, HISTORY_KEY_LENGTH),
     state: job.state,
   };
+  if (job.startedAt !== undefined) finished.startedAt = job.startedAt;
   if (job.startedAt !== undefined && job.endedAt !== undefined && job.endedAt >= job.startedAt) finished.seconds = job.endedAt - job.startedAt;
   return finished;
 }
 
 /**
  * The finished jobs one collection saw that the history has not counted yet, held until the
- * collection is known to have succeeded. Bounded by the history's capacity: beyond it a job is left
- * for a later collection, which sees it again.
+ * collection is known to have succeeded. Bounded by the history's capacity: of more, the newest by
+ * start are kept (the others are older than anything the history will remember).
  */
 export class HistoryBatch {
   private readonly pending: FinishedJob[] = [];
@@ -318,7 +344,7 @@ export class HistoryBatch {
   ) {}
 
   add(job: Job): void {
-    if (!TERMINAL_JOB_STATES.has(job.state) || this.pending.length >= this.capacity) return;
+    if (!TERMINAL_JOB_STATES.has(job.state) || this.capacity === 0) return;
     const finished = finishedJob(job)!;
     if (this.history.has(finished)) return;
     let resources = this.pendingIds.get(finished.kind);
@@ -328,13 +354,30 @@ export class HistoryBatch {
     if (ids.has(finished.id)) return;
     ids.add(finished.id);
     this.pending.push(finished);
+    if (this.pending.length >= 2 * this.capacity) this.keepNewest();
+  }
+
+  /**
+   * The newest `capacity` pending jobs by start, oldest first: more than the history can remember
+   * would only push each other out. Counted oldest first, so that what the history forgets first
+   * is the oldest and its start bounds what counts as already counted.
+   */
+  private keepNewest(): FinishedJob[] {
+    const start = (job: FinishedJob) => job.startedAt ?? -Infinity;
+    this.pending.sort((a, b) => (start(a) === start(b) ? 0 : start(a) < start(b) ? -1 : 1));
+    if (this.pending.length > this.capacity) {
+      for (const dropped of this.pending.splice(0, this.pending.length - this.capacity)) {
+        this.pendingIds.get(dropped.kind)?.get(dropped.resource)?.delete(dropped.id);
+      }
+    }
+    return this.pending;
   }
 
   /** Counts the batch's jobs into the history; only the first call does. */
   commit(): void {
     if (this.committed) return;
     this.committed = true;
-    for (const job of this.pending) this.history.count(job);
+    for (const job of this.keepNewest()) this.history.count(job);
   }
 
   /**
@@ -344,7 +387,7 @@ export class HistoryBatch {
   async commitInSlices(slice = COMMIT_SLICE): Promise<void> {
     if (this.committed) return;
     this.committed = true;
-    const { pending } = this;
+    const pending = this.keepNewest();
     for (let at = 0; at < pending.length; at += slice) {
       if (at > 0) await new Promise((resolve) => setImmediate(resolve));
       const end = Math.min(pending.length, at + slice);

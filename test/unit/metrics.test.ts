@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { JOB_DURATION_BUCKETS, JobHistory, SummaryBuilder, TARGET_METRICS, createExporterMetrics, escapeLabelValue, finishedJob, newestJobs, renderTargets, summarizeNow } from '../../src/metrics';
 import { stringField } from '../../src/providers/util';
 import type { TargetSnapshot } from '../../src/metrics';
-import type { RestorePoint } from '../../src/model';
+import type { Job, RestorePoint } from '../../src/model';
 
 import { job, snapshot } from '../helpers/snapshots';
 
@@ -145,6 +145,30 @@ describe('JobHistory', () => {
     // The newest ten (41..49 and 0 again) are still known: seeing them again counts nothing.
     ['0', '41', '49'].forEach((id) => history.record(job({ id })));
     expect(history.finished.get('restore\u0000succeeded')).toBe(51);
+  });
+
+  test('a window with more finished jobs than the history remembers counts the newest once, then only new ones', () => {
+    const capacity = 100;
+    const history = new JobHistory(['restore'], capacity);
+    const finishedCount = () => history.finished.get('restore\u0000succeeded');
+    // 1,000 finished jobs in the window, listed in no particular order, on every collection.
+    const window = Array.from({ length: 1000 }, (_, i) => job({ id: `j${(i * 7919) % 1000}`, startedAt: 1_000_000 + ((i * 7919) % 1000) * 60 }));
+    const collect = (jobs: Job[]) => {
+      const batch = history.begin();
+      jobs.forEach((j) => batch.add(j));
+      batch.commit();
+    };
+    collect(window);
+    expect(finishedCount()).toBe(capacity);
+    for (let n = 0; n < 5; n++) collect(window);
+    // Forgotten jobs are older than what is remembered: they do not count again.
+    expect(finishedCount()).toBe(capacity);
+    // A job that finished since counts once, even though the history is full.
+    const newer = job({ id: 'new', startedAt: 1_000_000 + 1000 * 60 });
+    collect([...window, newer]);
+    collect([...window, newer]);
+    expect(finishedCount()).toBe(capacity + 1);
+    expect(history.remembered().ids).toBe(capacity);
   });
 
   test('a resource whose only remembered id is the oldest keeps the id that pushes it out', () => {
