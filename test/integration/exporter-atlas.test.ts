@@ -2,7 +2,7 @@
  * The exporter against the Atlas simulator over real HTTP on 127.0.0.1, in both authentication
  * modes (API key over Digest, service account over OAuth client credentials): protection per
  * cluster (one with backup disabled), schedule intervals from policy items, snapshots as restore
- * points and backup runs (a failed one, a stale cluster), restores with real durations (one in
+ * points and backup runs (a failed one, a stale cluster, a sharded cluster's from the sharded list), restores with real durations (one in
  * progress), token reuse, refresh before expiry and once on a 401, refused credentials, the
  * versioned Accept header, and promtool-clean output.
  */
@@ -32,7 +32,7 @@ async function simulator(options: Partial<AtlasSimulatorOptions> = {}): Promise<
     privateKey: PRIVATE_KEY,
     serviceAccount: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
     projects: 1,
-    clustersPerProject: 6,
+    clustersPerProject: 7,
     clock: () => clock.now,
     ...options,
   });
@@ -69,7 +69,7 @@ describe('exporter with the Atlas simulator', () => {
     const s = samples(text);
     // Protection: the disabled cluster is known and unprotected; every other is protected.
     expect(s.get(`backup_resource_protected{target="atlas",provider="atlas",resource="${byRole.disabled}",status="disabled"}`)).toBe(0);
-    for (const role of ['restoring', 'failed-snapshot', 'stale', 'daily', 'healthy']) {
+    for (const role of ['restoring', 'failed-snapshot', 'stale', 'daily', 'healthy', 'sharded']) {
       expect(s.get(`backup_resource_protected{target="atlas",provider="atlas",resource="${byRole[role]}",status="enabled"}`)).toBe(1);
     }
     // Schedules: six-hourly policy items, and one cluster with daily snapshots only.
@@ -81,6 +81,10 @@ describe('exporter with the Atlas simulator', () => {
     const now = atlas.clock.now / 1000;
     expect(now - newest(byRole.stale)!).toBeGreaterThan(3 * 86400);
     expect(now - newest(byRole.healthy)!).toBeLessThan(6 * 3600 + 60);
+    // The sharded cluster's snapshots are only in the sharded list: its restore points are as fresh as a healthy one's.
+    expect(now - newest(byRole.sharded)!).toBeLessThan(6 * 3600 + 60);
+    expect(s.get(`backup_resource_schedule_interval_seconds{target="atlas",provider="atlas",resource="${byRole.sharded}"}`)).toBe(6 * 3600);
+    expect(series(text, 'backup_last_success_timestamp_seconds', { kind: 'backup', resource: byRole.sharded })).toHaveLength(1);
     expect(newest(byRole.disabled)).toBeUndefined();
     expect(s.get('backup_restore_points{target="atlas",provider="atlas",vault="",state="error"}')).toBeGreaterThanOrEqual(1);
     // Backup runs: the failed snapshot is a failed backup; restores: one in progress, finished ones with a duration.
@@ -95,7 +99,7 @@ describe('exporter with the Atlas simulator', () => {
   });
 
   test('every call asks for the resource version it was written against', async () => {
-    const atlas = await simulator({ clustersPerProject: 2 });
+    const atlas = await simulator({ clustersPerProject: 7 });
     const accepts: string[] = [];
     const outer = (await import('express')).default();
     outer.use((req, _res, next) => {
@@ -112,6 +116,7 @@ describe('exporter with the Atlas simulator', () => {
       '/api/atlas/v2/groups/{id}/clusters/{name}/backup/restoreJobs application/vnd.atlas.2023-01-01+json',
       '/api/atlas/v2/groups/{id}/clusters/{name}/backup/schedule application/vnd.atlas.2024-08-05+json',
       '/api/atlas/v2/groups/{id}/clusters/{name}/backup/snapshots application/vnd.atlas.2023-01-01+json',
+      '/api/atlas/v2/groups/{id}/clusters/{name}/backup/snapshots/shardedClusters application/vnd.atlas.2023-01-01+json',
     ]);
   });
 
