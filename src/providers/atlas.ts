@@ -309,6 +309,12 @@ export function protectionOf(cluster: AtlasCluster, intervalSeconds?: number): R
 /** How long a cluster's backup schedule is reused: schedules change rarely, and each costs a request. */
 export const SCHEDULE_TTL_MS = 3_600_000;
 const MAX_CACHED_SCHEDULES = 10_000;
+/**
+ * A refused call is logged once per call and cluster, and again after this long if it still is:
+ * other clusters' refusals are not hidden behind the first, and a lasting one does not flood the log.
+ */
+export const REFUSAL_LOG_TTL_MS = 3_600_000;
+const MAX_REFUSALS_REMEMBERED = 10_000;
 
 interface Project {
   id: string;
@@ -318,7 +324,7 @@ interface Project {
 interface State {
   /** group/cluster -> seconds between snapshots (empty: the schedule does not say). */
   schedules: LRUCache<string, { seconds?: number }>;
-  /** Calls already logged as refused. */
+  /** `<call> <project>/<cluster>` already logged as refused (within REFUSAL_LOG_TTL_MS). */
   refused: LRUCache<string, true>;
 }
 
@@ -343,16 +349,18 @@ async function listProjects(ctx: CollectContext, configured: string[] | undefine
 
 /**
  * A per-cluster read that may be refused (403: the key lacks a role on it) or find the cluster gone
- * (404: deleted since the list): that part is left out, logged once per target and call.
+ * (404: deleted since the list): that part is left out, logged once per call and cluster (again an
+ * hour later if it still is).
  */
-async function optional(ctx: CollectContext, state: State, call: string, read: () => Promise<void>): Promise<void> {
+async function optional(ctx: CollectContext, state: State, call: string, cluster: AtlasCluster, read: () => Promise<void>): Promise<void> {
   try {
     await read();
   } catch (err) {
     if (!(err instanceof CollectError) || (err.status !== 403 && err.status !== 404)) throw err;
-    if (!state.refused.has(call)) {
-      state.refused.set(call, true);
-      ctx.log.warn({ call, status: err.status, err: err.message }, 'Atlas refused a backup call; that part is left out (Project Read Only suffices)');
+    const key = `${call} ${cluster.resource}`;
+    if (!state.refused.has(key)) {
+      state.refused.set(key, true);
+      ctx.log.warn({ call, resource: cluster.resource, status: err.status, err: err.message }, 'Atlas refused a backup call; that part is left out (Project Read Only suffices)');
     }
   }
 }
@@ -364,7 +372,7 @@ async function collectCluster(ctx: CollectContext, state: State, project: Projec
   }
   const base = `${API}/groups/${encodeURIComponent(project.id)}/clusters/${encodeURIComponent(cluster.name)}/backup`;
   await Promise.all([
-    optional(ctx, state, 'snapshots', () =>
+    optional(ctx, state, 'snapshots', cluster, () =>
       // The specification lists no paging parameters for the sharded list; one that ignores them
       // answers everything on one page longer than asked for, which readPages takes as the whole list.
       readPages(ctx, snapshotsPath(base, cluster), {}, PAGING, (items) => {
@@ -372,7 +380,7 @@ async function collectCluster(ctx: CollectContext, state: State, project: Projec
         ctx.report({ restorePoints, jobs });
       }),
     ),
-    optional(ctx, state, 'restoreJobs', () => readPages(ctx, `${base}/restoreJobs`, {}, PAGING, (items) => ctx.report({ jobs: mapRestoreJobs(items, cluster.resource, sink) }))),
+    optional(ctx, state, 'restoreJobs', cluster, () => readPages(ctx, `${base}/restoreJobs`, {}, PAGING, (items) => ctx.report({ jobs: mapRestoreJobs(items, cluster.resource, sink) }))),
     scheduleOf(ctx, state, base, cluster, sink).then((seconds) => ctx.report({ resources: [protectionOf(cluster, seconds)] })),
   ]);
 }
@@ -382,7 +390,7 @@ async function scheduleOf(ctx: CollectContext, state: State, base: string, clust
   const cached = state.schedules.get(base);
   if (cached) return cached.seconds;
   let body: unknown;
-  await optional(ctx, state, 'schedule', async () => {
+  await optional(ctx, state, 'schedule', cluster, async () => {
     body = await ctx.http.json({ path: `${base}/schedule` });
   });
   const seconds = body === undefined ? undefined : scheduleIntervalSeconds(body, sink, cluster.resource);
@@ -437,7 +445,7 @@ export const atlas = defineProvider({
     const problems = new ProblemLog('Atlas');
     const state: State = {
       schedules: new LRUCache({ max: MAX_CACHED_SCHEDULES, ttl: SCHEDULE_TTL_MS }),
-      refused: new LRUCache({ max: 100 }),
+      refused: new LRUCache({ max: MAX_REFUSALS_REMEMBERED, ttl: REFUSAL_LOG_TTL_MS }),
     };
     let auth;
     if (settings.client_secret !== undefined && settings.client_id !== undefined) {

@@ -120,6 +120,34 @@ describe('exporter with the Atlas simulator', () => {
     ]);
   });
 
+  test('a refused backup call is left out and logged once per call and cluster, not once per target', async () => {
+    const atlas = await simulator({ clustersPerProject: 4 });
+    const outer = (await import('express')).default();
+    outer.use((req, res, next) => {
+      if (!req.path.endsWith('/backup/restoreJobs')) return next();
+      res.status(403).json({ detail: 'The API key lacks the role.', error: 403, errorCode: 'USER_CANNOT_ACCESS_ORGANIZATION', parameters: [], reason: 'Forbidden' });
+    });
+    outer.use(atlas.sim.app);
+    const server = track(await startSimulator(outer));
+    const ex = await exporter(`targets:\n${target('atlas', server.url, 'digest')}`);
+    const refusals = () =>
+      ex.logs
+        .map((line) => JSON.parse(line) as { msg?: string; call?: string; resource?: string; status?: number })
+        .filter((entry) => entry.msg?.startsWith('Atlas refused a backup call'));
+    const { text } = await fetchText(`${ex.url}/probe?target=atlas`);
+    expect(up(text)).toBe(1);
+    const project = atlas.sim.projects[0]!.name;
+    const withBackup = atlas.sim.clusters.filter((c) => c.role !== 'disabled').map((c) => `${project}/${c.name}`);
+    expect(withBackup).toHaveLength(3);
+    // Every cluster's refusal is said, with its cluster; snapshots are still read.
+    expect(refusals().map((entry) => [entry.call, entry.resource, entry.status]).sort()).toEqual(withBackup.map((resource) => ['restoreJobs', resource, 403]).sort());
+    expect(series(text, 'backup_jobs', { kind: 'restore' }).reduce((sum, [, v]) => sum + v, 0)).toBe(0);
+    expect(series(text, 'backup_last_restore_point_timestamp_seconds').length).toBe(3);
+    // The same refusals on the next scrape are not said again.
+    expect(up((await fetchText(`${ex.url}/probe?target=atlas`)).text)).toBe(1);
+    expect(refusals()).toHaveLength(3);
+  });
+
   test('OAuth: one token serves many scrapes, is renewed before it expires, and once after a 401', async () => {
     // Tokens of 100 s: renewed at 90 % of their life (a minute early for the one-hour tokens Atlas issues).
     const atlas = await simulator({ tokenLifetimeMs: 100_000 });
