@@ -5,8 +5,8 @@
  * POST /api/oauth/token, then a bearer token valid for an hour).
  *
  * Faithful details (Atlas Admin API v2 specification and the public Go SDK's models, atlas-sdk-go
- * v20250312023: Group, ClusterDescription20240805, DiskBackupSnapshot, DiskBackupSnapshotRestoreJob,
- * DiskBackupSnapshotSchedule20240805, DiskBackupApiPolicyItem, ApiError):
+ * v20250312023: Group, ClusterDescription20240805, DiskBackupSnapshot, DiskBackupShardedClusterSnapshot,
+ * DiskBackupSnapshotRestoreJob, DiskBackupSnapshotSchedule20240805, DiskBackupApiPolicyItem, ApiError):
  * - Every v2 call names a resource version in `Accept: application/vnd.atlas.<date>+json`; a date
  *   the resource does not have is refused with 406 (the reference does not list that error's code).
  * - Lists: `{links, results, totalCount}`, pageNum 1-based, itemsPerPage default 100 and at most
@@ -14,18 +14,24 @@
  * - Errors: `{detail, error, errorCode, parameters, reason}`; 429 carries Retry-After and the
  *   RATE_LIMITED error code; a Digest 401 carries `WWW-Authenticate: Digest realm="MMS Public API"`.
  * - Clusters are addressed by name; backupEnabled says whether cloud backup is on (the older
- *   2023-02-01 shape says providerBackupEnabled).
+ *   2023-02-01 shape says providerBackupEnabled); clusterType REPLICASET | SHARDED | GEOSHARDED.
  * - Snapshots: status queued | inProgress | completed | failed, createdAt, expiresAt,
  *   storageSizeBytes, frequencyType, snapshotType scheduled, type replicaSet; newest first.
+ * - A sharded (or global) cluster's snapshots are listed only at .../backup/snapshots/shardedClusters
+ *   ("Return All Sharded Cluster Cloud Backups"), one per cluster with its shards' and config
+ *   server's parts in members and snapshotIds, type shardedCluster; its replica set list
+ *   (.../backup/snapshots) is empty, and so is a replica set's sharded list. The specification lists
+ *   no paging parameters for the sharded list: it answers every snapshot at once, with totalCount.
  * - Restore jobs have no status word: cancelled, failed and expired flags, createdAt (in the API's
  *   documented answers and the older Go client's CloudProviderSnapshotRestoreJob), finishedAt once
  *   done, deliveryType automated | download | pointInTime, expiresAt for downloads.
  * - The schedule's policies[].policyItems[] give frequencyType hourly | daily | weekly | monthly and
  *   frequencyInterval (hours for hourly items; the day for the others).
  *
- * The world, by position of a cluster in its project (every sixth repeats it): 0 has a restore that
+ * The world, by position of a cluster in its project (every seventh repeats it): 0 has a restore that
  * is always in progress, 1 has cloud backup disabled, 2's newest snapshot failed, 3 is stale (backup
- * on, but its newest snapshot is three days old), 4 takes one snapshot a day; the rest every six hours.
+ * on, but its newest snapshot is three days old), 4 takes one snapshot a day, 5 is healthy, 6 is a
+ * healthy sharded cluster (GEOSHARDED in every second project); all but 4 snapshot every six hours.
  */
 import { randomBytes } from 'node:crypto';
 import express from 'express';
@@ -50,6 +56,7 @@ const VERSIONS = {
   groups: ['2023-01-01'],
   clusters: ['2023-02-01', '2024-08-05'],
   snapshots: ['2023-01-01'],
+  shardedSnapshots: ['2023-01-01'],
   restoreJobs: ['2023-01-01'],
   schedule: ['2023-01-01', '2024-08-05'],
 } as const;
@@ -93,14 +100,17 @@ export interface AtlasProject {
   created: number;
 }
 
-export type ClusterRole = 'restoring' | 'disabled' | 'failed-snapshot' | 'stale' | 'daily' | 'healthy';
-const ROLES: readonly ClusterRole[] = ['restoring', 'disabled', 'failed-snapshot', 'stale', 'daily', 'healthy'];
+export type ClusterRole = 'restoring' | 'disabled' | 'failed-snapshot' | 'stale' | 'daily' | 'healthy' | 'sharded';
+const ROLES: readonly ClusterRole[] = ['restoring', 'disabled', 'failed-snapshot', 'stale', 'daily', 'healthy', 'sharded'];
+
+export type ClusterType = 'REPLICASET' | 'SHARDED' | 'GEOSHARDED';
 
 export interface AtlasCluster {
   id: string;
   name: string;
   groupId: string;
   role: ClusterRole;
+  clusterType: ClusterType;
 }
 
 export interface AtlasSimulator extends Simulator {
@@ -187,8 +197,10 @@ function buildWorld(o: AtlasSimulatorOptions, s: Settings): World {
     const project = { id: objectId(s.seed, created, 'project', p), name: numbered(PROJECT_NAMES, p), orgId, created };
     world.projects.push(project);
     const clusters: AtlasCluster[] = [];
-    for (let c = 0; c < Math.max(0, o.clustersPerProject ?? 6); c++) {
-      const cluster = { id: objectId(s.seed, created + (c + 1) * HOUR_MS, 'cluster', project.id, c), name: numbered(CLUSTER_NAMES, c), groupId: project.id, role: ROLES[c % ROLES.length]! };
+    for (let c = 0; c < Math.max(0, o.clustersPerProject ?? ROLES.length); c++) {
+      const role = ROLES[c % ROLES.length]!;
+      const clusterType: ClusterType = role !== 'sharded' ? 'REPLICASET' : p % 2 === 0 ? 'SHARDED' : 'GEOSHARDED';
+      const cluster = { id: objectId(s.seed, created + (c + 1) * HOUR_MS, 'cluster', project.id, c), name: numbered(CLUSTER_NAMES, c), groupId: project.id, role, clusterType };
       clusters.push(cluster);
       world.clusters.push(cluster);
     }
@@ -233,10 +245,35 @@ function snapshotStatus(cluster: AtlasCluster, slots: SnapshotSlots, n: number, 
   return cluster.role === 'failed-snapshot' && newestDone ? 'failed' : 'completed';
 }
 
+function isSharded(cluster: AtlasCluster): boolean {
+  return cluster.clusterType !== 'REPLICASET';
+}
+
+/** The parts of a sharded cluster's snapshot: two shards and the config server. */
+const SHARD_MEMBERS = ['shard-0', 'shard-1', 'config-0'];
+
 function snapshotJson(world: World, cluster: AtlasCluster, slots: SnapshotSlots, n: number, now: number, origin: string): Record<string, unknown> {
   const taken = slots.phase + n * slots.interval;
   const id = objectId(world.seed, taken, 'snapshot', cluster.id, n);
   const daily = cluster.role === 'daily';
+  if (isSharded(cluster)) {
+    const members = SHARD_MEMBERS.map((member) => ({ cloudProvider: 'AWS', id: objectId(world.seed, taken, 'snapshot', cluster.id, n, member), replicaSetName: `atlas-${cluster.id.slice(-6)}-${member}` }));
+    return {
+      createdAt: iso(taken),
+      expiresAt: iso(taken + 2 * DAY_MS),
+      frequencyType: 'hourly',
+      id,
+      links: [selfLink(`${origin}${ATLAS_API_BASE}/groups/${cluster.groupId}/clusters/${cluster.name}/backup/snapshots/shardedCluster/${id}`)],
+      members,
+      mongodVersion: '7.0.14',
+      policyItems: [policyItemId(world, cluster, 'hourly')],
+      snapshotIds: members.map((member) => member.id),
+      snapshotType: 'scheduled',
+      status: snapshotStatus(cluster, slots, n, now),
+      storageSizeBytes: Math.floor(draws(world.seed, 'snapshot-size', cluster.id, n)[0]! * 4e10) + 1e8,
+      type: 'shardedCluster',
+    };
+  }
   return {
     cloudProvider: 'AWS',
     copyRegions: [],
@@ -413,7 +450,7 @@ function clusterJson(cluster: AtlasCluster, legacy: boolean, origin: string): Re
   const backup = cluster.role !== 'disabled';
   const json: Record<string, unknown> = {
     backupEnabled: backup,
-    clusterType: 'REPLICASET',
+    clusterType: cluster.clusterType,
     createDate: iso(parseInt(cluster.id.slice(0, 8), 16) * 1000),
     groupId: cluster.groupId,
     id: cluster.id,
@@ -457,7 +494,20 @@ function apiRouter(world: World, s: Settings): express.Router {
     const now = s.clock();
     const slots = snapshotSlots(world, s, cluster, now);
     const origin = originOf(req);
-    sendJson(res, 200, listBody(req, slots.count, (i) => snapshotJson(world, cluster, slots, slots.newest - i, now, origin)));
+    // A sharded cluster's snapshots are not in the replica set list.
+    const count = isSharded(cluster) ? 0 : slots.count;
+    sendJson(res, 200, listBody(req, count, (i) => snapshotJson(world, cluster, slots, slots.newest - i, now, origin)));
+  }));
+  r.get('/groups/:groupId/clusters/:clusterName/backup/snapshots/shardedClusters', handle((req, res) => {
+    requireVersion(req, VERSIONS.shardedSnapshots);
+    const cluster = clusterOf(world, param(req, 'groupId'), param(req, 'clusterName'));
+    const now = s.clock();
+    const slots = snapshotSlots(world, s, cluster, now);
+    const origin = originOf(req);
+    const results: unknown[] = [];
+    if (isSharded(cluster)) for (let i = 0; i < slots.count; i++) results.push(snapshotJson(world, cluster, slots, slots.newest - i, now, origin));
+    // No paging parameters: every snapshot on one answer.
+    sendJson(res, 200, { links: [selfLink(`${origin}${req.originalUrl}`)], results, totalCount: results.length });
   }));
   r.get('/groups/:groupId/clusters/:clusterName/backup/restoreJobs', handle((req, res) => {
     requireVersion(req, VERSIONS.restoreJobs);
@@ -580,14 +630,14 @@ export const DEMO_ATLAS_PRIVATE_KEY = 'demo-atlas-private-key';
 export const DEMO_ATLAS_CLIENT_ID = 'mdb_sa_id_demo';
 export const DEMO_ATLAS_CLIENT_SECRET = 'mdb_sa_sk_demo-secret-do-not-use-in-production';
 
-/** The demo's Atlas: two projects of six clusters, a restore every ten minutes lasting about three. */
+/** The demo's Atlas: two projects of seven clusters, a restore every ten minutes lasting about three. */
 export function startDemo(listen: { host: string; port: number }): Promise<RunningSimulator> {
   const sim = createAtlasSimulator({
     publicKey: DEMO_ATLAS_PUBLIC_KEY,
     privateKey: DEMO_ATLAS_PRIVATE_KEY,
     serviceAccount: { clientId: DEMO_ATLAS_CLIENT_ID, clientSecret: DEMO_ATLAS_CLIENT_SECRET },
     projects: 2,
-    clustersPerProject: 6,
+    clustersPerProject: 7,
     restoresPerCluster: 12,
     restoreIntervalMs: 10 * MINUTE_MS,
     restoreDurationMs: 3 * MINUTE_MS,

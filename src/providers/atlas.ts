@@ -5,8 +5,9 @@
  *
  * Atlas Administration API v2 (base /api/atlas/v2). API calls of one collection: GET /groups (paged;
  * or GET /groups/{id} per configured project), GET /groups/{id}/clusters (paged) per project; per
- * cluster with backup on GET .../backup/snapshots (paged), GET .../backup/restoreJobs (paged) and, at
- * most once an hour, GET .../backup/schedule. Authentication: an API key pair (HTTP Digest, public
+ * cluster with backup on its snapshots (GET .../backup/snapshots for a replica set,
+ * .../backup/snapshots/shardedClusters for a sharded or global cluster; paged), GET
+ * .../backup/restoreJobs (paged) and, at most once an hour, GET .../backup/schedule. Authentication: an API key pair (HTTP Digest, public
  * key as user name) or a service account (OAuth 2 client credentials at POST /api/oauth/token,
  * bearer token).
  *
@@ -42,13 +43,14 @@ const PAGING: Paging = pageNumberPaging(ITEMS_PER_PAGE, MAX_PAGES);
 
 /**
  * Resource versions asked for. Clusters and the backup schedule changed shape on 2024-08-05
- * (ClusterDescription20240805, DiskBackupSnapshotSchedule20240805); projects, snapshots and restore
- * jobs still have only their 2023-01-01 version.
+ * (ClusterDescription20240805, DiskBackupSnapshotSchedule20240805); projects, snapshots (of replica
+ * sets and of sharded clusters) and restore jobs still have only their 2023-01-01 version.
  */
 export const ATLAS_API_VERSIONS = {
   groups: '2023-01-01',
   clusters: '2024-08-05',
   snapshots: '2023-01-01',
+  shardedSnapshots: '2023-01-01',
   restoreJobs: '2023-01-01',
   schedule: '2024-08-05',
 } as const;
@@ -63,6 +65,7 @@ export function versionFor(path: string): string {
   if (/\/clusters$/.test(bare)) return ATLAS_API_VERSIONS.clusters;
   if (bare.endsWith('/backup/schedule')) return ATLAS_API_VERSIONS.schedule;
   if (bare.endsWith('/backup/snapshots')) return ATLAS_API_VERSIONS.snapshots;
+  if (bare.endsWith('/backup/snapshots/shardedClusters')) return ATLAS_API_VERSIONS.shardedSnapshots;
   if (bare.endsWith('/backup/restoreJobs')) return ATLAS_API_VERSIONS.restoreJobs;
   return ATLAS_API_VERSIONS.groups;
 }
@@ -98,7 +101,9 @@ export interface MappedSnapshots {
 }
 
 /**
- * One cluster's snapshots. A snapshot is a backup run that started at createdAt (Atlas says when it
+ * One cluster's snapshots, of a replica set (DiskBackupReplicaSet) or of a sharded cluster
+ * (DiskBackupShardedClusterSnapshot: one snapshot of the whole cluster, its shards' and config
+ * server's parts in members): both say id, status, createdAt and storageSizeBytes. A snapshot is a backup run that started at createdAt (Atlas says when it
  * was taken, not when taking it ended, so the run has no end) and, once completed, a restore point.
  * Restore points have no vault: Atlas keeps snapshots per cluster.
  */
@@ -205,11 +210,18 @@ export interface AtlasCluster {
   /** `<project>/<cluster>`. */
   resource: string;
   backup: boolean;
+  /** Sharded or global (clusterType SHARDED or GEOSHARDED): its snapshots are listed apart from a replica set's. */
+  sharded: boolean;
 }
+
+/** clusterType of ClusterDescription20240805: whether the cluster is sharded. */
+const CLUSTER_TYPES: Record<string, boolean> = { REPLICASET: false, SHARDED: true, GEOSHARDED: true };
 
 /**
  * A project's clusters. Cloud backup is on where backupEnabled is true (the 2024-08-05 shape), or
- * providerBackupEnabled (the older shape, which some answers still carry).
+ * providerBackupEnabled (the older shape, which some answers still carry). A cluster without
+ * clusterType is a replica set, the API's default; an unknown type is a named problem and read as
+ * a replica set too.
  */
 export function mapClusters(raw: unknown[], projectName: string, sink: MappingSink): AtlasCluster[] {
   const clusters: AtlasCluster[] = [];
@@ -219,9 +231,23 @@ export function mapClusters(raw: unknown[], projectName: string, sink: MappingSi
       sink.problem(`cluster of project ${projectName} without a name`);
       continue;
     }
-    clusters.push({ name, resource: `${projectName}/${name}`, backup: item.backupEnabled === true || item.providerBackupEnabled === true });
+    const type = item.clusterType ?? 'REPLICASET';
+    let sharded = typeof type === 'string' ? CLUSTER_TYPES[type] : undefined;
+    if (sharded === undefined) {
+      sink.problem(`cluster ${projectName}/${name}: clusterType ${quoteForMessage(type)} is not REPLICASET, SHARDED or GEOSHARDED; its snapshots are read as a replica set's`);
+      sharded = false;
+    }
+    clusters.push({ name, resource: `${projectName}/${name}`, backup: item.backupEnabled === true || item.providerBackupEnabled === true, sharded });
   }
   return clusters;
+}
+
+/**
+ * Where a cluster's snapshots are listed: Atlas keeps a sharded cluster's apart ("Return All Sharded
+ * Cluster Cloud Backups"), and its replica set list has none of them.
+ */
+export function snapshotsPath(backupBase: string, cluster: Pick<AtlasCluster, 'sharded'>): string {
+  return cluster.sharded ? `${backupBase}/snapshots/shardedClusters` : `${backupBase}/snapshots`;
 }
 
 const HOUR = 3600;
@@ -283,6 +309,12 @@ export function protectionOf(cluster: AtlasCluster, intervalSeconds?: number): R
 /** How long a cluster's backup schedule is reused: schedules change rarely, and each costs a request. */
 export const SCHEDULE_TTL_MS = 3_600_000;
 const MAX_CACHED_SCHEDULES = 10_000;
+/**
+ * A refused call is logged once per call and cluster, and again after this long if it still is:
+ * other clusters' refusals are not hidden behind the first, and a lasting one does not flood the log.
+ */
+export const REFUSAL_LOG_TTL_MS = 3_600_000;
+const MAX_REFUSALS_REMEMBERED = 10_000;
 
 interface Project {
   id: string;
@@ -292,7 +324,7 @@ interface Project {
 interface State {
   /** group/cluster -> seconds between snapshots (empty: the schedule does not say). */
   schedules: LRUCache<string, { seconds?: number }>;
-  /** Calls already logged as refused. */
+  /** `<call> <project>/<cluster>` already logged as refused (within REFUSAL_LOG_TTL_MS). */
   refused: LRUCache<string, true>;
 }
 
@@ -317,16 +349,18 @@ async function listProjects(ctx: CollectContext, configured: string[] | undefine
 
 /**
  * A per-cluster read that may be refused (403: the key lacks a role on it) or find the cluster gone
- * (404: deleted since the list): that part is left out, logged once per target and call.
+ * (404: deleted since the list): that part is left out, logged once per call and cluster (again an
+ * hour later if it still is).
  */
-async function optional(ctx: CollectContext, state: State, call: string, read: () => Promise<void>): Promise<void> {
+async function optional(ctx: CollectContext, state: State, call: string, cluster: AtlasCluster, read: () => Promise<void>): Promise<void> {
   try {
     await read();
   } catch (err) {
     if (!(err instanceof CollectError) || (err.status !== 403 && err.status !== 404)) throw err;
-    if (!state.refused.has(call)) {
-      state.refused.set(call, true);
-      ctx.log.warn({ call, status: err.status, err: err.message }, 'Atlas refused a backup call; that part is left out (Project Read Only suffices)');
+    const key = `${call} ${cluster.resource}`;
+    if (!state.refused.has(key)) {
+      state.refused.set(key, true);
+      ctx.log.warn({ call, resource: cluster.resource, status: err.status, err: err.message }, 'Atlas refused a backup call; that part is left out (Project Read Only suffices)');
     }
   }
 }
@@ -338,13 +372,15 @@ async function collectCluster(ctx: CollectContext, state: State, project: Projec
   }
   const base = `${API}/groups/${encodeURIComponent(project.id)}/clusters/${encodeURIComponent(cluster.name)}/backup`;
   await Promise.all([
-    optional(ctx, state, 'snapshots', () =>
-      readPages(ctx, `${base}/snapshots`, {}, PAGING, (items) => {
+    optional(ctx, state, 'snapshots', cluster, () =>
+      // The specification lists no paging parameters for the sharded list; one that ignores them
+      // answers everything on one page longer than asked for, which readPages takes as the whole list.
+      readPages(ctx, snapshotsPath(base, cluster), {}, PAGING, (items) => {
         const { restorePoints, jobs } = mapSnapshots(items, cluster.resource, sink);
         ctx.report({ restorePoints, jobs });
       }),
     ),
-    optional(ctx, state, 'restoreJobs', () => readPages(ctx, `${base}/restoreJobs`, {}, PAGING, (items) => ctx.report({ jobs: mapRestoreJobs(items, cluster.resource, sink) }))),
+    optional(ctx, state, 'restoreJobs', cluster, () => readPages(ctx, `${base}/restoreJobs`, {}, PAGING, (items) => ctx.report({ jobs: mapRestoreJobs(items, cluster.resource, sink) }))),
     scheduleOf(ctx, state, base, cluster, sink).then((seconds) => ctx.report({ resources: [protectionOf(cluster, seconds)] })),
   ]);
 }
@@ -354,7 +390,7 @@ async function scheduleOf(ctx: CollectContext, state: State, base: string, clust
   const cached = state.schedules.get(base);
   if (cached) return cached.seconds;
   let body: unknown;
-  await optional(ctx, state, 'schedule', async () => {
+  await optional(ctx, state, 'schedule', cluster, async () => {
     body = await ctx.http.json({ path: `${base}/schedule` });
   });
   const seconds = body === undefined ? undefined : scheduleIntervalSeconds(body, sink, cluster.resource);
@@ -409,7 +445,7 @@ export const atlas = defineProvider({
     const problems = new ProblemLog('Atlas');
     const state: State = {
       schedules: new LRUCache({ max: MAX_CACHED_SCHEDULES, ttl: SCHEDULE_TTL_MS }),
-      refused: new LRUCache({ max: 100 }),
+      refused: new LRUCache({ max: MAX_REFUSALS_REMEMBERED, ttl: REFUSAL_LOG_TTL_MS }),
     };
     let auth;
     if (settings.client_secret !== undefined && settings.client_id !== undefined) {

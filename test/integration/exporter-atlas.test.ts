@@ -2,7 +2,7 @@
  * The exporter against the Atlas simulator over real HTTP on 127.0.0.1, in both authentication
  * modes (API key over Digest, service account over OAuth client credentials): protection per
  * cluster (one with backup disabled), schedule intervals from policy items, snapshots as restore
- * points and backup runs (a failed one, a stale cluster), restores with real durations (one in
+ * points and backup runs (a failed one, a stale cluster, a sharded cluster's from the sharded list), restores with real durations (one in
  * progress), token reuse, refresh before expiry and once on a 401, refused credentials, the
  * versioned Accept header, and promtool-clean output.
  */
@@ -32,7 +32,7 @@ async function simulator(options: Partial<AtlasSimulatorOptions> = {}): Promise<
     privateKey: PRIVATE_KEY,
     serviceAccount: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
     projects: 1,
-    clustersPerProject: 6,
+    clustersPerProject: 7,
     clock: () => clock.now,
     ...options,
   });
@@ -69,7 +69,7 @@ describe('exporter with the Atlas simulator', () => {
     const s = samples(text);
     // Protection: the disabled cluster is known and unprotected; every other is protected.
     expect(s.get(`backup_resource_protected{target="atlas",provider="atlas",resource="${byRole.disabled}",status="disabled"}`)).toBe(0);
-    for (const role of ['restoring', 'failed-snapshot', 'stale', 'daily', 'healthy']) {
+    for (const role of ['restoring', 'failed-snapshot', 'stale', 'daily', 'healthy', 'sharded']) {
       expect(s.get(`backup_resource_protected{target="atlas",provider="atlas",resource="${byRole[role]}",status="enabled"}`)).toBe(1);
     }
     // Schedules: six-hourly policy items, and one cluster with daily snapshots only.
@@ -80,7 +80,13 @@ describe('exporter with the Atlas simulator', () => {
     const newest = (resource: string) => s.get(`backup_last_restore_point_timestamp_seconds{target="atlas",provider="atlas",vault="",resource="${resource}"}`);
     const now = atlas.clock.now / 1000;
     expect(now - newest(byRole.stale)!).toBeGreaterThan(3 * 86400);
-    expect(now - newest(byRole.healthy)!).toBeLessThan(6 * 3600 + 60);
+    // Newest available: at most one interval old, plus the 12 minutes the simulator's newest snapshot is still being taken.
+    const fresh = 6 * 3600 + 15 * 60;
+    expect(now - newest(byRole.healthy)!).toBeLessThan(fresh);
+    // The sharded cluster's snapshots are only in the sharded list: its restore points are as fresh as a healthy one's.
+    expect(now - newest(byRole.sharded)!).toBeLessThan(fresh);
+    expect(s.get(`backup_resource_schedule_interval_seconds{target="atlas",provider="atlas",resource="${byRole.sharded}"}`)).toBe(6 * 3600);
+    expect(series(text, 'backup_last_success_timestamp_seconds', { kind: 'backup', resource: byRole.sharded })).toHaveLength(1);
     expect(newest(byRole.disabled)).toBeUndefined();
     expect(s.get('backup_restore_points{target="atlas",provider="atlas",vault="",state="error"}')).toBeGreaterThanOrEqual(1);
     // Backup runs: the failed snapshot is a failed backup; restores: one in progress, finished ones with a duration.
@@ -95,7 +101,7 @@ describe('exporter with the Atlas simulator', () => {
   });
 
   test('every call asks for the resource version it was written against', async () => {
-    const atlas = await simulator({ clustersPerProject: 2 });
+    const atlas = await simulator({ clustersPerProject: 7 });
     const accepts: string[] = [];
     const outer = (await import('express')).default();
     outer.use((req, _res, next) => {
@@ -112,7 +118,36 @@ describe('exporter with the Atlas simulator', () => {
       '/api/atlas/v2/groups/{id}/clusters/{name}/backup/restoreJobs application/vnd.atlas.2023-01-01+json',
       '/api/atlas/v2/groups/{id}/clusters/{name}/backup/schedule application/vnd.atlas.2024-08-05+json',
       '/api/atlas/v2/groups/{id}/clusters/{name}/backup/snapshots application/vnd.atlas.2023-01-01+json',
+      '/api/atlas/v2/groups/{id}/clusters/{name}/backup/snapshots/shardedClusters application/vnd.atlas.2023-01-01+json',
     ]);
+  });
+
+  test('a refused backup call is left out and logged once per call and cluster, not once per target', async () => {
+    const atlas = await simulator({ clustersPerProject: 4 });
+    const outer = (await import('express')).default();
+    outer.use((req, res, next) => {
+      if (!req.path.endsWith('/backup/restoreJobs')) return next();
+      res.status(403).json({ detail: 'The API key lacks the role.', error: 403, errorCode: 'USER_CANNOT_ACCESS_ORGANIZATION', parameters: [], reason: 'Forbidden' });
+    });
+    outer.use(atlas.sim.app);
+    const server = track(await startSimulator(outer));
+    const ex = await exporter(`targets:\n${target('atlas', server.url, 'digest')}`);
+    const refusals = () =>
+      ex.logs
+        .map((line) => JSON.parse(line) as { msg?: string; call?: string; resource?: string; status?: number })
+        .filter((entry) => entry.msg?.startsWith('Atlas refused a backup call'));
+    const { text } = await fetchText(`${ex.url}/probe?target=atlas`);
+    expect(up(text)).toBe(1);
+    const project = atlas.sim.projects[0]!.name;
+    const withBackup = atlas.sim.clusters.filter((c) => c.role !== 'disabled').map((c) => `${project}/${c.name}`);
+    expect(withBackup).toHaveLength(3);
+    // Every cluster's refusal is said, with its cluster; snapshots are still read.
+    expect(refusals().map((entry) => [entry.call, entry.resource, entry.status]).sort()).toEqual(withBackup.map((resource) => ['restoreJobs', resource, 403]).sort());
+    expect(series(text, 'backup_jobs', { kind: 'restore' }).reduce((sum, [, v]) => sum + v, 0)).toBe(0);
+    expect(series(text, 'backup_last_restore_point_timestamp_seconds').length).toBe(3);
+    // The same refusals on the next scrape are not said again.
+    expect(up((await fetchText(`${ex.url}/probe?target=atlas`)).text)).toBe(1);
+    expect(refusals()).toHaveLength(3);
   });
 
   test('OAuth: one token serves many scrapes, is renewed before it expires, and once after a 401', async () => {

@@ -2,7 +2,7 @@
  * The Atlas simulator against the Atlas Admin API v2 reference and the atlas-sdk-go models: Digest
  * challenge and refusal, OAuth client credentials, versioned Accept headers, paging with and without
  * totalCount, the error shape, and the world's clusters (backup off, failed snapshot, stale, a
- * restore in progress).
+ * restore in progress, a sharded cluster whose snapshots are only in the sharded list).
  */
 import { request } from 'undici';
 import { createAtlasSimulator, type AtlasSimulator } from '../../simulators/atlas';
@@ -16,7 +16,7 @@ const CLIENT = { clientId: 'mdb_sa_id_sim', clientSecret: 'mdb_sa_sk_sim-secret'
 
 async function start(): Promise<{ sim: AtlasSimulator; url: string; now: number }> {
   const now = Date.UTC(2024, 7, 5, 12, 5, 0);
-  const sim = createAtlasSimulator({ publicKey: 'pub', privateKey: 'priv', serviceAccount: CLIENT, projects: 1, clustersPerProject: 6, clock: () => now });
+  const sim = createAtlasSimulator({ publicKey: 'pub', privateKey: 'priv', serviceAccount: CLIENT, projects: 1, clustersPerProject: 7, clock: () => now });
   const server = track(await startSimulator(sim.app));
   return { sim, url: server.url, now };
 }
@@ -63,13 +63,14 @@ describe('Atlas simulator', () => {
     expect((await get(url, '/api/atlas/v2/groups', bearer, V2024)).status).toBe(406);
     const clusters = await get(url, `/api/atlas/v2/groups/${group}/clusters`, bearer, V2024);
     expect(clusters.status).toBe(200);
-    expect(clusters.body.results.map((c: any) => [c.name, c.backupEnabled])).toEqual([
-      ['orders', true],
-      ['catalog', false],
-      ['sessions', true],
-      ['billing', true],
-      ['inventory', true],
-      ['events', true],
+    expect(clusters.body.results.map((c: any) => [c.name, c.backupEnabled, c.clusterType])).toEqual([
+      ['orders', true, 'REPLICASET'],
+      ['catalog', false, 'REPLICASET'],
+      ['sessions', true, 'REPLICASET'],
+      ['billing', true, 'REPLICASET'],
+      ['inventory', true, 'REPLICASET'],
+      ['events', true, 'REPLICASET'],
+      ['profiles', true, 'SHARDED'],
     ]);
     // The older shape names the cloud backup flag providerBackupEnabled.
     const legacy = await get(url, `/api/atlas/v2/groups/${group}/clusters`, bearer, 'application/vnd.atlas.2023-02-01+json');
@@ -114,5 +115,30 @@ describe('Atlas simulator', () => {
     ]);
     const daily = (await get(url, `/api/atlas/v2/groups/${group}/clusters/inventory/backup/schedule`, bearer, V2024)).body;
     expect(daily.policies[0].policyItems.map((i: any) => i.frequencyType)).toEqual(['daily', 'weekly', 'monthly']);
+  });
+
+  test('a sharded cluster\'s snapshots are only in the sharded list, whole, with their members; a replica set\'s only in its own', async () => {
+    const { sim, url, now } = await start();
+    const bearer = (await token(url)).body.access_token as string;
+    const group = sim.projects[0]!.id;
+    const list = async (name: string, sharded: boolean, query = '') =>
+      (await get(url, `/api/atlas/v2/groups/${group}/clusters/${name}/backup/snapshots${sharded ? '/shardedClusters' : ''}${query}`, bearer)).body;
+    expect((await list('profiles', false)).results).toEqual([]);
+    expect((await list('orders', true)).results).toEqual([]);
+    const sharded = await list('profiles', true, '?itemsPerPage=3');
+    expect(sharded.totalCount).toBe(8);
+    expect(sharded.results).toHaveLength(8);
+    for (const snapshot of sharded.results) {
+      expect(snapshot).toMatchObject({ type: 'shardedCluster', snapshotType: 'scheduled' });
+      expect(snapshot.members.map((m: any) => m.replicaSetName)).toEqual([expect.stringMatching(/-shard-0$/), expect.stringMatching(/-shard-1$/), expect.stringMatching(/-config-0$/)]);
+      expect(snapshot.snapshotIds).toEqual(snapshot.members.map((m: any) => m.id));
+    }
+    expect(now - Date.parse(sharded.results[0].createdAt)).toBeLessThan(6 * 3_600_000);
+    expect((await get(url, `/api/atlas/v2/groups/${group}/clusters/profiles/backup/snapshots/shardedClusters`, bearer, V2024)).status).toBe(406);
+  });
+
+  test('a second project\'s sharded cluster is a global one (GEOSHARDED)', async () => {
+    const sim = createAtlasSimulator({ publicKey: 'pub', privateKey: 'priv', projects: 2, clustersPerProject: 7 });
+    expect(sim.clusters.filter((c) => c.role === 'sharded').map((c) => c.clusterType)).toEqual(['SHARDED', 'GEOSHARDED']);
   });
 });

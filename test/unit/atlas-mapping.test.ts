@@ -11,6 +11,7 @@ import {
   policyItemSeconds,
   protectionOf,
   scheduleIntervalSeconds,
+  snapshotsPath,
   versionFor,
 } from '../../src/providers/atlas';
 import { recordingSink } from '../helpers/collect';
@@ -20,19 +21,28 @@ const results = (name: string) => (fixture(name) as { results: unknown[] }).resu
 const t = (iso: string) => Date.parse(iso) / 1000;
 
 describe('clusters', () => {
-  test('each cluster is <project>/<cluster>, protected when backupEnabled or providerBackupEnabled; one without a name is a problem', () => {
+  test('each cluster is <project>/<cluster>, protected when backupEnabled or providerBackupEnabled, sharded by clusterType; one without a name is a problem', () => {
     const sink = recordingSink();
     const clusters = mapClusters(results('clusters-page.json'), 'Production', sink);
     expect(clusters).toEqual([
-      { name: 'orders', resource: 'Production/orders', backup: true },
-      { name: 'scratch', resource: 'Production/scratch', backup: false },
-      { name: 'legacy', resource: 'Production/legacy', backup: true },
+      { name: 'orders', resource: 'Production/orders', backup: true, sharded: false },
+      { name: 'scratch', resource: 'Production/scratch', backup: false, sharded: false },
+      { name: 'legacy', resource: 'Production/legacy', backup: true, sharded: false },
+      { name: 'events', resource: 'Production/events', backup: true, sharded: true },
+      { name: 'global', resource: 'Production/global', backup: true, sharded: true },
+      { name: 'odd', resource: 'Production/odd', backup: false, sharded: false },
     ]);
-    expect(sink.problems).toEqual(['cluster of project Production without a name']);
+    expect(sink.problems).toEqual([
+      'cluster of project Production without a name',
+      'cluster Production/odd: clusterType "CONSTELLATION" is not REPLICASET, SHARDED or GEOSHARDED; its snapshots are read as a replica set\'s',
+    ]);
     expect(clusters.map((c) => protectionOf(c))).toEqual([
       { resource: 'Production/orders', protected: true, status: 'enabled' },
       { resource: 'Production/scratch', protected: false, status: 'disabled' },
       { resource: 'Production/legacy', protected: true, status: 'enabled' },
+      { resource: 'Production/events', protected: true, status: 'enabled' },
+      { resource: 'Production/global', protected: true, status: 'enabled' },
+      { resource: 'Production/odd', protected: false, status: 'disabled' },
     ]);
     expect(protectionOf(clusters[0]!, 21600)).toEqual({ resource: 'Production/orders', protected: true, status: 'enabled', scheduleIntervalSeconds: 21600 });
   });
@@ -64,6 +74,31 @@ describe('snapshots', () => {
       'snapshot 66b0c0000000000000000000 of Production/orders: createdAt "2024-08-04 00:00:00" is not an ISO-8601 time',
       'snapshot of Production/orders without an id',
     ]);
+  });
+
+  test('a sharded cluster\'s snapshots (one per cluster, its shards in members) map the same way', () => {
+    const sink = recordingSink();
+    const { restorePoints, jobs } = mapSnapshots(results('sharded-snapshots-page.json'), 'Production/events', sink);
+    expect(restorePoints.map((p) => [p.id.slice(-1), p.state, p.createdAt, p.bytes])).toEqual<Array<[string, RestorePoint['state'], number, number | undefined]>>([
+      ['4', 'creating', t('2024-08-05T09:00:00Z'), undefined],
+      ['3', 'available', t('2024-08-05T03:00:00Z'), 5242880000],
+      ['2', 'error', t('2024-08-04T21:00:00Z'), 0],
+    ]);
+    expect(restorePoints.every((p) => p.vault === '' && p.resource === 'Production/events')).toBe(true);
+    expect(jobs.map((j) => [j.kind, j.state, j.status])).toEqual([
+      ['backup', 'running', 'inProgress'],
+      ['backup', 'succeeded', 'completed'],
+      ['backup', 'failed', 'failed'],
+    ]);
+    expect(sink.unknown).toEqual([]);
+    expect(sink.problems).toEqual(['snapshot 66b0e0000000000000000001 of Production/events: createdAt undefined is not an ISO-8601 time']);
+  });
+
+  test.each([
+    [{ sharded: false }, '/api/atlas/v2/groups/g/clusters/orders/backup/snapshots'],
+    [{ sharded: true }, '/api/atlas/v2/groups/g/clusters/orders/backup/snapshots/shardedClusters'],
+  ])('snapshots of %j are listed at %s', (cluster, path) => {
+    expect(snapshotsPath('/api/atlas/v2/groups/g/clusters/orders/backup', cluster)).toBe(path);
   });
 
   test('a list that is not of objects gives problems, never a throw', () => {
@@ -136,6 +171,7 @@ describe('versions', () => {
     ['/api/atlas/v2/groups/g/clusters', '2024-08-05'],
     ['/api/atlas/v2/groups/g/clusters/orders/backup/schedule', '2024-08-05'],
     ['/api/atlas/v2/groups/g/clusters/orders/backup/snapshots', '2023-01-01'],
+    ['/api/atlas/v2/groups/g/clusters/orders/backup/snapshots/shardedClusters?pageNum=1', ATLAS_API_VERSIONS.shardedSnapshots],
     ['/api/atlas/v2/groups/g/clusters/orders/backup/restoreJobs?pageNum=2', '2023-01-01'],
   ])('%s is read in %s', (path, version) => {
     expect(versionFor(path)).toBe(version);
