@@ -495,13 +495,26 @@ export interface BackupSetInfo {
  * read as `ScheduleEnabled`) and its schedules (`ScheduleList`, also read as `Schedules`), each
  * with the fields of AddSchedule / UpdateSchedule: Type DAILY | WEEKLY | MONTHLY | CUSTOM and
  * BackupInterval (minutes of a periodic schedule; -1 when it is not periodic).
+ *
+ * Those key names are the exporter's reading, not shown on the reference pages, so nothing is
+ * assumed where they are missing: without a switch that reads as a boolean the facts are
+ * undefined (the set's protection is left out, and the problem named) rather than taken as on.
+ * A CUSTOM schedule runs once, on its date: it counts only while that date (read from `Time`'s
+ * Year, Month, Day, Hour, Minute, in the server's zone) is still ahead of `nowSeconds`.
  */
-export function scheduleFacts(settings: Record<string, unknown>, where: string, sink: MappingSink): ScheduleFacts | undefined {
+export function scheduleFacts(settings: Record<string, unknown>, where: string, sink: MappingSink, nowSeconds = Date.now() / 1000, zone = 'UTC'): ScheduleFacts | undefined {
   const container = settings.ScheduleSettings;
-  if (!isObject(container)) return undefined;
+  if (!isObject(container)) {
+    sink.problem(`${where}: its settings have no ScheduleSettings; its protection is left out`);
+    return undefined;
+  }
   const switchValue = container.Enabled ?? container.ScheduleEnabled;
   const switched = readFlag(switchValue);
-  if (switchValue !== undefined && switched === undefined) sink.problem(`${where}: schedule switch ${quoteForMessage(switchValue)} is not a boolean; taken as on`);
+  if (switched === undefined) {
+    const found = switchValue === undefined ? 'has no switch (Enabled)' : `switch ${quoteForMessage(switchValue)} is not a boolean`;
+    sink.problem(`${where}: ScheduleSettings ${found}; its protection is left out`);
+    return undefined;
+  }
   const raw = container.ScheduleList ?? container.Schedules ?? [];
   const list = Array.isArray(raw) ? raw : isObject(raw) ? [raw] : [];
   if (!Array.isArray(raw) && !isObject(raw)) sink.problem(`${where}: ScheduleList is not a list`);
@@ -509,13 +522,32 @@ export function scheduleFacts(settings: Record<string, unknown>, where: string, 
   let active = 0;
   for (const schedule of list) {
     if (!isObject(schedule) || readFlag(schedule.Enabled) === false) continue;
+    if (stringField(schedule, 'Type') === CUSTOM_TYPE && !customAhead(schedule, where, sink, nowSeconds, zone)) continue;
     active++;
     const interval = scheduleInterval(schedule, where, sink);
     if (interval !== undefined) intervals.push(interval);
   }
-  const facts: ScheduleFacts = { enabled: switched !== false && active > 0 };
+  const facts: ScheduleFacts = { enabled: switched && active > 0 };
   if (facts.enabled && intervals.length > 0) facts.intervalSeconds = Math.min(...intervals);
   return facts;
+}
+
+const CUSTOM_TYPE = 'CUSTOM';
+
+/** Whether a one-off (CUSTOM) schedule's date is still to come; one without a readable date is not counted. */
+function customAhead(schedule: Record<string, unknown>, where: string, sink: MappingSink, nowSeconds: number, zone: string): boolean {
+  const time = isObject(schedule.Time) ? schedule.Time : {};
+  const field = (key: string, min: number, max: number, fallback?: number): number | undefined => {
+    const value = time[key] ?? fallback;
+    const n = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+    return typeof n === 'number' && Number.isInteger(n) && n >= min && n <= max ? n : undefined;
+  };
+  const [year, month, day, hour, minute] = [field('Year', 1970, 9999), field('Month', 1, 12), field('Day', 1, 31), field('Hour', 0, 23, 0), field('Minute', 0, 59, 0)];
+  if (year === undefined || month === undefined || day === undefined || hour === undefined || minute === undefined) {
+    sink.problem(`${where}: CUSTOM schedule without a readable date (Time Year, Month, Day); not counted`);
+    return false;
+  }
+  return localToEpochSeconds({ year, month, day, hour, minute, second: 0 }, zone) > nowSeconds;
 }
 
 function scheduleInterval(schedule: Record<string, unknown>, where: string, sink: MappingSink): number | undefined {
@@ -538,7 +570,7 @@ function dataItems(ok: Record<string, unknown>, where: string): unknown[] {
 }
 
 /** The backup sets of a ListBackupSets.do answer (asked with ListAll, so each carries its settings). */
-export function backupSetsFromAnswer(body: unknown, login: string, sink: MappingSink): BackupSetInfo[] {
+export function backupSetsFromAnswer(body: unknown, login: string, sink: MappingSink, nowSeconds = Date.now() / 1000, zone = 'UTC'): BackupSetInfo[] {
   const where = `ListBackupSets.do for ${login}`;
   const sets = new Map<string, BackupSetInfo>();
   for (const item of dataItems(checkStatus(body, where), where)) {
@@ -549,9 +581,8 @@ export function backupSetsFromAnswer(body: unknown, login: string, sink: Mapping
     }
     const name = stringField(item, 'Name') ?? id;
     const set: BackupSetInfo = { id, name };
-    const schedule = scheduleFacts(item, `backup set ${login}/${name}`, sink);
+    const schedule = scheduleFacts(item, `backup set ${login}/${name}`, sink, nowSeconds, zone);
     if (schedule) set.schedule = schedule;
-    else sink.problem(`backup set ${login}/${name}: its settings have no ScheduleSettings; its protection is left out`);
     const destinationId = firstDestinationId(item);
     if (destinationId) set.destinationId = destinationId;
     sets.set(id, set);
@@ -820,7 +851,7 @@ export const ahsay = defineProvider({
         post(ctx, LIST_BACKUP_JOBS_PATH, base),
         post(ctx, STORAGE_STAT_PATH, { ...base, ...(user.owner ? { Owner: user.owner } : {}), YearMonth: localDate(ctx.now, zone).slice(0, 7), BackupSetID: 'all' }),
       ]);
-      const sets = backupSetsFromAnswer(setsAnswer, user.login, sink);
+      const sets = backupSetsFromAnswer(setsAnswer, user.login, sink, ctx.now, zone);
       const runs = runsFromAnswer(runsAnswer, user.login, sink);
       const pending = new Map<string, string[]>();
       for (const set of sets) {

@@ -503,20 +503,30 @@ describe('AhsayCBS inventory mapping (fixtures)', () => {
       { id: '1687755057644', name: 'Laptop' },
     ]);
     expect(sink.problems).toEqual(['backup set finance/Laptop: its settings have no ScheduleSettings; its protection is left out']);
+
   });
 
+  // 2024-06-26 00:00:00 UTC, 08:00 in Hong Kong.
+  const NOW = Date.UTC(2024, 5, 26) / 1000;
   test.each<[string, Record<string, unknown>, ScheduleFacts | undefined, number]>([
-    ['no container', {}, undefined, 0],
+    ['no container: left out, named', {}, undefined, 1],
     ['daily and periodic: the shortest', { ScheduleSettings: { Enabled: true, ScheduleList: [{ Type: 'DAILY', BackupInterval: -1 }, { Type: 'DAILY', BackupInterval: '240' }] } }, { enabled: true, intervalSeconds: 14_400 }, 0],
     ['switch off', { ScheduleSettings: { Enabled: 'false', ScheduleList: [{ Type: 'DAILY' }] } }, { enabled: false }, 0],
-    ['every schedule off', { ScheduleSettings: { ScheduleList: [{ Type: 'DAILY', Enabled: false }] } }, { enabled: false }, 0],
+    ['every schedule off', { ScheduleSettings: { ScheduleEnabled: true, ScheduleList: [{ Type: 'DAILY', Enabled: false }] } }, { enabled: false }, 0],
     ['empty list', { ScheduleSettings: { Enabled: true, ScheduleList: [] } }, { enabled: false }, 0],
-    ['custom only: no interval', { ScheduleSettings: { Schedules: [{ Type: 'CUSTOM' }] } }, { enabled: true }, 0],
     ['unknown type named', { ScheduleSettings: { ScheduleEnabled: true, ScheduleList: [{ Type: 'HOURLY' }] } }, { enabled: true }, 1],
-    ['switch not a boolean: on, named', { ScheduleSettings: { Enabled: 'yes', ScheduleList: [{ Type: 'MONTHLY' }] } }, { enabled: true, intervalSeconds: 31 * 86_400 }, 1],
+    // The key names are the exporter's reading: without a switch it knows, nothing is said.
+    ['no switch: left out, named', { ScheduleSettings: { ScheduleList: [{ Type: 'DAILY' }] } }, undefined, 1],
+    ['a switch under another name: left out, named', { ScheduleSettings: { ScheduleEnable: false, ScheduleList: [{ Type: 'DAILY' }] } }, undefined, 1],
+    ['switch not a boolean: left out, named', { ScheduleSettings: { Enabled: 'yes', ScheduleList: [{ Type: 'MONTHLY' }] } }, undefined, 1],
+    // A one-off date (in Hong Kong) counts only while it is ahead.
+    ['custom, ahead: on, no interval', { ScheduleSettings: { Enabled: true, Schedules: [{ Type: 'CUSTOM', Time: { Year: 2024, Month: 6, Day: 26, Hour: 9, Minute: 0 } }] } }, { enabled: true }, 0],
+    ['custom, passed: off', { ScheduleSettings: { Enabled: true, Schedules: [{ Type: 'CUSTOM', Time: { Year: 2024, Month: 6, Day: 26, Hour: 7, Minute: 59 } }] } }, { enabled: false }, 0],
+    ['custom, passed, beside a daily one: the daily one counts', { ScheduleSettings: { Enabled: true, Schedules: [{ Type: 'CUSTOM', Time: { Year: 2023, Month: 1, Day: 1 } }, { Type: 'WEEKLY' }] } }, { enabled: true, intervalSeconds: 7 * 86_400 }, 0],
+    ['custom without a date: not counted, named', { ScheduleSettings: { Enabled: true, Schedules: [{ Type: 'CUSTOM' }] } }, { enabled: false }, 1],
   ])('schedule: %s', (_name, settings, expected, problems) => {
     const sink = recordingSink();
-    expect(scheduleFacts(settings, 'set', sink)).toEqual(expected);
+    expect(scheduleFacts(settings, 'set', sink, NOW, 'Asia/Hong_Kong')).toEqual(expected);
     expect(sink.problems).toHaveLength(problems);
   });
 
