@@ -327,9 +327,22 @@ export function usersFromAnswer(body: unknown, sink: MappingSink): BackupUser[] 
 // ---------------------------------------------------------------------------------------------
 // Days that are over
 
-/** A day's list is final when the day was already over when it was read and none of its jobs can change. */
-export function isFinalDay(jobs: readonly Job[], date: string, today: string): boolean {
-  return date < today && jobs.every((job) => TERMINAL_JOB_STATES.has(job.state));
+/**
+ * How long after a day's end (in the configured zone) its list may be remembered as final. Clock
+ * skew, or a zone that is a little off the server's, would otherwise remember a day the server
+ * still adds jobs to.
+ */
+export const FINAL_DAY_MARGIN_SECONDS = 3600;
+
+/**
+ * A day's list is final when the day was over, by FINAL_DAY_MARGIN_SECONDS, when it was read and
+ * none of its jobs can change.
+ */
+export function isFinalDay(jobs: readonly Job[], date: string, nowSeconds: number, zone: string): boolean {
+  const [year, month, day] = date.split('-').map(Number) as [number, number, number];
+  const next = new Date(Date.UTC(year, month - 1, day + 1));
+  const end = localToEpochSeconds({ year: next.getUTCFullYear(), month: next.getUTCMonth() + 1, day: next.getUTCDate(), hour: 0, minute: 0, second: 0 }, zone);
+  return nowSeconds >= end + FINAL_DAY_MARGIN_SECONDS && jobs.every((job) => TERMINAL_JOB_STATES.has(job.state));
 }
 
 interface CachedDay {
@@ -903,7 +916,6 @@ export const ahsay = defineProvider({
       async collect(ctx) {
         const sink = problems.sink(ctx);
         const dates = datesToRead(ctx.now, zone, settings.days);
-        const today = dates[0]!;
         let users: BackupUser[];
         // The full user records (status, quotas) are read with the inventory, at most once per
         // interval; between, the light list of login names finds users that came or went.
@@ -930,7 +942,7 @@ export const ahsay = defineProvider({
               tracker.learn(user.login, run.setId, run.runId, run.status);
               window.set(runKey(user.login, run.setId, run.runId), run.status);
             }
-            if (isFinalDay(jobs, date, today)) finished.put(user.login, kind, date, jobs);
+            if (isFinalDay(jobs, date, ctx.now, zone)) finished.put(user.login, kind, date, jobs);
             ctx.report({ jobs });
           }),
           mapLimited(due, target.max_concurrency, (user) => refreshInventory(ctx, user, sink)),
