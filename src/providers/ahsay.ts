@@ -916,16 +916,28 @@ export const ahsay = defineProvider({
       async collect(ctx) {
         const sink = problems.sink(ctx);
         const dates = datesToRead(ctx.now, zone, settings.days);
-        let users: BackupUser[];
+        let users: BackupUser[] | undefined;
         // The full user records (status, quotas) are read with the inventory, at most once per
-        // interval; between, the light list of login names finds users that came or went.
+        // interval; between, the light list of login names finds users that came or went. They
+        // only add to the jobs: when they cannot be read (too large, an error answer) the jobs are
+        // still served, with the records read last (or none), and they are asked for again only
+        // after the interval, so that a list that keeps failing costs one request per interval.
         if (!records || records.dueAt <= ctx.now) {
-          const list = await listUserRecords(ctx, credentials, sink);
-          records = { byLogin: new Map(list.map((r) => [r.login, r])), dueAt: ctx.now + intervalSeconds };
-          users = configured ?? list.map(({ login, owner }) => (owner ? { login, owner } : { login }));
-        } else {
-          users = configured ?? (await listUsers(ctx, credentials, sink));
+          const dueAt = ctx.now + intervalSeconds;
+          try {
+            const list = await listUserRecords(ctx, credentials, sink);
+            records = { byLogin: new Map(list.map((r) => [r.login, r])), dueAt };
+            if (!configured) users = list.map(({ login, owner }) => (owner ? { login, owner } : { login }));
+          } catch (err) {
+            if (!(err instanceof CollectError) || ctx.signal.aborted) throw err;
+            const status = err.status === undefined ? '' : `, HTTP ${err.status}`;
+            const kept = records ? 'those read before are kept' : 'user status and quotas are left out';
+            sink.problem(`2/ListUsers.do (full user records) failed (${err.reason}${status}); ${kept}, jobs are still read, asked again after inventory_minutes`);
+            ctx.log.debug({ err: err.message }, 'AhsayCBS full user list failed');
+            records = { byLogin: records?.byLogin ?? new Map(), dueAt };
+          }
         }
+        users ??= configured ?? (await listUsers(ctx, credentials, sink));
         const logins = new Set(users.map((u) => u.login));
         finished.retain(logins, new Set(dates));
         for (const login of inventories.keys()) if (!logins.has(login)) inventories.delete(login);

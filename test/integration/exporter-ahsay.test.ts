@@ -187,6 +187,36 @@ describe('exporter with the AhsayCBS simulator', () => {
     expect(ex.logs.some((l) => l.includes('"target":"ghost"') && l.includes("User 'nosuchuser' does not exist"))).toBe(true);
   });
 
+  test('a full user list that fails (HTTP 500) does not take the target down: jobs served, one log line, not asked again within the interval', async () => {
+    const cbs = await simulator({ users: 3, badTimeRate: 0 });
+    cbs.sim.productFaults.fullUserListStatus = 500;
+    const logins = Array.from({ length: 3 }, (_, i) => cbs.sim.user(i).login);
+    const ex = await exporter(`targets:\n${target('all', cbs.server.url)}${target('listed', cbs.server.url, `      users: [${logins.join(', ')}]\n`)}`);
+    const listUsers = () => cbs.sim.stats.byPath.get('/obs/api/json/2/ListUsers.do') ?? 0;
+    const fullListProblems = () => ex.logs.filter((l) => l.includes('"level":40') && l.includes('2/ListUsers.do (full user records) failed (http_5xx, HTTP 500)'));
+    for (const name of ['all', 'listed']) {
+      const before = listUsers();
+      const { text } = await fetchText(`${ex.url}/probe?target=${name}`);
+      expect(samples(text).get(`backup_up{target="${name}",provider="ahsay"}`)).toBe(1);
+      // The failed full list, and for "all" the light list of login names that finds the users.
+      expect(listUsers() - before).toBe(name === 'all' ? 2 : 1);
+      expect(series(text, 'backup_jobs', { target: name }).reduce((sum, [, v]) => sum + v, 0)).toBeGreaterThan(0);
+      expect(series(text, 'backup_resource_protected', { target: name }).length).toBeGreaterThan(0);
+      // Quotas come with the full list only: none now, the storage used still there.
+      expect(series(text, 'backup_storage_capacity_bytes', { target: name })).toEqual([]);
+      expect(series(text, 'backup_storage_used_bytes', { target: name })).toHaveLength(3);
+      expect(promtoolCheckMetrics(text)).toBe('');
+    }
+    expect(fullListProblems()).toHaveLength(2); // one per target
+    for (const name of ['all', 'listed']) {
+      const before = listUsers();
+      const { text } = await fetchText(`${ex.url}/probe?target=${name}`);
+      expect(samples(text).get(`backup_up{target="${name}",provider="ahsay"}`)).toBe(1);
+      expect(listUsers() - before).toBe(name === 'all' ? 1 : 0);
+    }
+    expect(fullListProblems()).toHaveLength(2);
+  });
+
   test('an unparsable time (11;34:15) leaves that field out and is logged; the target stays up', async () => {
     const cbs = await simulator({ users: 2, badTimeRate: 1 });
     const ex = await exporter(`targets:\n${target('typos', cbs.server.url, '', SYS_PWD, '    max_jobs: 10000\n')}`);
