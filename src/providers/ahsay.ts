@@ -425,6 +425,12 @@ const SCHEDULE_TYPE_SECONDS: Readonly<Record<string, number | undefined>> = {
 export const MAX_PENDING_RUNS = 32;
 /** Report summaries asked for per set and collection, newest run first; the walk goes on next time. */
 export const MAX_SUMMARIES_PER_SET = 3;
+/**
+ * Report summaries asked for per collection in all, whatever the number of sets: one request each,
+ * so a server with thousands of sets to walk (a first scrape, answers without a status) costs a
+ * bounded number per scrape, and the walks go on over the next scrapes.
+ */
+export const MAX_SUMMARIES_PER_COLLECTION = 100;
 /** Finished runs' statuses remembered per target (a few dozen bytes each). */
 export const MAX_CACHED_RUN_STATUSES = 200_000;
 /** Backup sets whose newest restore point is remembered per target. */
@@ -745,6 +751,12 @@ interface UserInventory {
   pending: Map<string, string[]>;
   usedBytes?: number;
   dueAt: number;
+  /**
+   * Runs whose report summary gave no status, or one not in the state table: taken as unknown and
+   * not asked for again until the next inventory read (they would be asked on every scrape).
+   * Keyed by set and run id.
+   */
+  unknownRuns: Set<string>;
 }
 
 /** A number in [0, 1) from a text: spreads the users' inventory reads over time. */
@@ -872,7 +884,7 @@ export const ahsay = defineProvider({
         const newer = (runs.get(set.id) ?? []).filter((runId) => known === undefined || runId > known).slice(0, MAX_PENDING_RUNS);
         if (newer.length > 0) pending.set(set.id, newer);
       }
-      const inventory: UserInventory = { sets, pending, dueAt: ctx.now + intervalSeconds * (1 + INVENTORY_SPREAD * spread(user.login)) };
+      const inventory: UserInventory = { sets, pending, dueAt: ctx.now + intervalSeconds * (1 + INVENTORY_SPREAD * spread(user.login)), unknownRuns: new Set() };
       const used = storageUsedFromAnswer(storageAnswer, user.login, sink);
       if (used !== undefined) inventory.usedBytes = used;
       inventories.set(user.login, inventory);
@@ -881,9 +893,10 @@ export const ahsay = defineProvider({
     /**
      * Walks a set's pending runs newest first until one that left a restore point: statuses of
      * the job window and of earlier walks cost nothing, others one report summary each, at most
-     * MAX_SUMMARIES_PER_SET per collection.
+     * MAX_SUMMARIES_PER_SET per collection, and MAX_SUMMARIES_PER_COLLECTION for all sets together
+     * (`budget`, shared by the walks of one collection).
      */
-    const walk = async (ctx: CollectContext, user: BackupUser, set: BackupSetInfo, inventory: UserInventory, window: ReadonlyMap<string, string>): Promise<void> => {
+    const walk = async (ctx: CollectContext, user: BackupUser, set: BackupSetInfo, inventory: UserInventory, window: ReadonlyMap<string, string>, budget: { left: number }, sink: MappingSink): Promise<void> => {
       const runs = inventory.pending.get(set.id);
       if (!runs) return;
       let asked = 0;
@@ -892,17 +905,35 @@ export const ahsay = defineProvider({
         const known = tracker.newestOf(user.login, set.id);
         if (known !== undefined && runId <= known) break;
         let status = tracker.statusOf(user.login, set.id, runId) ?? window.get(runKey(user.login, set.id, runId));
+        if (status === undefined && inventory.unknownRuns.has(setKey(set.id, runId))) {
+          left.push(runId);
+          continue;
+        }
         if (status === undefined) {
-          if (asked >= MAX_SUMMARIES_PER_SET) {
+          if (asked >= MAX_SUMMARIES_PER_SET || budget.left <= 0) {
             left.push(...runs.slice(index));
             break;
           }
           asked++;
+          budget.left--;
           const body: Record<string, unknown> = { ...credentials, LoginName: user.login, BackupSetID: set.id, BackupJobID: runId };
           if (user.owner) body.Owner = user.owner;
           if (set.destinationId) body.DestinationID = set.destinationId;
-          status = summaryStatusFromAnswer(await post(ctx, REPORT_SUMMARY_PATH, body), `GetBackupJobReportSummary.do for ${user.login}/${set.name} run ${runId}`) ?? '';
+          const where = `GetBackupJobReportSummary.do for ${user.login}/${set.name}`;
+          const found = summaryStatusFromAnswer(await post(ctx, REPORT_SUMMARY_PATH, body), `${where} run ${runId}`);
+          if (found === undefined) {
+            // Named once per set, not per run: a server that never says would name every run.
+            sink.problem(`${where}: a report without BackupJobStatus; such runs are taken as unknown until the next inventory read`);
+            inventory.unknownRuns.add(setKey(set.id, runId));
+            left.push(runId);
+            continue;
+          }
+          status = found;
           tracker.learn(user.login, set.id, runId, status);
+          if (mapStatus(AHSAY_BACKUP_STATES, status) === 'unknown') {
+            sink.unknownStatus(status);
+            inventory.unknownRuns.add(setKey(set.id, runId));
+          }
         }
         if (RESTORE_POINT_STATUSES.has(status)) break;
         // A run still going (or of a status not known) may yet leave a restore point: ask again later.
@@ -963,7 +994,8 @@ export const ahsay = defineProvider({
           const inventory = inventories.get(user.login);
           return inventory ? inventory.sets.map((set) => ({ user, set, inventory })) : [];
         });
-        await mapLimited(sets, target.max_concurrency, ({ user, set, inventory }) => walk(ctx, user, set, inventory, window));
+        const budget = { left: MAX_SUMMARIES_PER_COLLECTION };
+        await mapLimited(sets, target.max_concurrency, ({ user, set, inventory }) => walk(ctx, user, set, inventory, window, budget, sink));
         for (const user of users) {
           const inventory = inventories.get(user.login);
           if (!inventory) continue;
