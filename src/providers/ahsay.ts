@@ -953,6 +953,9 @@ export const ahsay = defineProvider({
         // only add to the jobs: when they cannot be read (too large, an error answer) the jobs are
         // still served, with the records read last (or none), and they are asked for again only
         // after the interval, so that a list that keeps failing costs one request per interval.
+        // The records before this collection: restored if it fails, so that the next one asks again.
+        const before = records;
+        let listFailure: CollectError | undefined;
         if (!records || records.dueAt <= ctx.now) {
           const dueAt = ctx.now + intervalSeconds;
           try {
@@ -961,59 +964,69 @@ export const ahsay = defineProvider({
             if (!configured) users = list.map(({ login, owner }) => (owner ? { login, owner } : { login }));
           } catch (err) {
             if (!(err instanceof CollectError) || ctx.signal.aborted) throw err;
-            const status = err.status === undefined ? '' : `, HTTP ${err.status}`;
-            const kept = records ? 'those read before are kept' : 'user status and quotas are left out';
-            sink.problem(`2/ListUsers.do (full user records) failed (${err.reason}${status}); ${kept}, jobs are still read, asked again after inventory_minutes`);
+            listFailure = err;
             ctx.log.debug({ err: err.message }, 'AhsayCBS full user list failed');
             records = { byLogin: records?.byLogin ?? new Map(), dueAt };
           }
         }
-        users ??= configured ?? (await listUsers(ctx, credentials, sink));
-        const logins = new Set(users.map((u) => u.login));
-        finished.retain(logins, new Set(dates));
-        for (const login of inventories.keys()) if (!logins.has(login)) inventories.delete(login);
-        const days = users.flatMap((user) => (['backup', 'restore'] as const).flatMap((kind) => dates.map((date) => ({ user, kind, date }))));
-        // Statuses of this collection's window, running runs included: those need no report summary.
-        const window = new Map<string, string>();
-        const due = users.filter((user) => (inventories.get(user.login)?.dueAt ?? -Infinity) <= ctx.now);
-        await Promise.all([
-          mapLimited(days, target.max_concurrency, async ({ user, kind, date }) => {
-            const cached = finished.get(user.login, kind, date);
-            if (cached) return ctx.report({ jobs: cached });
-            const { jobs, runs } = await readDay(ctx, credentials, user, { kind, login: user.login, date, zone }, sink);
-            for (const run of runs) {
-              tracker.learn(user.login, run.setId, run.runId, run.status);
-              window.set(runKey(user.login, run.setId, run.runId), run.status);
+        try {
+          users ??= configured ?? (await listUsers(ctx, credentials, sink));
+          const logins = new Set(users.map((u) => u.login));
+          finished.retain(logins, new Set(dates));
+          for (const login of inventories.keys()) if (!logins.has(login)) inventories.delete(login);
+          const days = users.flatMap((user) => (['backup', 'restore'] as const).flatMap((kind) => dates.map((date) => ({ user, kind, date }))));
+          // Statuses of this collection's window, running runs included: those need no report summary.
+          const window = new Map<string, string>();
+          const due = users.filter((user) => (inventories.get(user.login)?.dueAt ?? -Infinity) <= ctx.now);
+          await Promise.all([
+            mapLimited(days, target.max_concurrency, async ({ user, kind, date }) => {
+              const cached = finished.get(user.login, kind, date);
+              if (cached) return ctx.report({ jobs: cached });
+              const { jobs, runs } = await readDay(ctx, credentials, user, { kind, login: user.login, date, zone }, sink);
+              for (const run of runs) {
+                tracker.learn(user.login, run.setId, run.runId, run.status);
+                window.set(runKey(user.login, run.setId, run.runId), run.status);
+              }
+              if (isFinalDay(jobs, date, ctx.now, zone)) finished.put(user.login, kind, date, jobs);
+              ctx.report({ jobs });
+            }),
+            mapLimited(due, target.max_concurrency, (user) => refreshInventory(ctx, user, sink)),
+          ]);
+          const sets = users.flatMap((user) => {
+            const inventory = inventories.get(user.login);
+            return inventory ? inventory.sets.map((set) => ({ user, set, inventory })) : [];
+          });
+          const budget = { left: MAX_SUMMARIES_PER_COLLECTION };
+          await mapLimited(sets, target.max_concurrency, ({ user, set, inventory }) => walk(ctx, user, set, inventory, window, budget, sink));
+          for (const user of users) {
+            const inventory = inventories.get(user.login);
+            if (!inventory) continue;
+            const record = records.byLogin.get(user.login);
+            const resources: ResourceProtection[] = [];
+            const restorePoints: RestorePoint[] = [];
+            for (const set of inventory.sets) {
+              const resource = `${user.login}/${set.name}`;
+              const protection = setProtection(resource, record, set.schedule);
+              if (protection) resources.push(protection);
+              const runId = tracker.newestOf(user.login, set.id);
+              const createdAt = runId === undefined ? undefined : parseAhsayTime(runId, zone);
+              if (runId !== undefined && createdAt !== undefined) restorePoints.push({ id: `${user.login}/${set.id}/${runId}`, resource, vault: user.login, state: 'available', createdAt });
             }
-            if (isFinalDay(jobs, date, ctx.now, zone)) finished.put(user.login, kind, date, jobs);
-            ctx.report({ jobs });
-          }),
-          mapLimited(due, target.max_concurrency, (user) => refreshInventory(ctx, user, sink)),
-        ]);
-        const sets = users.flatMap((user) => {
-          const inventory = inventories.get(user.login);
-          return inventory ? inventory.sets.map((set) => ({ user, set, inventory })) : [];
-        });
-        const budget = { left: MAX_SUMMARIES_PER_COLLECTION };
-        await mapLimited(sets, target.max_concurrency, ({ user, set, inventory }) => walk(ctx, user, set, inventory, window, budget, sink));
-        for (const user of users) {
-          const inventory = inventories.get(user.login);
-          if (!inventory) continue;
-          const record = records.byLogin.get(user.login);
-          const resources: ResourceProtection[] = [];
-          const restorePoints: RestorePoint[] = [];
-          for (const set of inventory.sets) {
-            const resource = `${user.login}/${set.name}`;
-            const protection = setProtection(resource, record, set.schedule);
-            if (protection) resources.push(protection);
-            const runId = tracker.newestOf(user.login, set.id);
-            const createdAt = runId === undefined ? undefined : parseAhsayTime(runId, zone);
-            if (runId !== undefined && createdAt !== undefined) restorePoints.push({ id: `${user.login}/${set.id}/${runId}`, resource, vault: user.login, state: 'available', createdAt });
+            const usage: StorageUsage = { vault: user.login };
+            if (inventory.usedBytes !== undefined) usage.usedBytes = inventory.usedBytes;
+            if (record?.capacityBytes !== undefined) usage.capacityBytes = record.capacityBytes;
+            ctx.report({ resources, restorePoints, storage: usage.usedBytes !== undefined || usage.capacityBytes !== undefined ? [usage] : [] });
           }
-          const usage: StorageUsage = { vault: user.login };
-          if (inventory.usedBytes !== undefined) usage.usedBytes = inventory.usedBytes;
-          if (record?.capacityBytes !== undefined) usage.capacityBytes = record.capacityBytes;
-          ctx.report({ resources, restorePoints, storage: usage.usedBytes !== undefined || usage.capacityBytes !== undefined ? [usage] : [] });
+        } catch (err) {
+          // When everything fails, the collection's own error says it: no line of its own, and
+          // the next collection asks for the full list again.
+          if (listFailure) records = before;
+          throw err;
+        }
+        if (listFailure) {
+          const status = listFailure.status === undefined ? '' : `, HTTP ${listFailure.status}`;
+          const kept = before ? 'those read before are kept' : 'user status and quotas are left out';
+          sink.problem(`2/ListUsers.do (full user records) failed (${listFailure.reason}${status}); ${kept}, jobs are still read, asked again after inventory_minutes`);
         }
         sink.flush();
       },
