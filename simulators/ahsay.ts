@@ -132,7 +132,18 @@ export interface AhsaySimulator extends Simulator {
   requestsByDate: Map<string, number>;
   /** Makes the next backup to start (of one user, or the soonest of all) end BS_STOP_BY_SYSTEM_ERROR. */
   failNext(login?: string): FailNextResult;
+  /** Faults of single AhsayCBS calls: mutate in place; reset() turns them off. */
+  productFaults: AhsayFaults;
 }
+
+export interface AhsayFaults {
+  /** 0 = off; otherwise the HTTP status of every full (not LoginNameOnly) 2/ListUsers.do answer. */
+  fullUserListStatus: number;
+  /** Report summaries without BackupJobStatus. */
+  summaryWithoutStatus: boolean;
+}
+
+const noAhsayFaults = (): AhsayFaults => ({ fullUserListStatus: 0, summaryWithoutStatus: false });
 
 interface Settings {
   users: number;
@@ -158,7 +169,8 @@ export function createAhsaySimulator(options: AhsaySimulatorOptions): AhsaySimul
   const zone = new ZoneClock(s.zone);
   const forced = new Set<string>();
   const requestsByDate = new Map<string, number>();
-  const world: World = { s, zone, forced, requestsByDate };
+  const productFaults = noAhsayFaults();
+  const world: World = { s, zone, forced, requestsByDate, productFaults };
   const router = express.Router();
   // AhsayCBS authenticates with the body itself (SysUser/SysPwd), which is part of the replay key.
   router.use(AHSAY_API_BASE, express.text({ type: () => true, limit: '64kb' }), replayAnswers, apiHandler(world, options));
@@ -172,6 +184,7 @@ export function createAhsaySimulator(options: AhsaySimulatorOptions): AhsaySimul
     onReset: () => {
       forced.clear();
       requestsByDate.clear();
+      Object.assign(productFaults, noAhsayFaults());
     },
   });
   return {
@@ -184,6 +197,7 @@ export function createAhsaySimulator(options: AhsaySimulatorOptions): AhsaySimul
     restoreRecords: (login, date) => recordsFor(world, 'restore', login, date),
     requestsByDate,
     failNext: (login) => failNext(world, login),
+    productFaults,
   };
 }
 
@@ -221,6 +235,7 @@ interface World {
   /** `login|backupSetId|startMs` of runs forced to fail. */
   forced: Set<string>;
   requestsByDate: Map<string, number>;
+  productFaults: AhsayFaults;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -696,14 +711,25 @@ function apiHandler(world: World, o: AhsaySimulatorOptions): express.RequestHand
       }
       sendJson(res, 200, handler(world, body));
     } catch (err) {
+      if (err instanceof InjectedStatus) {
+        return sendJson(res, err.status, { Status: 'Error', Message: http.STATUS_CODES[err.status] ?? 'Error', ExptType: 'com.ahsay.sim.InjectedFault' });
+      }
       if (!(err instanceof ProductError)) throw err;
       productError(res, err);
     }
   };
 }
 
+/** An injected HTTP status for one call (see AhsayFaults). */
+class InjectedStatus extends Error {
+  constructor(readonly status: number) {
+    super(`injected HTTP ${status}`);
+  }
+}
+
 function listUsers(world: World, body: Body): unknown {
   const { s } = world;
+  if (world.productFaults.fullUserListStatus > 0 && !flag(body, 'LoginNameOnly')) throw new InjectedStatus(world.productFaults.fullUserListStatus);
   const search = str(body, 'searchStr');
   const clientType = str(body, 'ClientType');
   const users: unknown[] = [];
@@ -833,7 +859,7 @@ function reportSummary(world: World, body: Body): unknown {
     ID: jobId,
     StartTime: format.time(run.start),
     EndTime: running ? '' : format.time(run.end),
-    BackupJobStatus: run.status,
+    ...(world.productFaults.summaryWithoutStatus ? {} : { BackupJobStatus: run.status }),
     NumOfWarnEntries: run.status === 'BS_STOP_SUCCESS_WITH_WARNING' ? 3 : 0,
     NumOfErrorEntries: run.status === 'BS_STOP_SUCCESS_WITH_ERROR' ? 2 : 0,
     NumOfNewFiles: 12,

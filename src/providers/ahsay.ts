@@ -327,9 +327,22 @@ export function usersFromAnswer(body: unknown, sink: MappingSink): BackupUser[] 
 // ---------------------------------------------------------------------------------------------
 // Days that are over
 
-/** A day's list is final when the day was already over when it was read and none of its jobs can change. */
-export function isFinalDay(jobs: readonly Job[], date: string, today: string): boolean {
-  return date < today && jobs.every((job) => TERMINAL_JOB_STATES.has(job.state));
+/**
+ * How long after a day's end (in the configured zone) its list may be remembered as final. Clock
+ * skew, or a zone that is a little off the server's, would otherwise remember a day the server
+ * still adds jobs to.
+ */
+export const FINAL_DAY_MARGIN_SECONDS = 3600;
+
+/**
+ * A day's list is final when the day was over, by FINAL_DAY_MARGIN_SECONDS, when it was read and
+ * none of its jobs can change.
+ */
+export function isFinalDay(jobs: readonly Job[], date: string, nowSeconds: number, zone: string): boolean {
+  const [year, month, day] = date.split('-').map(Number) as [number, number, number];
+  const next = new Date(Date.UTC(year, month - 1, day + 1));
+  const end = localToEpochSeconds({ year: next.getUTCFullYear(), month: next.getUTCMonth() + 1, day: next.getUTCDate(), hour: 0, minute: 0, second: 0 }, zone);
+  return nowSeconds >= end + FINAL_DAY_MARGIN_SECONDS && jobs.every((job) => TERMINAL_JOB_STATES.has(job.state));
 }
 
 interface CachedDay {
@@ -412,6 +425,12 @@ const SCHEDULE_TYPE_SECONDS: Readonly<Record<string, number | undefined>> = {
 export const MAX_PENDING_RUNS = 32;
 /** Report summaries asked for per set and collection, newest run first; the walk goes on next time. */
 export const MAX_SUMMARIES_PER_SET = 3;
+/**
+ * Report summaries asked for per collection in all, whatever the number of sets: one request each,
+ * so a server with thousands of sets to walk (a first scrape, answers without a status) costs a
+ * bounded number per scrape, and the walks go on over the next scrapes.
+ */
+export const MAX_SUMMARIES_PER_COLLECTION = 100;
 /** Finished runs' statuses remembered per target (a few dozen bytes each). */
 export const MAX_CACHED_RUN_STATUSES = 200_000;
 /** Backup sets whose newest restore point is remembered per target. */
@@ -495,13 +514,26 @@ export interface BackupSetInfo {
  * read as `ScheduleEnabled`) and its schedules (`ScheduleList`, also read as `Schedules`), each
  * with the fields of AddSchedule / UpdateSchedule: Type DAILY | WEEKLY | MONTHLY | CUSTOM and
  * BackupInterval (minutes of a periodic schedule; -1 when it is not periodic).
+ *
+ * Those key names are the exporter's reading, not shown on the reference pages, so nothing is
+ * assumed where they are missing: without a switch that reads as a boolean the facts are
+ * undefined (the set's protection is left out, and the problem named) rather than taken as on.
+ * A CUSTOM schedule runs once, on its date: it counts only while that date (read from `Time`'s
+ * Year, Month, Day, Hour, Minute, in the server's zone) is still ahead of `nowSeconds`.
  */
-export function scheduleFacts(settings: Record<string, unknown>, where: string, sink: MappingSink): ScheduleFacts | undefined {
+export function scheduleFacts(settings: Record<string, unknown>, where: string, sink: MappingSink, nowSeconds = Date.now() / 1000, zone = 'UTC'): ScheduleFacts | undefined {
   const container = settings.ScheduleSettings;
-  if (!isObject(container)) return undefined;
+  if (!isObject(container)) {
+    sink.problem(`${where}: its settings have no ScheduleSettings; its protection is left out`);
+    return undefined;
+  }
   const switchValue = container.Enabled ?? container.ScheduleEnabled;
   const switched = readFlag(switchValue);
-  if (switchValue !== undefined && switched === undefined) sink.problem(`${where}: schedule switch ${quoteForMessage(switchValue)} is not a boolean; taken as on`);
+  if (switched === undefined) {
+    const found = switchValue === undefined ? 'has no switch (Enabled)' : `switch ${quoteForMessage(switchValue)} is not a boolean`;
+    sink.problem(`${where}: ScheduleSettings ${found}; its protection is left out`);
+    return undefined;
+  }
   const raw = container.ScheduleList ?? container.Schedules ?? [];
   const list = Array.isArray(raw) ? raw : isObject(raw) ? [raw] : [];
   if (!Array.isArray(raw) && !isObject(raw)) sink.problem(`${where}: ScheduleList is not a list`);
@@ -509,13 +541,32 @@ export function scheduleFacts(settings: Record<string, unknown>, where: string, 
   let active = 0;
   for (const schedule of list) {
     if (!isObject(schedule) || readFlag(schedule.Enabled) === false) continue;
+    if (stringField(schedule, 'Type') === CUSTOM_TYPE && !customAhead(schedule, where, sink, nowSeconds, zone)) continue;
     active++;
     const interval = scheduleInterval(schedule, where, sink);
     if (interval !== undefined) intervals.push(interval);
   }
-  const facts: ScheduleFacts = { enabled: switched !== false && active > 0 };
+  const facts: ScheduleFacts = { enabled: switched && active > 0 };
   if (facts.enabled && intervals.length > 0) facts.intervalSeconds = Math.min(...intervals);
   return facts;
+}
+
+const CUSTOM_TYPE = 'CUSTOM';
+
+/** Whether a one-off (CUSTOM) schedule's date is still to come; one without a readable date is not counted. */
+function customAhead(schedule: Record<string, unknown>, where: string, sink: MappingSink, nowSeconds: number, zone: string): boolean {
+  const time = isObject(schedule.Time) ? schedule.Time : {};
+  const field = (key: string, min: number, max: number, fallback?: number): number | undefined => {
+    const value = time[key] ?? fallback;
+    const n = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+    return typeof n === 'number' && Number.isInteger(n) && n >= min && n <= max ? n : undefined;
+  };
+  const [year, month, day, hour, minute] = [field('Year', 1970, 9999), field('Month', 1, 12), field('Day', 1, 31), field('Hour', 0, 23, 0), field('Minute', 0, 59, 0)];
+  if (year === undefined || month === undefined || day === undefined || hour === undefined || minute === undefined) {
+    sink.problem(`${where}: CUSTOM schedule without a readable date (Time Year, Month, Day); not counted`);
+    return false;
+  }
+  return localToEpochSeconds({ year, month, day, hour, minute, second: 0 }, zone) > nowSeconds;
 }
 
 function scheduleInterval(schedule: Record<string, unknown>, where: string, sink: MappingSink): number | undefined {
@@ -538,7 +589,7 @@ function dataItems(ok: Record<string, unknown>, where: string): unknown[] {
 }
 
 /** The backup sets of a ListBackupSets.do answer (asked with ListAll, so each carries its settings). */
-export function backupSetsFromAnswer(body: unknown, login: string, sink: MappingSink): BackupSetInfo[] {
+export function backupSetsFromAnswer(body: unknown, login: string, sink: MappingSink, nowSeconds = Date.now() / 1000, zone = 'UTC'): BackupSetInfo[] {
   const where = `ListBackupSets.do for ${login}`;
   const sets = new Map<string, BackupSetInfo>();
   for (const item of dataItems(checkStatus(body, where), where)) {
@@ -549,9 +600,8 @@ export function backupSetsFromAnswer(body: unknown, login: string, sink: Mapping
     }
     const name = stringField(item, 'Name') ?? id;
     const set: BackupSetInfo = { id, name };
-    const schedule = scheduleFacts(item, `backup set ${login}/${name}`, sink);
+    const schedule = scheduleFacts(item, `backup set ${login}/${name}`, sink, nowSeconds, zone);
     if (schedule) set.schedule = schedule;
-    else sink.problem(`backup set ${login}/${name}: its settings have no ScheduleSettings; its protection is left out`);
     const destinationId = firstDestinationId(item);
     if (destinationId) set.destinationId = destinationId;
     sets.set(id, set);
@@ -701,6 +751,12 @@ interface UserInventory {
   pending: Map<string, string[]>;
   usedBytes?: number;
   dueAt: number;
+  /**
+   * Runs whose report summary gave no status, or one not in the state table: taken as unknown and
+   * not asked for again until the next inventory read (they would be asked on every scrape).
+   * Keyed by set and run id.
+   */
+  unknownRuns: Set<string>;
 }
 
 /** A number in [0, 1) from a text: spreads the users' inventory reads over time. */
@@ -820,7 +876,7 @@ export const ahsay = defineProvider({
         post(ctx, LIST_BACKUP_JOBS_PATH, base),
         post(ctx, STORAGE_STAT_PATH, { ...base, ...(user.owner ? { Owner: user.owner } : {}), YearMonth: localDate(ctx.now, zone).slice(0, 7), BackupSetID: 'all' }),
       ]);
-      const sets = backupSetsFromAnswer(setsAnswer, user.login, sink);
+      const sets = backupSetsFromAnswer(setsAnswer, user.login, sink, ctx.now, zone);
       const runs = runsFromAnswer(runsAnswer, user.login, sink);
       const pending = new Map<string, string[]>();
       for (const set of sets) {
@@ -828,7 +884,7 @@ export const ahsay = defineProvider({
         const newer = (runs.get(set.id) ?? []).filter((runId) => known === undefined || runId > known).slice(0, MAX_PENDING_RUNS);
         if (newer.length > 0) pending.set(set.id, newer);
       }
-      const inventory: UserInventory = { sets, pending, dueAt: ctx.now + intervalSeconds * (1 + INVENTORY_SPREAD * spread(user.login)) };
+      const inventory: UserInventory = { sets, pending, dueAt: ctx.now + intervalSeconds * (1 + INVENTORY_SPREAD * spread(user.login)), unknownRuns: new Set() };
       const used = storageUsedFromAnswer(storageAnswer, user.login, sink);
       if (used !== undefined) inventory.usedBytes = used;
       inventories.set(user.login, inventory);
@@ -837,9 +893,10 @@ export const ahsay = defineProvider({
     /**
      * Walks a set's pending runs newest first until one that left a restore point: statuses of
      * the job window and of earlier walks cost nothing, others one report summary each, at most
-     * MAX_SUMMARIES_PER_SET per collection.
+     * MAX_SUMMARIES_PER_SET per collection, and MAX_SUMMARIES_PER_COLLECTION for all sets together
+     * (`budget`, shared by the walks of one collection).
      */
-    const walk = async (ctx: CollectContext, user: BackupUser, set: BackupSetInfo, inventory: UserInventory, window: ReadonlyMap<string, string>): Promise<void> => {
+    const walk = async (ctx: CollectContext, user: BackupUser, set: BackupSetInfo, inventory: UserInventory, window: ReadonlyMap<string, string>, budget: { left: number }, sink: MappingSink): Promise<void> => {
       const runs = inventory.pending.get(set.id);
       if (!runs) return;
       let asked = 0;
@@ -848,17 +905,35 @@ export const ahsay = defineProvider({
         const known = tracker.newestOf(user.login, set.id);
         if (known !== undefined && runId <= known) break;
         let status = tracker.statusOf(user.login, set.id, runId) ?? window.get(runKey(user.login, set.id, runId));
+        if (status === undefined && inventory.unknownRuns.has(setKey(set.id, runId))) {
+          left.push(runId);
+          continue;
+        }
         if (status === undefined) {
-          if (asked >= MAX_SUMMARIES_PER_SET) {
+          if (asked >= MAX_SUMMARIES_PER_SET || budget.left <= 0) {
             left.push(...runs.slice(index));
             break;
           }
           asked++;
+          budget.left--;
           const body: Record<string, unknown> = { ...credentials, LoginName: user.login, BackupSetID: set.id, BackupJobID: runId };
           if (user.owner) body.Owner = user.owner;
           if (set.destinationId) body.DestinationID = set.destinationId;
-          status = summaryStatusFromAnswer(await post(ctx, REPORT_SUMMARY_PATH, body), `GetBackupJobReportSummary.do for ${user.login}/${set.name} run ${runId}`) ?? '';
+          const where = `GetBackupJobReportSummary.do for ${user.login}/${set.name}`;
+          const found = summaryStatusFromAnswer(await post(ctx, REPORT_SUMMARY_PATH, body), `${where} run ${runId}`);
+          if (found === undefined) {
+            // Named once per set, not per run: a server that never says would name every run.
+            sink.problem(`${where}: a report without BackupJobStatus; such runs are taken as unknown until the next inventory read`);
+            inventory.unknownRuns.add(setKey(set.id, runId));
+            left.push(runId);
+            continue;
+          }
+          status = found;
           tracker.learn(user.login, set.id, runId, status);
+          if (mapStatus(AHSAY_BACKUP_STATES, status) === 'unknown') {
+            sink.unknownStatus(status);
+            inventory.unknownRuns.add(setKey(set.id, runId));
+          }
         }
         if (RESTORE_POINT_STATUSES.has(status)) break;
         // A run still going (or of a status not known) may yet leave a restore point: ask again later.
@@ -872,61 +947,86 @@ export const ahsay = defineProvider({
       async collect(ctx) {
         const sink = problems.sink(ctx);
         const dates = datesToRead(ctx.now, zone, settings.days);
-        const today = dates[0]!;
-        let users: BackupUser[];
+        let users: BackupUser[] | undefined;
         // The full user records (status, quotas) are read with the inventory, at most once per
-        // interval; between, the light list of login names finds users that came or went.
+        // interval; between, the light list of login names finds users that came or went. They
+        // only add to the jobs: when they cannot be read (too large, an error answer) the jobs are
+        // still served, with the records read last (or none), and they are asked for again only
+        // after the interval, so that a list that keeps failing costs one request per interval.
+        // The records before this collection: restored if it fails, so that the next one asks again.
+        const before = records;
+        let listFailure: CollectError | undefined;
         if (!records || records.dueAt <= ctx.now) {
-          const list = await listUserRecords(ctx, credentials, sink);
-          records = { byLogin: new Map(list.map((r) => [r.login, r])), dueAt: ctx.now + intervalSeconds };
-          users = configured ?? list.map(({ login, owner }) => (owner ? { login, owner } : { login }));
-        } else {
-          users = configured ?? (await listUsers(ctx, credentials, sink));
-        }
-        const logins = new Set(users.map((u) => u.login));
-        finished.retain(logins, new Set(dates));
-        for (const login of inventories.keys()) if (!logins.has(login)) inventories.delete(login);
-        const days = users.flatMap((user) => (['backup', 'restore'] as const).flatMap((kind) => dates.map((date) => ({ user, kind, date }))));
-        // Statuses of this collection's window, running runs included: those need no report summary.
-        const window = new Map<string, string>();
-        const due = users.filter((user) => (inventories.get(user.login)?.dueAt ?? -Infinity) <= ctx.now);
-        await Promise.all([
-          mapLimited(days, target.max_concurrency, async ({ user, kind, date }) => {
-            const cached = finished.get(user.login, kind, date);
-            if (cached) return ctx.report({ jobs: cached });
-            const { jobs, runs } = await readDay(ctx, credentials, user, { kind, login: user.login, date, zone }, sink);
-            for (const run of runs) {
-              tracker.learn(user.login, run.setId, run.runId, run.status);
-              window.set(runKey(user.login, run.setId, run.runId), run.status);
-            }
-            if (isFinalDay(jobs, date, today)) finished.put(user.login, kind, date, jobs);
-            ctx.report({ jobs });
-          }),
-          mapLimited(due, target.max_concurrency, (user) => refreshInventory(ctx, user, sink)),
-        ]);
-        const sets = users.flatMap((user) => {
-          const inventory = inventories.get(user.login);
-          return inventory ? inventory.sets.map((set) => ({ user, set, inventory })) : [];
-        });
-        await mapLimited(sets, target.max_concurrency, ({ user, set, inventory }) => walk(ctx, user, set, inventory, window));
-        for (const user of users) {
-          const inventory = inventories.get(user.login);
-          if (!inventory) continue;
-          const record = records.byLogin.get(user.login);
-          const resources: ResourceProtection[] = [];
-          const restorePoints: RestorePoint[] = [];
-          for (const set of inventory.sets) {
-            const resource = `${user.login}/${set.name}`;
-            const protection = setProtection(resource, record, set.schedule);
-            if (protection) resources.push(protection);
-            const runId = tracker.newestOf(user.login, set.id);
-            const createdAt = runId === undefined ? undefined : parseAhsayTime(runId, zone);
-            if (runId !== undefined && createdAt !== undefined) restorePoints.push({ id: `${user.login}/${set.id}/${runId}`, resource, vault: user.login, state: 'available', createdAt });
+          const dueAt = ctx.now + intervalSeconds;
+          try {
+            const list = await listUserRecords(ctx, credentials, sink);
+            records = { byLogin: new Map(list.map((r) => [r.login, r])), dueAt };
+            if (!configured) users = list.map(({ login, owner }) => (owner ? { login, owner } : { login }));
+          } catch (err) {
+            if (!(err instanceof CollectError) || ctx.signal.aborted) throw err;
+            listFailure = err;
+            ctx.log.debug({ err: err.message }, 'AhsayCBS full user list failed');
+            records = { byLogin: records?.byLogin ?? new Map(), dueAt };
           }
-          const usage: StorageUsage = { vault: user.login };
-          if (inventory.usedBytes !== undefined) usage.usedBytes = inventory.usedBytes;
-          if (record?.capacityBytes !== undefined) usage.capacityBytes = record.capacityBytes;
-          ctx.report({ resources, restorePoints, storage: usage.usedBytes !== undefined || usage.capacityBytes !== undefined ? [usage] : [] });
+        }
+        try {
+          users ??= configured ?? (await listUsers(ctx, credentials, sink));
+          const logins = new Set(users.map((u) => u.login));
+          finished.retain(logins, new Set(dates));
+          for (const login of inventories.keys()) if (!logins.has(login)) inventories.delete(login);
+          const days = users.flatMap((user) => (['backup', 'restore'] as const).flatMap((kind) => dates.map((date) => ({ user, kind, date }))));
+          // Statuses of this collection's window, running runs included: those need no report summary.
+          const window = new Map<string, string>();
+          const due = users.filter((user) => (inventories.get(user.login)?.dueAt ?? -Infinity) <= ctx.now);
+          await Promise.all([
+            mapLimited(days, target.max_concurrency, async ({ user, kind, date }) => {
+              const cached = finished.get(user.login, kind, date);
+              if (cached) return ctx.report({ jobs: cached });
+              const { jobs, runs } = await readDay(ctx, credentials, user, { kind, login: user.login, date, zone }, sink);
+              for (const run of runs) {
+                tracker.learn(user.login, run.setId, run.runId, run.status);
+                window.set(runKey(user.login, run.setId, run.runId), run.status);
+              }
+              if (isFinalDay(jobs, date, ctx.now, zone)) finished.put(user.login, kind, date, jobs);
+              ctx.report({ jobs });
+            }),
+            mapLimited(due, target.max_concurrency, (user) => refreshInventory(ctx, user, sink)),
+          ]);
+          const sets = users.flatMap((user) => {
+            const inventory = inventories.get(user.login);
+            return inventory ? inventory.sets.map((set) => ({ user, set, inventory })) : [];
+          });
+          const budget = { left: MAX_SUMMARIES_PER_COLLECTION };
+          await mapLimited(sets, target.max_concurrency, ({ user, set, inventory }) => walk(ctx, user, set, inventory, window, budget, sink));
+          for (const user of users) {
+            const inventory = inventories.get(user.login);
+            if (!inventory) continue;
+            const record = records.byLogin.get(user.login);
+            const resources: ResourceProtection[] = [];
+            const restorePoints: RestorePoint[] = [];
+            for (const set of inventory.sets) {
+              const resource = `${user.login}/${set.name}`;
+              const protection = setProtection(resource, record, set.schedule);
+              if (protection) resources.push(protection);
+              const runId = tracker.newestOf(user.login, set.id);
+              const createdAt = runId === undefined ? undefined : parseAhsayTime(runId, zone);
+              if (runId !== undefined && createdAt !== undefined) restorePoints.push({ id: `${user.login}/${set.id}/${runId}`, resource, vault: user.login, state: 'available', createdAt });
+            }
+            const usage: StorageUsage = { vault: user.login };
+            if (inventory.usedBytes !== undefined) usage.usedBytes = inventory.usedBytes;
+            if (record?.capacityBytes !== undefined) usage.capacityBytes = record.capacityBytes;
+            ctx.report({ resources, restorePoints, storage: usage.usedBytes !== undefined || usage.capacityBytes !== undefined ? [usage] : [] });
+          }
+        } catch (err) {
+          // When everything fails, the collection's own error says it: no line of its own, and
+          // the next collection asks for the full list again.
+          if (listFailure) records = before;
+          throw err;
+        }
+        if (listFailure) {
+          const status = listFailure.status === undefined ? '' : `, HTTP ${listFailure.status}`;
+          const kept = before ? 'those read before are kept' : 'user status and quotas are left out';
+          sink.problem(`2/ListUsers.do (full user records) failed (${listFailure.reason}${status}); ${kept}, jobs are still read, asked again after inventory_minutes`);
         }
         sink.flush();
       },

@@ -6,7 +6,7 @@
 import pino from 'pino';
 import type { TargetConfig } from '../../src/config/schema';
 import type { RequestOptions } from '../../src/http/client';
-import { AHSAY_BACKUP_STATES, AHSAY_RESTORE_STATES, ahsay } from '../../src/providers/ahsay';
+import { AHSAY_BACKUP_STATES, AHSAY_RESTORE_STATES, MAX_SUMMARIES_PER_COLLECTION, ahsay } from '../../src/providers/ahsay';
 import type { CollectContext } from '../../src/providers/types';
 import { createAhsaySimulator } from '../../simulators/ahsay';
 import type { AhsaySimulator, AhsaySimulatorOptions } from '../../simulators/ahsay';
@@ -58,6 +58,9 @@ function hongKongDates(): [string, string] {
   const today = new Intl.DateTimeFormat('sv-SE', { timeZone: ZONE }).format(new Date());
   return [today, new Date(Date.parse(`${today}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10)];
 }
+
+/** Whether yesterday in Hong Kong has been over for less than the hour before a day is remembered as final. */
+const withinFinalDayMargin = () => Number(new Intl.DateTimeFormat('en-GB', { timeZone: ZONE, hour: '2-digit', hourCycle: 'h23' }).format(new Date())) < 1;
 
 /** Hong Kong has been UTC+8 all year since 1979: the expected Unix time, worked out without the provider's code. */
 const hongKongSeconds = (text: string) => Date.parse(`${text.replace(' ', 'T')}+08:00`) / 1000;
@@ -138,6 +141,7 @@ describe('exporter with the AhsayCBS simulator', () => {
     cbs.sim.reset();
     const warm = await fetchText(`${ex.url}/probe?target=listed`);
     if (hongKongDates()[0] !== today) return; // midnight in Hong Kong between the scrapes: a new day to read
+    if (withinFinalDayMargin()) return; // yesterday is read again until it has been over for an hour
     expect(cbs.sim.stats.requests).toBe(4 * 2);
     expect([...cbs.sim.requestsByDate.keys()]).toEqual([today]);
     expect(samples(warm.text).get('backup_collect_upstream_requests{target="listed",provider="ahsay"}')).toBe(8);
@@ -181,6 +185,36 @@ describe('exporter with the AhsayCBS simulator', () => {
     expect(s.get('backup_exporter_collect_errors_total{target="broken",provider="ahsay",reason="parse"}')).toBe(1);
     expect(s.get('backup_up{target="fine",provider="ahsay"}')).toBe(1);
     expect(ex.logs.some((l) => l.includes('"target":"ghost"') && l.includes("User 'nosuchuser' does not exist"))).toBe(true);
+  });
+
+  test('a full user list that fails (HTTP 500) does not take the target down: jobs served, one log line, not asked again within the interval', async () => {
+    const cbs = await simulator({ users: 3, badTimeRate: 0 });
+    cbs.sim.productFaults.fullUserListStatus = 500;
+    const logins = Array.from({ length: 3 }, (_, i) => cbs.sim.user(i).login);
+    const ex = await exporter(`targets:\n${target('all', cbs.server.url)}${target('listed', cbs.server.url, `      users: [${logins.join(', ')}]\n`)}`);
+    const listUsers = () => cbs.sim.stats.byPath.get('/obs/api/json/2/ListUsers.do') ?? 0;
+    const fullListProblems = () => ex.logs.filter((l) => l.includes('"level":40') && l.includes('2/ListUsers.do (full user records) failed (http_5xx, HTTP 500)'));
+    for (const name of ['all', 'listed']) {
+      const before = listUsers();
+      const { text } = await fetchText(`${ex.url}/probe?target=${name}`);
+      expect(samples(text).get(`backup_up{target="${name}",provider="ahsay"}`)).toBe(1);
+      // The failed full list, and for "all" the light list of login names that finds the users.
+      expect(listUsers() - before).toBe(name === 'all' ? 2 : 1);
+      expect(series(text, 'backup_jobs', { target: name }).reduce((sum, [, v]) => sum + v, 0)).toBeGreaterThan(0);
+      expect(series(text, 'backup_resource_protected', { target: name }).length).toBeGreaterThan(0);
+      // Quotas come with the full list only: none now, the storage used still there.
+      expect(series(text, 'backup_storage_capacity_bytes', { target: name })).toEqual([]);
+      expect(series(text, 'backup_storage_used_bytes', { target: name })).toHaveLength(3);
+      expect(promtoolCheckMetrics(text)).toBe('');
+    }
+    expect(fullListProblems()).toHaveLength(2); // one per target
+    for (const name of ['all', 'listed']) {
+      const before = listUsers();
+      const { text } = await fetchText(`${ex.url}/probe?target=${name}`);
+      expect(samples(text).get(`backup_up{target="${name}",provider="ahsay"}`)).toBe(1);
+      expect(listUsers() - before).toBe(name === 'all' ? 1 : 0);
+    }
+    expect(fullListProblems()).toHaveLength(2);
   });
 
   test('an unparsable time (11;34:15) leaves that field out and is logged; the target stays up', async () => {
@@ -280,7 +314,65 @@ describe('AhsayCBS: a daily set that stops running keeps its restore point', () 
   });
 });
 
-function providerTarget(url: string): TargetConfig {
+describe('AhsayCBS: report summaries without a status', () => {
+  // 00:05 in Hong Kong: daily sets have not run yet today, so with `days: 1` every set's newest
+  // runs are outside the job window and only report summaries can tell their status.
+  const start = Date.UTC(2024, 5, 26, 16, 5);
+  const summaries = (sim: AhsaySimulator) => sim.stats.byPath.get('/obs/api/json/GetBackupJobReportSummary.do') ?? 0;
+
+  async function setUp(users: number) {
+    let now = start;
+    const sim = createAhsaySimulator({ sysUser: SYS_USER, sysPwd: SYS_PWD, users, timezone: ZONE, clock: () => now, backupIntervalMs: 86_400_000, badTimeRate: 0 });
+    sim.productFaults.summaryWithoutStatus = true;
+    const server = track(await startSimulator(sim.app));
+    const instance = bind(ahsay, providerTarget(server.url, { days: 1 }), { log: pino({ level: 'silent' }), client: () => undefined as never });
+    const logs: string[] = [];
+    const scrape = async (at: number) => {
+      now = at;
+      return collectWith(instance, { ...realContext(server.url, at / 1000), log: pino({ level: 'debug' }, { write: (line: string) => logs.push(line) }) });
+    };
+    return { sim, scrape, logs };
+  }
+
+  test('each run is asked for once until the next inventory read, and named once per set', async () => {
+    const { sim, scrape, logs } = await setUp(3);
+    // The runs of each set over the simulator's history (7 days before today; none yet today).
+    const runs = new Map<string, number>();
+    for (let back = 0; back <= 7; back++) {
+      const date = new Date(Date.UTC(2024, 5, 27 - back)).toISOString().slice(0, 10);
+      for (let u = 0; u < 3; u++) for (const r of sim.backupRecords(sim.user(u).login, date)) runs.set(String(r.BackupSetID), (runs.get(String(r.BackupSetID)) ?? 0) + 1);
+    }
+    const counts = [...runs.values()];
+    expect(counts.length).toBeGreaterThan(0);
+    const added: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const before = summaries(sim);
+      await scrape(start + i * 60_000);
+      added.push(summaries(sim) - before);
+    }
+    // 3 per set and scrape while the walks go on, each run once, then none.
+    expect(added[0]).toBe(counts.reduce((sum, n) => sum + Math.min(n, 3), 0));
+    expect(added.reduce((a, b) => a + b, 0)).toBe(counts.reduce((a, b) => a + b, 0));
+    expect(added.slice(-2)).toEqual([0, 0]);
+    expect(logs.filter((l) => l.includes('a report without BackupJobStatus'))).toHaveLength(runs.size);
+    // The next inventory read (after inventory_minutes, 60 by default, and its spread) may ask again.
+    const before = summaries(sim);
+    await scrape(start + 2 * 3_600_000);
+    expect(summaries(sim) - before).toBe(added[0]);
+  });
+
+  test('report summaries are bounded per collection in all, not only per set', async () => {
+    const { sim, scrape } = await setUp(60);
+    const sets = Array.from({ length: 60 }, (_, i) => sim.user(i).backupSets.length).reduce((a, b) => a + b, 0);
+    expect(3 * sets).toBeGreaterThan(MAX_SUMMARIES_PER_COLLECTION);
+    await scrape(start);
+    expect(summaries(sim)).toBe(MAX_SUMMARIES_PER_COLLECTION);
+    await scrape(start + 60_000);
+    expect(summaries(sim)).toBe(2 * MAX_SUMMARIES_PER_COLLECTION);
+  });
+});
+
+function providerTarget(url: string, block: Record<string, unknown> = {}): TargetConfig {
   return {
     name: 'clocked',
     provider: 'ahsay',
@@ -290,7 +382,7 @@ function providerTarget(url: string): TargetConfig {
     max_jobs: 100,
     min_interval: 0,
     max_concurrency: 4,
-    ahsay: { username: SYS_USER, password: SYS_PWD, timezone: ZONE, days: 2 },
+    ahsay: { username: SYS_USER, password: SYS_PWD, timezone: ZONE, days: 2, inventory_minutes: 60, ...block },
   } as unknown as TargetConfig;
 }
 

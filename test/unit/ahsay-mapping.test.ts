@@ -25,6 +25,7 @@ import {
   checkStatus,
   datesToRead,
   isFinalDay,
+  FINAL_DAY_MARGIN_SECONDS,
   jobsFromAnswer,
   localDate,
   mapJob,
@@ -310,14 +311,27 @@ describe('AhsayCBS users (2/ListUsers.do)', () => {
 describe('finished days', () => {
   const job = (state: Job['state']): Job => ({ kind: 'backup', id: state, resource: 'r', state, status: 'S' });
 
-  test.each<[Job['state'][], string, boolean]>([
-    [['succeeded', 'failed', 'warning', 'cancelled'], '2024-06-25', true],
-    [[], '2024-06-25', true],
-    [['succeeded', 'running'], '2024-06-25', false],
-    [['unknown'], '2024-06-25', false],
-    [['succeeded'], '2024-06-26', false],
-  ])('%p on %s (today 2024-06-26) final: %p', (states, date, final) => {
-    expect(isFinalDay(states.map(job), date, '2024-06-26')).toBe(final);
+  // 2024-06-26 in Hong Kong (UTC+8) begins at 2024-06-25 16:00 UTC.
+  const hk = (utc: string) => Date.parse(`${utc}Z`) / 1000;
+  test.each<[Job['state'][], string, string, boolean]>([
+    [['succeeded', 'failed', 'warning', 'cancelled'], '2024-06-25', '2024-06-26T04:00:00', true],
+    [[], '2024-06-25', '2024-06-26T04:00:00', true],
+    [['succeeded', 'running'], '2024-06-25', '2024-06-26T04:00:00', false],
+    [['unknown'], '2024-06-25', '2024-06-26T04:00:00', false],
+    [['succeeded'], '2024-06-26', '2024-06-26T04:00:00', false],
+    // Over, but not by the margin yet: the server may still be adding jobs (skew, zone a little off).
+    [['succeeded'], '2024-06-25', '2024-06-25T16:00:00', false],
+    [['succeeded'], '2024-06-25', '2024-06-25T16:59:59', false],
+    [['succeeded'], '2024-06-25', '2024-06-25T17:00:00', true],
+  ])('%p on %s (Hong Kong), read at %s UTC: final %p', (states, date, at, final) => {
+    expect(isFinalDay(states.map(job), date, hk(at), 'Asia/Hong_Kong')).toBe(final);
+  });
+
+  test('the margin counts from the end of the day in the zone, a day the clocks go back included', () => {
+    // 2024-11-03 in New York is 25 hours long: it ends at 2024-11-04 05:00 UTC.
+    expect(isFinalDay([], '2024-11-03', Date.parse('2024-11-04T05:59:59Z') / 1000, 'America/New_York')).toBe(false);
+    expect(isFinalDay([], '2024-11-03', Date.parse('2024-11-04T06:00:00Z') / 1000, 'America/New_York')).toBe(true);
+    expect(FINAL_DAY_MARGIN_SECONDS).toBe(3600);
   });
 
   test('bounded in days and in size, a day one plus one per job (least used out first); retain drops other users and dates', () => {
@@ -443,12 +457,18 @@ describe('AhsayCBS collect (fake transport)', () => {
     expect(sent).toHaveLength(2 * 2);
     expect(new Set(sent.map((s) => s.body.BackupDate ?? s.body.RestoreDate))).toEqual(new Set(['2024-06-26']));
 
-    // The next day: yesterday (read only as "today" so far) is read once more, then remembered.
+    // The next day: yesterday (read only as "today" so far) is read again until it has been over
+    // for an hour (the server may still add jobs to it), then remembered.
+    for (const minute of [5, 10, 59]) {
+      sent.length = 0;
+      await collectWith(instance, context(utc(2024, 6, 27, 0, minute), answer, sent));
+      expect(sent).toHaveLength(2 * 2 * 2);
+    }
     sent.length = 0;
-    await collectWith(instance, context(utc(2024, 6, 27, 0, 5), answer, sent));
+    await collectWith(instance, context(utc(2024, 6, 27, 1, 0), answer, sent));
     expect(sent).toHaveLength(2 * 2 * 2);
     sent.length = 0;
-    await collectWith(instance, context(utc(2024, 6, 27, 0, 10), answer, sent));
+    await collectWith(instance, context(utc(2024, 6, 27, 1, 5), answer, sent));
     expect(new Set(sent.map((s) => s.body.BackupDate ?? s.body.RestoreDate))).toEqual(new Set(['2024-06-27']));
   });
 
@@ -503,20 +523,30 @@ describe('AhsayCBS inventory mapping (fixtures)', () => {
       { id: '1687755057644', name: 'Laptop' },
     ]);
     expect(sink.problems).toEqual(['backup set finance/Laptop: its settings have no ScheduleSettings; its protection is left out']);
+
   });
 
+  // 2024-06-26 00:00:00 UTC, 08:00 in Hong Kong.
+  const NOW = Date.UTC(2024, 5, 26) / 1000;
   test.each<[string, Record<string, unknown>, ScheduleFacts | undefined, number]>([
-    ['no container', {}, undefined, 0],
+    ['no container: left out, named', {}, undefined, 1],
     ['daily and periodic: the shortest', { ScheduleSettings: { Enabled: true, ScheduleList: [{ Type: 'DAILY', BackupInterval: -1 }, { Type: 'DAILY', BackupInterval: '240' }] } }, { enabled: true, intervalSeconds: 14_400 }, 0],
     ['switch off', { ScheduleSettings: { Enabled: 'false', ScheduleList: [{ Type: 'DAILY' }] } }, { enabled: false }, 0],
-    ['every schedule off', { ScheduleSettings: { ScheduleList: [{ Type: 'DAILY', Enabled: false }] } }, { enabled: false }, 0],
+    ['every schedule off', { ScheduleSettings: { ScheduleEnabled: true, ScheduleList: [{ Type: 'DAILY', Enabled: false }] } }, { enabled: false }, 0],
     ['empty list', { ScheduleSettings: { Enabled: true, ScheduleList: [] } }, { enabled: false }, 0],
-    ['custom only: no interval', { ScheduleSettings: { Schedules: [{ Type: 'CUSTOM' }] } }, { enabled: true }, 0],
     ['unknown type named', { ScheduleSettings: { ScheduleEnabled: true, ScheduleList: [{ Type: 'HOURLY' }] } }, { enabled: true }, 1],
-    ['switch not a boolean: on, named', { ScheduleSettings: { Enabled: 'yes', ScheduleList: [{ Type: 'MONTHLY' }] } }, { enabled: true, intervalSeconds: 31 * 86_400 }, 1],
+    // The key names are the exporter's reading: without a switch it knows, nothing is said.
+    ['no switch: left out, named', { ScheduleSettings: { ScheduleList: [{ Type: 'DAILY' }] } }, undefined, 1],
+    ['a switch under another name: left out, named', { ScheduleSettings: { ScheduleEnable: false, ScheduleList: [{ Type: 'DAILY' }] } }, undefined, 1],
+    ['switch not a boolean: left out, named', { ScheduleSettings: { Enabled: 'yes', ScheduleList: [{ Type: 'MONTHLY' }] } }, undefined, 1],
+    // A one-off date (in Hong Kong) counts only while it is ahead.
+    ['custom, ahead: on, no interval', { ScheduleSettings: { Enabled: true, Schedules: [{ Type: 'CUSTOM', Time: { Year: 2024, Month: 6, Day: 26, Hour: 9, Minute: 0 } }] } }, { enabled: true }, 0],
+    ['custom, passed: off', { ScheduleSettings: { Enabled: true, Schedules: [{ Type: 'CUSTOM', Time: { Year: 2024, Month: 6, Day: 26, Hour: 7, Minute: 59 } }] } }, { enabled: false }, 0],
+    ['custom, passed, beside a daily one: the daily one counts', { ScheduleSettings: { Enabled: true, Schedules: [{ Type: 'CUSTOM', Time: { Year: 2023, Month: 1, Day: 1 } }, { Type: 'WEEKLY' }] } }, { enabled: true, intervalSeconds: 7 * 86_400 }, 0],
+    ['custom without a date: not counted, named', { ScheduleSettings: { Enabled: true, Schedules: [{ Type: 'CUSTOM' }] } }, { enabled: false }, 1],
   ])('schedule: %s', (_name, settings, expected, problems) => {
     const sink = recordingSink();
-    expect(scheduleFacts(settings, 'set', sink)).toEqual(expected);
+    expect(scheduleFacts(settings, 'set', sink, NOW, 'Asia/Hong_Kong')).toEqual(expected);
     expect(sink.problems).toHaveLength(problems);
   });
 
