@@ -21,7 +21,7 @@ import type { Job, JobKind, ResourceProtection, RestorePoint, StateTable, Storag
 import { TERMINAL_JOB_STATES, mapStatus } from '../model';
 import { isObject, quoteForMessage, truncate } from '../text';
 import type { MappingSink } from './kit';
-import { ProblemLog } from './kit';
+import { ProblemLog, mapLimited } from './kit';
 import type { CollectContext } from './types';
 import { defineProvider } from './types';
 import { readDateTime, stringField } from './util';
@@ -799,31 +799,6 @@ async function readDay(ctx: CollectContext, credentials: Credentials, user: Back
   const answer = await post(ctx, JOB_LIST_PATHS[day.kind], body);
   const jobs = jobsFromAnswer(answer, day, sink);
   return { jobs, runs: day.kind === 'backup' ? windowRunsFromAnswer(answer) : [] };
-}
-
-/**
- * Runs `work` over `items` with at most `limit` in flight, results in order. The HTTP pool bounds
- * the requests anyway; this also keeps thousands of user-days from all being prepared at once, and
- * starts nothing more once one has failed (the collection is lost then).
- */
-export async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    // After a failure the collection is lost: start nothing more.
-    while (next < items.length && !failed) {
-      const index = next++;
-      try {
-        results[index] = await work(items[index]!);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
 }
 
 const ahsayBlock = defineProviderBlock({

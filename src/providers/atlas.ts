@@ -27,7 +27,7 @@ import type { Job, JobState, ResourceProtection, RestorePoint, RestorePointState
 import { mapStatus } from '../model';
 import { isObject, quoteForMessage } from '../text';
 import type { MappingSink, Paging } from './kit';
-import { ProblemLog, objectWithId, pageNumberPaging, readPages } from './kit';
+import { ProblemLog, mapLimited, objectWithId, pageNumberPaging, readPages } from './kit';
 import type { CollectContext, ScopedHttp } from './types';
 import { defineProvider } from './types';
 import { parseIsoTimestamp, stringField } from './util';
@@ -475,13 +475,13 @@ export const atlas = defineProvider({
         const ctx: CollectContext = { ...outer, http: versioned(outer.http) };
         const sink = problems.sink(ctx);
         const projects = await listProjects(ctx, settings.projects, sink);
-        await Promise.all(
-          projects.map(async (project) => {
-            const clusters: AtlasCluster[] = [];
-            await readPages(ctx, `${API}/groups/${encodeURIComponent(project.id)}/clusters`, {}, PAGING, (items) => clusters.push(...mapClusters(items, project.name, sink)));
-            await Promise.all(clusters.map((cluster) => collectCluster(ctx, state, project, cluster, sink)));
-          }),
-        );
+        // At most max_concurrency projects, and clusters, prepared at once: the pool bounds the
+        // requests in flight, this bounds what waits for it.
+        await mapLimited(projects, target.max_concurrency, async (project) => {
+          const clusters: AtlasCluster[] = [];
+          await readPages(ctx, `${API}/groups/${encodeURIComponent(project.id)}/clusters`, {}, PAGING, (items) => clusters.push(...mapClusters(items, project.name, sink)));
+          await mapLimited(clusters, target.max_concurrency, (cluster) => collectCluster(ctx, state, project, cluster, sink));
+        });
         sink.flush();
       },
     };

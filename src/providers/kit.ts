@@ -185,3 +185,28 @@ export async function readPages(
   }
   if (next >= maxPages && last.length === pageSize && (total === undefined || total > next * pageSize)) ctx.log.warn({ path, pages: maxPages }, 'list longer than the page bound; the rest is not read');
 }
+
+/**
+ * Runs `work` over `items` with at most `limit` in flight, results in order. The HTTP pool bounds
+ * the requests anyway; this also keeps thousands of items (user-days, clusters) from all being prepared at
+ * once, and starts nothing more once one has failed (the collection is lost then).
+ */
+export async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    // After a failure the collection is lost: start nothing more.
+    while (next < items.length && !failed) {
+      const index = next++;
+      try {
+        results[index] = await work(items[index]!);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return results;
+}

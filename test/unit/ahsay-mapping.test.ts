@@ -29,7 +29,6 @@ import {
   jobsFromAnswer,
   localDate,
   mapJob,
-  mapLimited,
   parseAhsayTime,
   parseLocalDateTime,
   parseSize,
@@ -350,30 +349,6 @@ describe('finished days', () => {
     cache.retain(new Set(['c', 'd', 'e']), new Set(['2024-06-25']));
     expect([cache.size, cache.jobCount]).toEqual([2, 0]);
     expect(cache.get('c', 'backup', '2024-06-25')).toEqual([]);
-  });
-});
-
-describe('mapLimited', () => {
-  test('keeps the order, never exceeds the limit, starts nothing after a failure', async () => {
-    let inFlight = 0;
-    let most = 0;
-    const started: number[] = [];
-    const work = async (n: number) => {
-      started.push(n);
-      inFlight++;
-      most = Math.max(most, inFlight);
-      await new Promise((r) => setTimeout(r, n % 3));
-      inFlight--;
-      if (n === 13) throw new Error('13');
-      return n * 2;
-    };
-    expect(await mapLimited([1, 2, 3, 4, 5, 6, 7], 3, work)).toEqual([2, 4, 6, 8, 10, 12, 14]);
-    expect(most).toBe(3);
-    started.length = 0;
-    await expect(mapLimited(Array.from({ length: 40 }, (_, i) => i + 10), 2, work)).rejects.toThrow('13');
-    await new Promise((r) => setTimeout(r, 20));
-    expect(Math.max(...started)).toBeLessThan(17);
-    expect(await mapLimited([], 4, work)).toEqual([]);
   });
 });
 

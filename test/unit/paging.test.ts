@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { offsetPaging, readPages } from '../../src/providers/kit';
+import { mapLimited, offsetPaging, readPages } from '../../src/providers/kit';
 import type { CollectContext } from '../../src/providers/types';
 
 /** A fake product holding `total` items, answering `count` as given (or the truth when undefined). */
@@ -102,4 +102,28 @@ test('a list cut at the page bound is logged as cut; one read whole is not', asy
   const wholeLines = warned(whole);
   expect(await read(whole, 4)).toHaveLength(4000);
   expect(wholeLines).toEqual([]);
+});
+
+describe('mapLimited', () => {
+  test('keeps the order, never exceeds the limit, starts nothing after a failure', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const started: number[] = [];
+    const work = async (n: number) => {
+      started.push(n);
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((r) => setTimeout(r, n % 3));
+      inFlight--;
+      if (n === 13) throw new Error('13');
+      return n * 2;
+    };
+    expect(await mapLimited([1, 2, 3, 4, 5, 6, 7], 3, work)).toEqual([2, 4, 6, 8, 10, 12, 14]);
+    expect(most).toBe(3);
+    started.length = 0;
+    await expect(mapLimited(Array.from({ length: 40 }, (_, i) => i + 10), 2, work)).rejects.toThrow('13');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(Math.max(...started)).toBeLessThan(17);
+    expect(await mapLimited([], 4, work)).toEqual([]);
+  });
 });
