@@ -10,6 +10,7 @@ import type { RequestAuth, RequestScope } from './http/client';
 import { maskFields, secretMasker, secretsOf } from './config/redact';
 import { providerBlockOf } from './config/schema';
 import { CollectError } from './http/errors';
+import { TokenCache } from './http/token';
 import type { ExporterMetrics, RenderedTarget, TargetSnapshot } from './metrics';
 import { JobHistory, SummaryBuilder, renderTarget } from './metrics';
 import { UnknownStatusLog } from './model';
@@ -24,6 +25,8 @@ const MIN_DEADLINE_MS = 100;
 const DECIMAL_SECONDS = /^\s*\d{1,9}(\.\d{1,9})?\s*$/;
 /** Longest status word written to the log. */
 const MAX_LOGGED_STATUS_LENGTH = 200;
+/** Tokens of a target masked at once: the current one and a few it replaced, which may still be echoed. */
+const MAX_OBTAINED_SECRETS = 4;
 /** Longest value in a target's log line. */
 const MAX_LOGGED_VALUE_LENGTH = 500;
 
@@ -57,7 +60,10 @@ export class TargetRuntime {
   /** Every HTTP client of this target (its own and a provider's extra ones), closed together. */
   private readonly clients: HttpClient[] = [];
   private readonly log: Logger;
+  /** Masks the configured secrets, then those obtained at run time (tokens). */
   private readonly mask: (text: string) => string;
+  private obtainedSecrets: string[] = [];
+  private maskObtained: (text: string) => string = (text) => text;
   private inflight?: Promise<CollectResult>;
   private last?: CollectResult;
   private lastLoggedFailure?: string;
@@ -74,7 +80,8 @@ export class TargetRuntime {
     this.definition = providerFor(config.provider);
     // A product may echo a secret it was sent (a token endpoint repeating the request body): every
     // text that came from it is masked before it is logged or shown.
-    this.mask = secretMasker(secretsOf(config));
+    const maskConfigured = secretMasker(secretsOf(config));
+    this.mask = (text) => this.maskObtained(maskConfigured(text));
     // Every value of a target's log line is also cut: an upstream controls its size.
     const forLog = (text: string) => truncate(this.mask(text), MAX_LOGGED_VALUE_LENGTH);
     this.log = log.child({ target: config.name, provider: config.provider }, { formatters: { log: (fields) => maskFields(fields, forLog) } });
@@ -96,10 +103,26 @@ export class TargetRuntime {
       this.clients.push(created);
       return created;
     };
-    this.provider = this.definition.create(config, providerBlockOf(config) as never, { log: this.log, client: (baseUrl) => client(baseUrl) });
+    this.provider = this.definition.create(config, providerBlockOf(config) as never, {
+      log: this.log,
+      client: (baseUrl) => client(baseUrl),
+      tokenCache: (fetchToken) =>
+        new TokenCache(async (scope) => {
+          const token = await fetchToken(scope);
+          this.keepSecret(token.value);
+          return token;
+        }),
+    });
     this.history = new JobHistory(this.definition.kinds);
     this.http = client(config.url, this.provider.auth);
     metrics.initTarget(config.name, config.provider);
+  }
+
+  /** A secret the target obtained (a token): masked like the configured ones from now on; the newest few are kept. */
+  private keepSecret(value: string): void {
+    if (this.obtainedSecrets.includes(value)) return;
+    this.obtainedSecrets = [...this.obtainedSecrets.slice(1 - MAX_OBTAINED_SECRETS), value];
+    this.maskObtained = secretMasker(this.obtainedSecrets);
   }
 
   /** The last result, for the landing page. */

@@ -22,7 +22,7 @@ import { defineProviderBlock, nonEmpty, oneOf } from '../config/blocks';
 import { digestAuth } from '../http/auth';
 import type { RequestOptions } from '../http/client';
 import { CollectError } from '../http/errors';
-import { TokenCache, parseOAuthTokenAnswer, tokenAuth } from '../http/token';
+import { parseOAuthTokenAnswer, tokenAuth } from '../http/token';
 import type { Job, JobState, ResourceProtection, RestorePoint, RestorePointState, StateTable } from '../model';
 import { mapStatus } from '../model';
 import { isObject, quoteForMessage } from '../text';
@@ -451,7 +451,7 @@ export const atlas = defineProvider({
     if (settings.client_secret !== undefined && settings.client_id !== undefined) {
       const tokenClient = env.client(new URL(target.url).origin);
       const basic = Buffer.from(`${encodeURIComponent(settings.client_id)}:${encodeURIComponent(settings.client_secret)}`).toString('base64');
-      const cache = new TokenCache(async (scope) => {
+      const cache = env.tokenCache(async (scope) => {
         const requestedAt = Date.now();
         const answer = await tokenClient.json(
           {

@@ -16,7 +16,7 @@ import { LRUCache } from 'lru-cache';
 import type { ResolvedBlock } from '../config/blocks';
 import { defineProviderBlock, httpUrl, nonEmpty, oneOf } from '../config/blocks';
 import { CollectError } from '../http/errors';
-import { TokenCache, parseOAuthTokenAnswer, tokenAuth } from '../http/token';
+import { parseOAuthTokenAnswer, tokenAuth } from '../http/token';
 import type { Token } from '../http/token';
 import type { Job, JobKind, JobState, ProductAlert, ResourceProtection, RestorePoint, StateTable, StorageUsage } from '../model';
 import { mapStatus, worstOf } from '../model';
@@ -975,7 +975,7 @@ export const bluexp = defineProvider({
     const tokenUrl = new URL(settings.token_url);
     const tokenClient = env.client(tokenUrl.origin);
     const body = JSON.stringify(tokenRequestBody(settings));
-    const cache = new TokenCache(async (scope) => {
+    const cache = env.tokenCache(async (scope) => {
       const requestedAt = Date.now();
       const answer = await tokenClient.json(
         { method: 'POST', path: tokenUrl.pathname + tokenUrl.search, headers: { 'content-type': 'application/json' }, body },

@@ -728,7 +728,7 @@ function authFor(target: TargetCommon, settings: CbrSettings, env: ProviderEnvir
   if (iam) {
     if (iam.password === undefined) throw new Error(`target ${target.name}: cbr.iam.password missing`);
     const credentials = { domain: iam.domain, user: iam.user, password: iam.password, project: iam.project };
-    const cache = new TokenCache(iamTokenFetcher(env.client(iam.url), credentials, env.log));
+    const cache = env.tokenCache(iamTokenFetcher(env.client(iam.url), credentials, env.log));
     return tokenAuth(cache, (token) => ({ 'x-auth-token': token }));
   }
   if (settings.access_key === undefined || settings.secret_key === undefined) {

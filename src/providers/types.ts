@@ -6,7 +6,8 @@
 import type { Logger } from 'pino';
 import type { ProviderBlock, ResolvedBlock } from '../config/blocks';
 import type { TargetCommon } from '../config/schema';
-import type { HttpClient, HttpResponse, RequestAuth, RequestOptions } from '../http/client';
+import type { HttpClient, HttpResponse, RequestAuth, RequestOptions, RequestScope } from '../http/client';
+import type { Token, TokenCache } from '../http/token';
 import type { Job, JobKind, ProductAlert, ResourceProtection, RestorePoint, StorageUsage } from '../model';
 
 /** HTTP bound to one collection: every call carries the collection's deadline and is counted. */
@@ -77,6 +78,11 @@ export interface ProviderEnvironment {
    * Its requests take the collection's scope (deadline, request count) from the caller.
    */
   client(baseUrl: string): HttpClient;
+  /**
+   * A token cache whose tokens are secrets of the target from then on: masked in its logs and error
+   * messages like the configured ones, should a product echo them.
+   */
+  tokenCache(fetchToken: (scope: RequestScope) => Promise<Token>): TokenCache;
 }
 
 export interface ProviderDefinition<Name extends string = string, Block extends ProviderBlock = ProviderBlock> {

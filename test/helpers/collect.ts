@@ -1,4 +1,5 @@
 /** Drives one provider directly, without an exporter: bind it to a target and collect what it reports. */
+import { TokenCache } from '../../src/http/token';
 import { providerBlockOf } from '../../src/config/schema';
 import type { TargetConfig } from '../../src/config/schema';
 import type { Job, ProductAlert, ResourceProtection, RestorePoint, StorageUsage } from '../../src/model';
@@ -6,8 +7,8 @@ import type { MappingSink } from '../../src/providers/kit';
 import type { CollectContext, ProviderDefinition, ProviderEnvironment, ProviderInstance } from '../../src/providers/types';
 
 /** `definition` bound to `target`, given the block named after the provider as the exporter does. */
-export function bind(definition: ProviderDefinition, target: TargetConfig, env: ProviderEnvironment): ProviderInstance {
-  return definition.create(target, providerBlockOf(target) as never, env);
+export function bind(definition: ProviderDefinition, target: TargetConfig, env: Omit<ProviderEnvironment, 'tokenCache'> & Partial<ProviderEnvironment>): ProviderInstance {
+  return definition.create(target, providerBlockOf(target) as never, { tokenCache: (fetchToken) => new TokenCache(fetchToken), ...env });
 }
 
 export interface Found {

@@ -104,6 +104,39 @@ test('a token endpoint that echoes the request body leaves no secret in the log,
   }
 });
 
+test('a product that echoes the bearer token it was sent leaves no token in the log or the landing page', async () => {
+  const TOKEN = 'bluexp-access-token-4d1e8b0c92f7';
+  const app = express();
+  app.use(express.json());
+  app.post('/oauth/token', (_req, res) => {
+    res.json({ access_token: TOKEN, expires_in: 3600, token_type: 'Bearer' });
+  });
+  // As some gateways do: the refused request's headers repeated in the error.
+  app.use((req, res) => {
+    res.status(500).json({ message: `upstream failed for request with ${String(req.headers.authorization)}` });
+  });
+  const product = track(await listen(app));
+  const exporter = track(
+    await startExporter(`targets:
+  - name: bx
+    provider: bluexp
+    url: ${product.url}
+    bluexp:
+      account_id: account-1
+      agent_id: agent
+      token_url: ${product.url}/oauth/token
+      refresh_token: refresh-token-value
+`),
+  );
+  const scrape = (await fetchText(`${exporter.url}/probe?target=bx`)).text;
+  expect(series(scrape, 'backup_up')[0]?.[1]).toBe(0);
+  const landing = (await fetchText(`${exporter.url}/`)).text;
+  const logs = exporter.logs.join('\n');
+  // The echo reached the exporter: the message is there, with the token masked.
+  expect(logs).toContain('upstream failed for request with Bearer <secret>');
+  for (const text of [logs, landing, scrape]) expect(text).not.toContain(TOKEN);
+});
+
 test('an answer full of oddities writes a handful of short log lines, not one per job', async () => {
   const jobs = [
     ...Array.from({ length: 5000 }, (_, i) => ({ id: `odd-${i}`, clusterId: 'c1', created: 'yesterday', statusName: 'FINISHED' })),
