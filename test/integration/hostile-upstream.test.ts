@@ -67,6 +67,20 @@ test('an answer whose headers are over the size limit is invalid_response, not a
   expect(await errorsOf(exporter.url, 'connect')).toBe(0);
 });
 
+/** exporter.yml with one BlueXP target whose API and token endpoint are `url`. */
+function bluexpTarget(url: string, refreshToken: string): string {
+  return `targets:
+  - name: bx
+    provider: bluexp
+    url: ${url}
+    bluexp:
+      account_id: account-1
+      agent_id: agent
+      token_url: ${url}/oauth/token
+      refresh_token: '${refreshToken}'
+`;
+}
+
 test('a token endpoint that echoes the request body leaves no secret in the log, the landing page or the metrics', async () => {
   const REFRESH_TOKEN = 'bluexp-refresh-token-"quoted"-7f3a9c';
   const app = express();
@@ -76,18 +90,7 @@ test('a token endpoint that echoes the request body leaves no secret in the log,
     res.status(400).json({ error: 'invalid_grant', message: `cannot grant ${String(req.body)}`, query: encodeURIComponent(String(req.body)) });
   });
   const product = track(await listen(app));
-  const exporter = track(
-    await startExporter(`targets:
-  - name: bx
-    provider: bluexp
-    url: ${product.url}
-    bluexp:
-      account_id: account-1
-      agent_id: agent
-      token_url: ${product.url}/oauth/token
-      refresh_token: '${REFRESH_TOKEN}'
-`),
-  );
+  const exporter = track(await startExporter(bluexpTarget(product.url, REFRESH_TOKEN)));
   const scrape = (await fetchText(`${exporter.url}/probe?target=bx`)).text;
   expect(series(scrape, 'backup_up')[0]?.[1]).toBe(0);
   const landing = (await fetchText(`${exporter.url}/`)).text;
@@ -116,18 +119,7 @@ test('a product that echoes the bearer token it was sent leaves no token in the 
     res.status(500).json({ message: `upstream failed for request with ${String(req.headers.authorization)}` });
   });
   const product = track(await listen(app));
-  const exporter = track(
-    await startExporter(`targets:
-  - name: bx
-    provider: bluexp
-    url: ${product.url}
-    bluexp:
-      account_id: account-1
-      agent_id: agent
-      token_url: ${product.url}/oauth/token
-      refresh_token: refresh-token-value
-`),
-  );
+  const exporter = track(await startExporter(bluexpTarget(product.url, 'refresh-token-value')));
   const scrape = (await fetchText(`${exporter.url}/probe?target=bx`)).text;
   expect(series(scrape, 'backup_up')[0]?.[1]).toBe(0);
   const landing = (await fetchText(`${exporter.url}/`)).text;
