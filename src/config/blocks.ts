@@ -128,6 +128,15 @@ export function oneOf(groups: Array<{ name: string; fields: string[] }>, require
   };
 }
 
+/** `field` (an identity: key id, client id) is required when the secret `secret` (or its *_file twin) is set. */
+export function requiredWithSecret(field: string, secret: string) {
+  return (block: Record<string, unknown>, ctx: z.RefinementCtx) => {
+    if ((block[secret] !== undefined || block[`${secret}_file`] !== undefined) && block[field] === undefined) {
+      ctx.addIssue({ code: 'custom', path: [field], message: `required with ${secret}` });
+    }
+  };
+}
+
 export const nonEmpty = (description: string) => z.string().min(1).describe(description);
 
 /** An http(s) URL field of a provider block (token endpoints); never echoed in messages. */

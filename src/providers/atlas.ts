@@ -18,7 +18,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
-import { defineProviderBlock, nonEmpty, oneOf } from '../config/blocks';
+import { defineProviderBlock, nonEmpty, oneOf, requiredWithSecret } from '../config/blocks';
 import { digestAuth } from '../http/auth';
 import type { RequestOptions } from '../http/client';
 import { CollectError } from '../http/errors';
@@ -426,12 +426,8 @@ const atlasBlock = defineProviderBlock({
       ],
       true,
     )(block, ctx);
-    if ((block.private_key !== undefined || block.private_key_file !== undefined) && block.public_key === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['public_key'], message: 'required with private_key' });
-    }
-    if ((block.client_secret !== undefined || block.client_secret_file !== undefined) && block.client_id === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['client_id'], message: 'required with client_secret' });
-    }
+    requiredWithSecret('public_key', 'private_key')(block, ctx);
+    requiredWithSecret('client_id', 'client_secret')(block, ctx);
   },
 });
 

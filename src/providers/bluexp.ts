@@ -14,7 +14,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { ResolvedBlock } from '../config/blocks';
-import { defineProviderBlock, httpUrl, nonEmpty, oneOf } from '../config/blocks';
+import { defineProviderBlock, httpUrl, nonEmpty, oneOf, requiredWithSecret } from '../config/blocks';
 import { CollectError } from '../http/errors';
 import { parseOAuthTokenAnswer, tokenAuth } from '../http/token';
 import type { Token } from '../http/token';
@@ -749,9 +749,7 @@ const blueXpBlock = defineProviderBlock({
       ],
       true,
     )(block, ctx);
-    if ((block.client_secret !== undefined || block.client_secret_file !== undefined) && block.client_id === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['client_id'], message: 'required with client_secret' });
-    }
+    requiredWithSecret('client_id', 'client_secret')(block, ctx);
   },
 });
 

@@ -12,7 +12,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { ResolvedBlock } from '../config/blocks';
-import { defineProviderBlock, httpUrl, nonEmpty, oneOf } from '../config/blocks';
+import { defineProviderBlock, httpUrl, nonEmpty, oneOf, requiredWithSecret } from '../config/blocks';
 import type { TargetCommon } from '../config/schema';
 import type { HttpClient, RequestAuth } from '../http/client';
 import { parseJsonBody } from '../http/client';
@@ -677,9 +677,8 @@ const cbrBlock = defineProviderBlock({
       ],
       true,
     )(block, ctx);
-    const signing = block.access_key !== undefined || block.secret_key !== undefined || block.secret_key_file !== undefined;
-    if (signing && block.access_key === undefined) ctx.addIssue({ code: 'custom', path: ['access_key'], message: 'required with secret_key' });
-    if (signing && block.secret_key === undefined && block.secret_key_file === undefined) {
+    requiredWithSecret('access_key', 'secret_key')(block, ctx);
+    if (block.access_key !== undefined && block.secret_key === undefined && block.secret_key_file === undefined) {
       ctx.addIssue({ code: 'custom', path: ['secret_key'], message: 'required with access_key (or secret_key_file)' });
     }
   },
