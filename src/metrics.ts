@@ -720,23 +720,17 @@ function renderPerResource<G extends string>(
   /** Whether the outer key of `times` is the resource and the inner one the group (alerts: resource -> type). */
   resourceOuter = false,
 ): void {
-  let entries: Array<[G, string, number]> = [];
+  const all: Array<[G, string, number]> = [];
   for (const [outer, inner] of times) {
-    for (const [key, value] of inner) entries.push(resourceOuter ? [key as G, outer, value] : [outer, key, value]);
+    for (const [key, value] of inner) all.push(resourceOuter ? [key as G, outer, value] : [outer, key, value]);
   }
-  const total = entries.length;
-  if (total > limit) entries = entries.sort((a, b) => worse(a[2], b[2]) || byName(a, b)).slice(0, limit);
+  const total = all.length;
+  const entries = worstFirst(all, limit, ([group, resource]) => `${resource}\u0000${group}`, (a, b) => worse(a[2], b[2]));
   for (const [group, resource, value] of entries) {
     const labels: Labels = resourceOuter ? [...base, ['resource', resource], [groupLabel, group]] : [...base, [groupLabel, group], ['resource', resource]];
     exposition.add(metric, labels, value);
   }
   exposition.add(TARGET_METRICS.omitted, [...base, ['metric', metric.name]], total - entries.length);
-}
-
-function byName(a: readonly [string, string, number], b: readonly [string, string, number]): number {
-  const x = `${a[1]}\u0000${a[0]}`;
-  const y = `${b[1]}\u0000${b[0]}`;
-  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 function renderRestorePoints(exposition: Exposition, base: Labels, summary: Summary, maxResources: number): void {
@@ -759,9 +753,9 @@ function renderRestorePoints(exposition: Exposition, base: Labels, summary: Summ
 function renderInventory(exposition: Exposition, base: Labels, reports: Reports, summary: Summary, maxResources: number): void {
   const m = TARGET_METRICS;
   if (reports.protection) {
-    // Unprotected resources first: they are what an administrator must see when the list is cut.
+    // Unprotected resources first (then by name): they are what an administrator must see when the list is cut.
     const ordered = [...summary.protection.values()];
-    const kept = ordered.length > maxResources ? ordered.sort(compareProtection).slice(0, maxResources) : ordered;
+    const kept = worstFirst(ordered, maxResources, (r) => r.resource, (a, b) => Number(a.protected) - Number(b.protected));
     for (const r of kept) exposition.add(m.resourceProtected, [...base, ['resource', r.resource], ['status', r.status]], r.protected ? 1 : 0);
     exposition.add(m.omitted, [...base, ['metric', m.resourceProtected.name]], ordered.length - kept.length);
     // The intervals of the resources whose protection is served: a cut list still joins on resource.
@@ -794,12 +788,6 @@ function renderInventory(exposition: Exposition, base: Labels, reports: Reports,
 function worstFirst<T>(items: T[], limit: number, nameOf: (item: T) => string, worse: (a: T, b: T) => number): T[] {
   if (items.length <= limit) return items;
   return items.sort((a, b) => worse(a, b) || (nameOf(a) < nameOf(b) ? -1 : nameOf(a) > nameOf(b) ? 1 : 0)).slice(0, limit);
-}
-
-/** Unprotected before protected, then by resource name, so a cut list does not depend on answer order. */
-function compareProtection(a: ResourceProtection, b: ResourceProtection): number {
-  if (a.protected !== b.protected) return a.protected ? 1 : -1;
-  return a.resource < b.resource ? -1 : a.resource > b.resource ? 1 : 0;
 }
 
 function renderHistory(exposition: Exposition, base: Labels, history: JobHistory): void {
