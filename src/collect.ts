@@ -205,7 +205,7 @@ export class TargetRuntime {
         open = false;
       });
       await summaries.drained();
-      await history.commitInSlices();
+      await history.commit();
       const summary = builder.result();
       result = this.result({ ...this.baseSnapshot(startedAt, scope.requests), ok: true, summary });
       this.log.debug({ requests: scope.requests, jobs: summary.jobCount, duration_seconds: result.snapshot.durationSeconds }, 'collection finished');

@@ -295,7 +295,7 @@ export class JobHistory {
   }
 }
 
-/** Finished jobs counted into the history per turn of the event loop (see HistoryBatch.commitInSlices). */
+/** Finished jobs counted into the history per turn of the event loop (see HistoryBatch.commit). */
 const COMMIT_SLICE = 5000;
 
 /** Longest job id or resource the history keeps (see boundedText): an upstream controls their size. */
@@ -373,18 +373,12 @@ export class HistoryBatch {
     return this.pending;
   }
 
-  /** Counts the batch's jobs into the history; only the first call does. */
-  commit(): void {
-    if (this.committed) return;
-    this.committed = true;
-    for (const job of this.keepNewest()) this.history.count(job);
-  }
-
   /**
-   * commit() a slice of jobs per turn of the event loop: a batch may hold the history's whole
-   * capacity (100,000 jobs, tens of milliseconds to count), which must not hold the loop at once.
+   * Counts the batch's jobs into the history, only on the first call; a slice per turn of the event
+   * loop: a batch may hold the history's whole capacity (100,000 jobs, tens of milliseconds to
+   * count), which must not hold the loop at once.
    */
-  async commitInSlices(slice = COMMIT_SLICE): Promise<void> {
+  async commit(slice = COMMIT_SLICE): Promise<void> {
     if (this.committed) return;
     this.committed = true;
     const pending = this.keepNewest();

@@ -147,26 +147,26 @@ describe('JobHistory', () => {
     expect(history.finished.get('restore\u0000succeeded')).toBe(51);
   });
 
-  test('a window with more finished jobs than the history remembers counts the newest once, then only new ones', () => {
+  test('a window with more finished jobs than the history remembers counts the newest once, then only new ones', async () => {
     const capacity = 100;
     const history = new JobHistory(['restore'], capacity);
     const finishedCount = () => history.finished.get('restore\u0000succeeded');
     // 1,000 finished jobs in the window, listed in no particular order, on every collection.
     const window = Array.from({ length: 1000 }, (_, i) => job({ id: `j${(i * 7919) % 1000}`, startedAt: 1_000_000 + ((i * 7919) % 1000) * 60 }));
-    const collect = (jobs: Job[]) => {
+    const collect = async (jobs: Job[]) => {
       const batch = history.begin();
       jobs.forEach((j) => batch.add(j));
-      batch.commit();
+      await batch.commit();
     };
-    collect(window);
+    await collect(window);
     expect(finishedCount()).toBe(capacity);
-    for (let n = 0; n < 5; n++) collect(window);
+    for (let n = 0; n < 5; n++) await collect(window);
     // Forgotten jobs are older than what is remembered: they do not count again.
     expect(finishedCount()).toBe(capacity);
     // A job that finished since counts once, even though the history is full.
     const newer = job({ id: 'new', startedAt: 1_000_000 + 1000 * 60 });
-    collect([...window, newer]);
-    collect([...window, newer]);
+    await collect([...window, newer]);
+    await collect([...window, newer]);
     expect(finishedCount()).toBe(capacity + 1);
     expect(history.remembered().ids).toBe(capacity);
   });
@@ -256,7 +256,7 @@ describe('summaries', () => {
     expect(summary.newest.map((j) => j.id)).toEqual(['new', 'edge', 'none']);
   });
 
-  test('finished jobs count only when the collection\'s batch is committed, each once', () => {
+  test('finished jobs count only when the collection\'s batch is committed, each once', async () => {
     const jobs = Array.from({ length: 1_234 }, (_, i) => job({ id: String(i), resource: `r${i % 17}`, state: i % 5 === 0 ? 'failed' : 'succeeded', startedAt: i }));
     const history = new JobHistory(['restore']);
     const failedCollection = new SummaryBuilder(50, -Infinity, history.begin());
@@ -267,27 +267,27 @@ describe('summaries', () => {
     // Listed twice in one collection (a page that moved): still one job.
     [...jobs, ...jobs.slice(0, 100)].forEach((j) => builder.addJob(j));
     expect(history.finished.get('restore\u0000failed')).toBe(0);
-    batch.commit();
-    batch.commit();
+    await batch.commit();
+    await batch.commit();
     expect(history.finished.get('restore\u0000failed')).toBe(247);
     expect(history.finished.get('restore\u0000succeeded')).toBe(987);
     const next = history.begin();
     jobs.forEach((j) => next.add(j));
-    next.commit();
+    await next.commit();
     expect(history.finished.get('restore\u0000failed')).toBe(247);
   });
 
-  test('commitInSlices counts what commit() would, a slice per turn of the event loop, once', async () => {
+  test('commit counts a slice per turn of the event loop, once', async () => {
     const jobs = Array.from({ length: 1_234 }, (_, i) => job({ id: String(i), resource: `r${i % 17}`, state: i % 5 === 0 ? 'failed' : 'succeeded', startedAt: i }));
     const history = new JobHistory(['restore']);
     const batch = history.begin();
     jobs.forEach((j) => batch.add(j));
-    const committing = batch.commitInSlices(500);
+    const committing = batch.commit(500);
     // The first slice is counted at once, the rest in later turns.
     expect(history.finished.get('restore\u0000failed')! + history.finished.get('restore\u0000succeeded')!).toBe(500);
     await committing;
-    await batch.commitInSlices(500);
-    batch.commit();
+    await batch.commit(500);
+    await batch.commit();
     expect(history.finished.get('restore\u0000failed')).toBe(247);
     expect(history.finished.get('restore\u0000succeeded')).toBe(987);
   });
