@@ -24,7 +24,7 @@ import type { MappingSink } from './kit';
 import { ProblemLog, mapLimited } from './kit';
 import type { CollectContext } from './types';
 import { defineProvider } from './types';
-import { readDateTime, stringField } from './util';
+import { numberValue, readDateTime, stringField } from './util';
 import type { DateTimeFields } from './util';
 
 export const API_BASE = '/obs/api/json';
@@ -193,10 +193,8 @@ export function datesToRead(nowSeconds: number, zone: string, days: number): str
 
 /** Bytes from a size that comes as a number or as a string of digits; undefined for anything else. */
 export function parseSize(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
-  if (typeof value !== 'string' || !/^\s*\d+(\.\d+)?\s*$/.test(value)) return undefined;
-  const size = Number(value);
-  return Number.isFinite(size) ? size : undefined;
+  const size = numberValue(value);
+  return size !== undefined && size >= 0 ? size : undefined;
 }
 
 export interface DayContext {
@@ -558,8 +556,8 @@ function customAhead(schedule: Record<string, unknown>, where: string, sink: Map
   const time = isObject(schedule.Time) ? schedule.Time : {};
   const field = (key: string, min: number, max: number, fallback?: number): number | undefined => {
     const value = time[key] ?? fallback;
-    const n = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
-    return typeof n === 'number' && Number.isInteger(n) && n >= min && n <= max ? n : undefined;
+    const n = numberValue(value);
+    return n !== undefined && Number.isInteger(n) && n >= min && n <= max ? n : undefined;
   };
   const [year, month, day, hour, minute] = [field('Year', 1970, 9999), field('Month', 1, 12), field('Day', 1, 31), field('Hour', 0, 23, 0), field('Minute', 0, 59, 0)];
   if (year === undefined || month === undefined || day === undefined || hour === undefined || minute === undefined) {
@@ -571,8 +569,8 @@ function customAhead(schedule: Record<string, unknown>, where: string, sink: Map
 
 function scheduleInterval(schedule: Record<string, unknown>, where: string, sink: MappingSink): number | undefined {
   const periodic = schedule.BackupInterval;
-  const minutes = typeof periodic === 'string' && /^\s*-?\d+\s*$/.test(periodic) ? Number(periodic) : periodic;
-  if (typeof minutes === 'number' && Number.isFinite(minutes) && minutes > 0) return minutes * 60;
+  const minutes = numberValue(periodic);
+  if (minutes !== undefined && minutes > 0) return minutes * 60;
   const type = stringField(schedule, 'Type');
   if (type !== undefined && Object.prototype.hasOwnProperty.call(SCHEDULE_TYPE_SECONDS, type)) return SCHEDULE_TYPE_SECONDS[type];
   sink.problem(`${where}: schedule Type ${quoteForMessage(schedule.Type)} is not DAILY, WEEKLY, MONTHLY or CUSTOM; its interval is left out`);

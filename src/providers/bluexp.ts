@@ -25,7 +25,7 @@ import type { MappingSink } from './kit';
 import { ProblemLog, inSlices, objectWithId } from './kit';
 import type { CollectContext, Findings } from './types';
 import { defineProvider } from './types';
-import { stringField } from './util';
+import { numberValue, stringField } from './util';
 
 export const BLUEXP_JOB_STATES: StateTable = {
   PENDING: 'pending',
@@ -79,8 +79,8 @@ export function normalizeAgentId(agentId: string): string {
 
 /** Unix seconds of a `time` value (seconds or milliseconds, see MILLISECONDS_FROM); undefined if unusable. */
 export function timeToSeconds(value: unknown): number | undefined {
-  const number = typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value;
-  if (typeof number !== 'number' || !Number.isFinite(number) || number <= 0) return undefined;
+  const number = numberValue(value);
+  if (number === undefined || number <= 0) return undefined;
   return number >= MILLISECONDS_FROM ? number / 1000 : number;
 }
 
@@ -381,14 +381,14 @@ export const MAX_VOLUMES = 50_000;
 
 /** A non-negative whole number from a number or a string of digits (the schema writes counts as strings). */
 export function countValue(value: unknown): number | undefined {
-  const number = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
-  return typeof number === 'number' && Number.isSafeInteger(number) && number >= 0 ? number : undefined;
+  const number = numberValue(value);
+  return number !== undefined && Number.isSafeInteger(number) && number >= 0 ? number : undefined;
 }
 
 /** Bytes of a size in GB (number or numeric string); undefined for anything else. */
 export function gbToBytes(value: unknown): number | undefined {
-  const gb = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN;
-  return Number.isFinite(gb) && gb >= 0 ? Math.round(gb * BYTES_PER_GB) : undefined;
+  const gb = numberValue(value);
+  return gb !== undefined && gb >= 0 ? Math.round(gb * BYTES_PER_GB) : undefined;
 }
 
 /**

@@ -18,6 +18,17 @@ export function stringField(obj: Record<string, unknown>, key: string): string |
   return undefined;
 }
 
+/**
+ * A finite number from a number or a string of decimal digits (optionally signed, with a fraction):
+ * products write counts, sizes and times either way. Each caller says which values it accepts.
+ */
+export function numberValue(value: unknown): number | undefined {
+  const number = typeof value === 'string' && DECIMAL.test(value) ? Number(value) : value;
+  return typeof number === 'number' && Number.isFinite(number) ? number : undefined;
+}
+
+const DECIMAL = /^\s*-?\d+(\.\d+)?\s*$/;
+
 /** Unix seconds of an ISO-8601 time with a zone (`Z` or an offset); undefined for anything else. */
 export function parseIsoTimestamp(value: unknown): number | undefined {
   if (typeof value !== 'string') return undefined;

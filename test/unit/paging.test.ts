@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { mapLimited, offsetPaging, readPages } from '../../src/providers/kit';
+import { numberValue } from '../../src/providers/util';
 import type { CollectContext } from '../../src/providers/types';
 
 /** A fake product holding `total` items, answering `count` as given (or the truth when undefined). */
@@ -125,5 +126,26 @@ describe('mapLimited', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(Math.max(...started)).toBeLessThan(17);
     expect(await mapLimited([], 4, work)).toEqual([]);
+  });
+});
+
+describe('numberValue', () => {
+  test.each([
+    [42, 42],
+    [-1.5, -1.5],
+    ['42', 42],
+    [' 7 ', 7],
+    ['-60', -60],
+    ['1.25', 1.25],
+    ['1e3', undefined],
+    ['0x10', undefined],
+    ['', undefined],
+    ['12 GB', undefined],
+    [Number.NaN, undefined],
+    [Infinity, undefined],
+    [null, undefined],
+    [true, undefined],
+  ])('%p -> %p', (value, expected) => {
+    expect(numberValue(value)).toBe(expected);
   });
 });
