@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import type { RequestHandler } from 'express';
-import { LRUCache } from 'lru-cache';
+import { lruCache } from './lru';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { FILE_ERRORS } from './config/load';
@@ -190,7 +190,7 @@ const DUMMY_HASH = '$2b$10$CwTycUXWue0Thq9StjUM0uJ8DfpQzjKDhrBLMCHMh3zy2XuXsmVS2
  * so that a reload takes effect at once.
  */
 export function webProtection(current: () => WebConfig | undefined, checker = new PasswordChecker()): RequestHandler {
-  const allowed = new LRUCache<string, true>({ max: VERDICT_CACHE_SIZE });
+  const allowed = lruCache<string, true>(VERDICT_CACHE_SIZE);
   return (req, res, next) => {
     const config = current();
     if (!config) return next();

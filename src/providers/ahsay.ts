@@ -12,7 +12,8 @@
  * AhsayCBS writes times as `yyyy-MM-dd HH:mm:ss` in the server's zone without saying which; the
  * conversion below uses Intl only and follows java.time for the hours a DST change makes odd.
  */
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { lruCache, sizedLruCache } from '../lru';
 import { z } from 'zod';
 import { defineProviderBlock, integer, isTimeZone, nonEmpty } from '../config/blocks';
 import { CollectError } from '../http/errors';
@@ -357,8 +358,11 @@ interface CachedDay {
 export class FinishedDays {
   private readonly days: LRUCache<string, CachedDay>;
 
-  constructor(maxDays = MAX_CACHED_DAYS, maxSize = MAX_CACHED_SIZE) {
-    this.days = new LRUCache({ max: maxDays, maxSize, sizeCalculation: (day) => day.jobs.length + 1 });
+  constructor(
+    private readonly maxDays = MAX_CACHED_DAYS,
+    private readonly maxSize = MAX_CACHED_SIZE,
+  ) {
+    this.days = sizedLruCache(maxSize, daySize);
   }
 
   get size(): number {
@@ -376,7 +380,11 @@ export class FinishedDays {
 
   /** Remembers a day; one larger than the whole size bound is not kept. */
   put(login: string, kind: JobKind, date: string, jobs: readonly Job[]): void {
-    this.days.set(key(login, kind, date), { login, date, jobs });
+    const k = key(login, kind, date);
+    const day = { login, date, jobs };
+    // The bound in days, kept by hand: lru-cache's own (`max`) would allocate for all of them at once.
+    if (this.days.size >= this.maxDays && daySize(day) <= this.maxSize && !this.days.has(k)) this.days.pop();
+    this.days.set(k, day);
   }
 
   /** Keeps only days of `dates` and users of `logins`. */
@@ -384,6 +392,9 @@ export class FinishedDays {
     for (const [k, day] of this.days.entries()) if (!logins.has(day.login) || !dates.has(day.date)) this.days.delete(k);
   }
 }
+
+/** A remembered day counts one, and one per job. */
+const daySize = (day: CachedDay): number => day.jobs.length + 1;
 
 function key(login: string, kind: JobKind, date: string): string {
   return `${date}\u0000${kind}\u0000${login}`;
@@ -712,8 +723,8 @@ export function windowRunsFromAnswer(body: unknown): WindowRun[] {
  * each set's newest run that left a restore point. Both bounded; an entry that goes is read again.
  */
 export class RestorePointTracker {
-  private readonly statuses = new LRUCache<string, string>({ max: MAX_CACHED_RUN_STATUSES });
-  private readonly newest = new LRUCache<string, string>({ max: MAX_TRACKED_SETS });
+  private readonly statuses = lruCache<string, string>(MAX_CACHED_RUN_STATUSES);
+  private readonly newest = lruCache<string, string>(MAX_TRACKED_SETS);
 
   /** A run's status; only a finished run's is kept. */
   learn(login: string, setId: string, runId: string, status: string): void {

@@ -16,7 +16,8 @@
  * API specification of atlas-sdk-go v20250312023 (openapi/atlas-api-transformed.yaml). A version
  * Atlas retires answers 406/410, which names the call, instead of a silently different shape.
  */
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { lruCache } from '../lru';
 import { z } from 'zod';
 import { defineProviderBlock, nonEmpty, oneOf, requiredWithSecret } from '../config/blocks';
 import { digestAuth } from '../http/auth';
@@ -440,8 +441,8 @@ export const atlas = defineProvider({
   create(target, settings, env) {
     const problems = new ProblemLog('Atlas');
     const state: State = {
-      schedules: new LRUCache({ max: MAX_CACHED_SCHEDULES, ttl: SCHEDULE_TTL_MS }),
-      refused: new LRUCache({ max: MAX_REFUSALS_REMEMBERED, ttl: REFUSAL_LOG_TTL_MS }),
+      schedules: lruCache(MAX_CACHED_SCHEDULES, { ttl: SCHEDULE_TTL_MS }),
+      refused: lruCache(MAX_REFUSALS_REMEMBERED, { ttl: REFUSAL_LOG_TTL_MS }),
     };
     let auth;
     if (settings.client_secret !== undefined && settings.client_id !== undefined) {

@@ -12,7 +12,8 @@
  * A token from the BlueXP authentication service (refresh-token or client-credentials grant) is
  * requested on the first collection and again shortly before it expires or after a 401.
  */
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { lruCache } from '../lru';
 import type { ResolvedBlock } from '../config/blocks';
 import { defineProviderBlock, httpUrl, nonEmpty, oneOf, requiredWithSecret } from '../config/blocks';
 import { CollectError } from '../http/errors';
@@ -863,8 +864,8 @@ function inventoryState(): InventoryState {
   const perf = { now: () => Date.now() };
   const clock = { perf, ttlResolution: 0 };
   return {
-    environments: new LRUCache({ max: 1, ttl: INVENTORY_TTL_MS, ...clock }),
-    volumes: new LRUCache({ max: MAX_WORKING_ENVIRONMENTS, ttl: INVENTORY_TTL_MS, noDeleteOnStaleGet: true, ...clock }),
+    environments: lruCache(1, { ttl: INVENTORY_TTL_MS, ...clock }),
+    volumes: lruCache(MAX_WORKING_ENVIRONMENTS, { ttl: INVENTORY_TTL_MS, noDeleteOnStaleGet: true, ...clock }),
   };
 }
 
@@ -983,7 +984,7 @@ export const bluexp = defineProvider({
     });
     const agentId = normalizeAgentId(settings.agent_id);
     const base = apiPrefix(settings.account_id);
-    const details: DetailCache = new LRUCache({ max: DETAIL_CACHE_SIZE });
+    const details: DetailCache = lruCache(DETAIL_CACHE_SIZE);
     const problems = new ProblemLog('BlueXP');
     const loggedTypes = new Set<string>();
     let restoreStatusFailing = false;

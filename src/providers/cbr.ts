@@ -10,7 +10,8 @@
  * /v3/{project_id}/checkpoints/{id} to explain skipped backups that carry no error.
  * Authentication: an IAM token (X-Auth-Token) or AK/SK request signing.
  */
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { lruCache } from '../lru';
 import type { ResolvedBlock } from '../config/blocks';
 import { defineProviderBlock, httpUrl, nonEmpty, oneOf, requiredWithSecret } from '../config/blocks';
 import type { TargetCommon } from '../config/schema';
@@ -257,7 +258,7 @@ export function mapTaskPage(items: readonly unknown[], kind: JobKind, sink: Mapp
 export class VaultNames {
   private readonly names: LRUCache<string, string>;
   constructor(limit = MAX_REMEMBERED_VAULTS) {
-    this.names = new LRUCache({ max: limit });
+    this.names = lruCache(limit);
   }
   remember(id: string, name: string): void {
     this.names.set(id, name);
@@ -506,7 +507,7 @@ async function readPolicies(ctx: CollectContext, projectPath: string, sink: Mapp
 
 /** Checkpoint details already read (they do not change), bounded; null = not readable. */
 class CheckpointMemo {
-  private readonly known = new LRUCache<string, { detail: CheckpointDetail | null }>({ max: MAX_REMEMBERED_CHECKPOINTS });
+  private readonly known = lruCache<string, { detail: CheckpointDetail | null }>(MAX_REMEMBERED_CHECKPOINTS);
   has(id: string): boolean {
     return this.known.has(id);
   }

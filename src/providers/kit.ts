@@ -2,7 +2,7 @@
  * Plumbing every provider shares: the sink its pure mapping functions report problems to, and the
  * pager that reads a paged list of a product's API.
  */
-import { LRUCache } from 'lru-cache';
+import { lruCache } from '../lru';
 import type { QueryValue } from '../http/client';
 import { CollectError } from '../http/errors';
 import { isObject, truncate } from '../text';
@@ -49,7 +49,7 @@ const MAX_PROBLEM_LENGTH = 300;
  * new ones per collection, so neither a bad day nor a product that repeats itself floods the log.
  */
 export class ProblemLog {
-  private readonly logged = new LRUCache<string, true>({ max: MAX_REMEMBERED_PROBLEMS });
+  private readonly logged = lruCache<string, true>(MAX_REMEMBERED_PROBLEMS);
 
   /** `product` names the product in the log line (e.g. "Ops Manager"). */
   constructor(private readonly product: string) {}

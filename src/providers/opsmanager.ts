@@ -10,7 +10,8 @@
  * GET /groups/{id}/backupConfigs/{id}/snapshotSchedule. Digest authentication with the public key
  * as user name.
  */
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { lruCache } from '../lru';
 import { z } from 'zod';
 import { defineProviderBlock } from '../config/blocks';
 import { digestAuth } from '../http/auth';
@@ -423,8 +424,8 @@ export const opsmanager = defineProvider({
   create(_target, settings) {
     const problems = new ProblemLog('Ops Manager');
     const inventory: InventoryState = {
-      schedules: new LRUCache({ max: MAX_CACHED_SCHEDULES, ttl: SCHEDULE_TTL_MS }),
-      forbidden: new LRUCache({ max: 100 }),
+      schedules: lruCache(MAX_CACHED_SCHEDULES, { ttl: SCHEDULE_TTL_MS }),
+      forbidden: lruCache(100),
     };
     return {
       auth: digestAuth(settings.public_key, settings.private_key),
