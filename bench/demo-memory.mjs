@@ -7,6 +7,7 @@
 // end. See docs/performance.md.
 //
 //   npm run build && npm run build:simulators && node bench/demo-memory.mjs --scrapes=100
+//   node bench/demo-memory.mjs --scrapes=40 --interval=15000   (a scrape every 15 s, as Prometheus would)
 //   BENCH_NODE_OPTIONS="--max-semi-space-size=1" node bench/demo-memory.mjs   (V8 options of the exporter)
 //   BENCH_NODE_OPTIONS=--expose-gc node bench/demo-memory.mjs --heap-snapshots=/tmp/snaps
 import { spawn } from 'node:child_process';
@@ -23,6 +24,8 @@ const { request } = require('undici');
 const args = process.argv.slice(2);
 const flag = (name) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const scrapes = Number(flag('scrapes') ?? 100);
+/** --interval=MS: a scrape starts every MS milliseconds, as Prometheus' scrape_interval (default: back to back). */
+const intervalMs = Number(flag('interval') ?? 0);
 /** --heap-snapshots=DIR: a V8 heap snapshot of the exporter at every row, to see what grows. */
 const snapshots = flag('heap-snapshots');
 /** With BENCH_NODE_OPTIONS=--expose-gc: a full collection before each row's figures. */
@@ -73,11 +76,14 @@ try {
   const marks = new Set([1, 10, 25, 50, 75, scrapes]);
   let down = 0;
   for (let i = 1; i <= scrapes; i++) {
+    const started = Date.now();
     const res = await request(`${exporter.url}/metrics`);
     const text = await res.body.text();
     if (res.statusCode !== 200) throw new Error(`scrape ${i}: HTTP ${res.statusCode}`);
     down += text.split('\n').filter((l) => l.startsWith('backup_up{') && l.endsWith(' 0')).length;
     if (marks.has(i)) await row(`after ${i} scrape${i === 1 ? '' : 's'}`);
+    const idleMs = started + intervalMs - Date.now();
+    if (idleMs > 0 && i < scrapes) await new Promise((resolve) => setTimeout(resolve, idleMs));
   }
   const end = await exporter.sample();
   process.stdout.write(
