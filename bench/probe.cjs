@@ -1,7 +1,8 @@
 // Preloaded into the exporter process by the benchmark harness (node --require), so that every
 // figure is the exporter's alone and not the simulators' or the harness'. Over IPC it answers:
 //
-//   sample  this process' CPU time, RSS, peak RSS and event-loop delay; and, for the scrapes since
+//   sample  this process' CPU time, RSS, peak RSS and event-loop delay (and how much of the longest
+//           delay the process spent on a core); and, for the scrapes since
 //           the last sample, what undici's and node:http's diagnostics channels saw at the
 //           exporter's sockets: the time from the first scrape request's arrival to the last
 //           answer's end, the union of the intervals in which an upstream request was written and
@@ -30,16 +31,29 @@ Date.now = () => realNow() + clockOffsetMs;
 const delay = monitorEventLoopDelay({ resolution: 5 });
 delay.enable();
 
+// A timer every TICK_MS: how late it fires is the event loop's delay, and the process' CPU time in
+// that interval says how much of the delay the exporter held the loop itself. On a shared machine a
+// late timer may only mean the process waited for a core (little CPU in a long interval); the
+// least of the two is the part the exporter controls. CPU time counts every thread of the process
+// (V8's GC helpers too), so the least of the two is an upper bound on the loop's own share.
+const TICK_MS = 10;
+let heldMs = 0;
 // BENCH_TRACE_STALLS=<ms>: every turn of the event loop held longer than that is written to stderr
 // with its end on the monotonic clock V8's CPU profiles use (µs), to find what ran in a profile.
 const stallMs = Number(process.env.BENCH_TRACE_STALLS);
-if (stallMs > 0) {
+{
   let last = performance.now();
+  let lastCpu = process.cpuUsage();
   setInterval(() => {
     const now = performance.now();
-    if (now - last > stallMs + 10) process.stderr.write(`probe: event loop held ${(now - last - 10).toFixed(0)} ms, ended at ${process.hrtime.bigint() / 1000n} µs\n`);
+    const cpu = process.cpuUsage();
+    const lateMs = now - last - TICK_MS;
+    const cpuMs = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
+    heldMs = Math.max(heldMs, Math.min(lateMs, cpuMs));
+    if (stallMs > 0 && lateMs > stallMs) process.stderr.write(`probe: event loop held ${lateMs.toFixed(0)} ms (${cpuMs.toFixed(0)} ms of CPU), ended at ${process.hrtime.bigint() / 1000n} µs\n`);
     last = now;
-  }, 10).unref();
+    lastCpu = cpu;
+  }, TICK_MS).unref();
 }
 
 /** The harness' own requests (readiness) are not scrapes. */
@@ -164,6 +178,7 @@ process.on('message', (message) => {
       heapSpaces: require('node:v8').getHeapSpaceStatistics().map((space) => ({ name: space.space_name, size: space.space_size, used: space.space_used_size })),
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
       maxDelayMs: delay.max / 1e6,
+      maxHeldMs: heldMs,
       scrapes: w.scrapes,
       wallMs: w.scrapes > 0 ? wallMs : NaN,
       upstreamMs: w.scrapes > 0 ? unionMs(w.intervals, w.firstStart, w.lastFinish) : NaN,
@@ -173,6 +188,7 @@ process.on('message', (message) => {
     });
     if (message.reset) {
       delay.reset();
+      heldMs = 0;
       window = freshWindow();
     }
   } else if (message.bench === 'record') {

@@ -178,6 +178,7 @@ async function measure(side, phase, runs, stats) {
     stats.times.push(Math.max(...results.map((r) => r.ms)));
     stats.cpu.push(cpuMs);
     stats.delays.push(after.maxDelayMs);
+    stats.held.push(after.maxHeldMs);
     stats.overhead.push(after.wallMs - after.upstreamMs);
     stats.upstreamMs.push(after.upstreamMs);
     stats.bytes.push(after.upstreamBytes);
@@ -186,6 +187,7 @@ async function measure(side, phase, runs, stats) {
       const floorMs = floor.micros / 1000;
       stats.floor.push(floorMs);
       stats.floorRatio.push(cpuMs / floorMs);
+      stats.beyondFloor.push(cpuMs - floorMs);
       // Replayed answers are the same bytes every scrape; a scrape that read other bytes than the
       // recorded ones (answers recomputed, a list grown) is not held against that floor.
       if (Math.abs(after.upstreamBytes - floor.bytes) > 0.01 * floor.bytes) stats.mismatched++;
@@ -211,7 +213,7 @@ async function runWorkload(workload, sides) {
     const rows = [];
     for (let p = 0; p < phasesOf[0].length; p++) {
       const name = phasesOf[0][p].name;
-      const statsOf = started.map(() => ({ upstream: [], times: [], cpu: [], delays: [], overhead: [], upstreamMs: [], bytes: [], floor: [], floorRatio: [], mismatched: 0, recorded: false }));
+      const statsOf = started.map(() => ({ upstream: [], times: [], cpu: [], delays: [], held: [], overhead: [], upstreamMs: [], bytes: [], floor: [], floorRatio: [], beyondFloor: [], mismatched: 0, recorded: false }));
       const runs = phasesOf[0][p].runs ?? repeat;
       const blockCount = phasesOf[0][p].cold ? 1 : Math.min(blocks, runs);
       for (let b = 0; b < blockCount; b++) {
@@ -250,6 +252,7 @@ async function runWorkload(workload, sides) {
           cpuPer1k: (cpuMs / jobs) * 1000,
           floorMs: median(stats.floor),
           floorRatio: median(stats.floorRatio),
+          beyondFloorPer1k: (median(stats.beyondFloor) / jobs) * 1000,
           answerMb: median(stats.bytes) / 1e6,
           upstreamMs: median(stats.upstreamMs),
           overheadMs: median(stats.overhead),
@@ -258,6 +261,7 @@ async function runWorkload(workload, sides) {
           upstream: Math.min(...stats.upstream) === Math.max(...stats.upstream) ? String(stats.upstream[0]) : `${median(stats.upstream)} (max ${Math.max(...stats.upstream)})`,
           series: last.results[0].series,
           maxDelayMs: Math.max(...stats.delays),
+          maxHeldMs: Math.max(...stats.held),
         });
       });
     }
@@ -270,11 +274,11 @@ async function runWorkload(workload, sides) {
 
 const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 function table(rows, withSide) {
-  const head = `|${withSide ? ' checkout |' : ''} workload | scrapes | scrape p50 ms | exporter CPU ms / scrape | jobs | CPU ms / 1,000 jobs | parse floor ms / scrape | CPU / floor | answers MB / scrape | upstream at the sockets ms | overhead ms | peak RSS MB | upstream requests / scrape | series | max event-loop delay ms |`;
-  const rule = `|${withSide ? '---|' : ''}---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`;
+  const head = `|${withSide ? ' checkout |' : ''} workload | scrapes | scrape p50 ms | exporter CPU ms / scrape | jobs | CPU ms / 1,000 jobs | parse floor ms / scrape | CPU / floor | CPU beyond the floor ms / 1,000 jobs | answers MB / scrape | upstream at the sockets ms | overhead ms | peak RSS MB | upstream requests / scrape | series | max event-loop delay ms | longest delay on a core ms |`;
+  const rule = `|${withSide ? '---|' : ''}---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`;
   const body = rows.map(
     (r) =>
-      `|${withSide ? ` ${r.side} |` : ''} ${r.workload} | ${r.scrapes} | ${fmt(r.p50)} | ${fmt(r.cpuMs)} | ${r.jobs.toLocaleString('en')}${r.jobsCounted ? '*' : ''} | ${fmt(r.cpuPer1k, 1)} | ${fmt(r.floorMs)} | ${fmt(r.floorRatio, 2)} | ${fmt(r.answerMb, 1)} | ${fmt(r.upstreamMs)} | ${fmt(r.overheadMs, 1)} | ${fmt(r.maxRssMb)} | ${r.upstream} | ${r.series} | ${fmt(r.maxDelayMs)} |`,
+      `|${withSide ? ` ${r.side} |` : ''} ${r.workload} | ${r.scrapes} | ${fmt(r.p50)} | ${fmt(r.cpuMs)} | ${r.jobs.toLocaleString('en')}${r.jobsCounted ? '*' : ''} | ${fmt(r.cpuPer1k, 1)} | ${fmt(r.floorMs)} | ${fmt(r.floorRatio, 2)} | ${fmt(r.beyondFloorPer1k, 1)} | ${fmt(r.answerMb, 1)} | ${fmt(r.upstreamMs)} | ${fmt(r.overheadMs, 1)} | ${fmt(r.maxRssMb)} | ${r.upstream} | ${r.series} | ${fmt(r.maxDelayMs)} | ${fmt(r.maxHeldMs)} |`,
   );
   return [head, rule, ...body].join('\n');
 }
@@ -285,10 +289,12 @@ function comparison(rows, [ref, mine]) {
   const figures = [
     ['CPU ms / 1,000 jobs', (r) => r.cpuPer1k, 1],
     ['CPU / floor', (r) => r.floorRatio, 2],
+    ['CPU beyond the floor ms / 1,000 jobs', (r) => r.beyondFloorPer1k, 1],
     ['parse floor ms / scrape', (r) => r.floorMs, 0],
     ['peak RSS MB', (r) => r.maxRssMb, 0],
     ['scrape p50 ms', (r) => r.p50, 0],
     ['overhead ms', (r) => r.overheadMs, 1],
+    ['longest event-loop delay on a core ms', (r) => r.maxHeldMs, 0],
   ];
   const lines = [];
   for (const workload of [...new Set(rows.map((r) => r.workload))]) {
