@@ -12,7 +12,7 @@ import { providerBlockOf } from './config/schema';
 import { CollectError } from './http/errors';
 import { TokenCache } from './http/token';
 import type { ExporterMetrics, RenderedTarget, TargetSnapshot } from './metrics';
-import { JobHistory, SummaryBuilder, renderTarget } from './metrics';
+import { JobHistory, SummaryBuilder, renderTargetInSlices } from './metrics';
 import { UnknownStatusLog } from './model';
 import { providerFor } from './providers';
 import { truncate } from './text';
@@ -207,7 +207,7 @@ export class TargetRuntime {
       await summaries.drained();
       await history.commit();
       const summary = builder.result();
-      result = this.result({ ...this.baseSnapshot(startedAt, scope.requests), ok: true, summary });
+      result = await this.result({ ...this.baseSnapshot(startedAt, scope.requests), ok: true, summary });
       this.log.debug({ requests: scope.requests, jobs: summary.jobCount, duration_seconds: result.snapshot.durationSeconds }, 'collection finished');
       if (this.lastLoggedFailure) this.log.info({ requests: scope.requests }, 'target recovered');
       this.lastLoggedFailure = undefined;
@@ -219,7 +219,7 @@ export class TargetRuntime {
         ? new CollectError('timeout', `no complete answer within the ${(budgetMs / 1000).toFixed(1)} s deadline (${scope.requests} requests made)`)
         : asCollectError(err, false);
       const error = new CollectError(found.reason, this.mask(found.message));
-      result = this.result(this.failedSnapshot(startedAt, scope.requests), error);
+      result = await this.result(this.failedSnapshot(startedAt, scope.requests), error);
       this.metrics.collectErrors.inc({ target: this.config.name, provider: this.config.provider, reason: error.reason });
       this.logFailure(error, startedAt);
     } finally {
@@ -252,8 +252,8 @@ export class TargetRuntime {
     };
   }
 
-  private result(snapshot: TargetSnapshot, error?: CollectError): CollectResult {
-    const rendered = renderTarget(snapshot, this.history);
+  private async result(snapshot: TargetSnapshot, error?: CollectError): Promise<CollectResult> {
+    const rendered = await renderTargetInSlices(snapshot, this.history);
     return error ? { snapshot, rendered, error, cached: false } : { snapshot, rendered, cached: false };
   }
 

@@ -7,6 +7,7 @@
  * between scrapes live in each target's JobHistory.
  */
 import client from 'prom-client';
+import { nextTurn } from './event-loop';
 import { ERROR_REASONS } from './http/errors';
 import { boundedText } from './text';
 import { JOB_KINDS, JOB_STATES, RESTORE_POINT_STATES, TERMINAL_JOB_STATES } from './model';
@@ -383,7 +384,7 @@ export class HistoryBatch {
     this.committed = true;
     const pending = this.keepNewest();
     for (let at = 0; at < pending.length; at += slice) {
-      if (at > 0) await new Promise((resolve) => setImmediate(resolve));
+      if (at > 0) await nextTurn();
       const end = Math.min(pending.length, at + slice);
       for (let i = at; i < end; i++) this.history.count(pending[i]!);
     }
@@ -615,9 +616,13 @@ type Labels = ReadonlyArray<readonly [string, string]>;
  */
 export type RenderedTarget = ReadonlyMap<Family, string>;
 
+/** Lines rendered in one turn of the event loop at most (renderTargetInSlices): a few milliseconds. */
+export const RENDER_SLICE_LINES = 2000;
+
 /** Collects one target's samples per family. */
 class Exposition {
   readonly samples = new Map<Family, string[]>();
+  private sinceSlice = 0;
 
   add(metric: Family, labels: Labels, value: number, suffix = ''): void {
     if (!Number.isFinite(value)) return;
@@ -627,8 +632,25 @@ class Exposition {
       this.samples.set(metric, lines);
     }
     lines.push(`${metric.name}${suffix}${formatLabels(labels)} ${value}`);
+    this.sinceSlice++;
+  }
+
+  /** Whether a slice of lines was added since it last said so: the renderers yield then. */
+  sliceDone(): boolean {
+    if (this.sinceSlice < RENDER_SLICE_LINES) return false;
+    this.sinceSlice = 0;
+    return true;
+  }
+
+  joined(): RenderedTarget {
+    const rendered = new Map<Family, string>();
+    for (const [family, lines] of this.samples) rendered.set(family, lines.join('\n'));
+    return rendered;
   }
 }
+
+/** A renderer: yields after each slice of lines (RENDER_SLICE_LINES), so a caller may let the event loop turn. */
+type Rendering = Generator<void, void, void>;
 
 /**
  * The samples of one target, rendered once when its collection ends: a cached or shared result is
@@ -637,6 +659,21 @@ class Exposition {
  */
 export function renderTarget(s: TargetSnapshot, history?: JobHistory): RenderedTarget {
   const exposition = new Exposition();
+  for (const _slice of renderSamples(exposition, s, history));
+  return exposition.joined();
+}
+
+/**
+ * renderTarget, a slice of lines per turn of the event loop: a target with tens of thousands of
+ * series (thousands of resources) would otherwise hold the loop for as long as it renders.
+ */
+export async function renderTargetInSlices(s: TargetSnapshot, history?: JobHistory): Promise<RenderedTarget> {
+  const exposition = new Exposition();
+  for (const _slice of renderSamples(exposition, s, history)) await nextTurn();
+  return exposition.joined();
+}
+
+function* renderSamples(exposition: Exposition, s: TargetSnapshot, history?: JobHistory): Rendering {
   const m = TARGET_METRICS;
   const base: Labels = [
     ['target', s.target],
@@ -647,13 +684,10 @@ export function renderTarget(s: TargetSnapshot, history?: JobHistory): RenderedT
   exposition.add(m.collectTimestamp, base, s.timestamp);
   exposition.add(m.upstreamRequests, base, s.upstreamRequests);
   const maxResources = s.maxResources ?? Infinity;
-  if (s.ok && s.summary) renderJobs(exposition, base, s.kinds, s.summary, maxResources);
-  if (s.ok && s.summary && s.restorePointsSupported) renderRestorePoints(exposition, base, s.summary, maxResources);
-  if (s.ok && s.summary && s.reports) renderInventory(exposition, base, s.reports, s.summary, maxResources);
+  if (s.ok && s.summary) yield* renderJobs(exposition, base, s.kinds, s.summary, maxResources);
+  if (s.ok && s.summary && s.restorePointsSupported) yield* renderRestorePoints(exposition, base, s.summary, maxResources);
+  if (s.ok && s.summary && s.reports) yield* renderInventory(exposition, base, s.reports, s.summary, maxResources);
   if (history) renderHistory(exposition, base, history);
-  const rendered = new Map<Family, string>();
-  for (const [family, lines] of exposition.samples) rendered.set(family, lines.join('\n'));
-  return rendered;
 }
 
 /** The exposition text of several targets: each family's HELP and TYPE once, then its samples of every target. */
@@ -677,7 +711,7 @@ export function renderTargets(entries: ReadonlyArray<{ snapshot: TargetSnapshot;
   return joinRendered(entries.map(({ snapshot, history }) => renderTarget(snapshot, history)));
 }
 
-function renderJobs(exposition: Exposition, base: Labels, kinds: readonly JobKind[], summary: Summary, maxResources: number): void {
+function* renderJobs(exposition: Exposition, base: Labels, kinds: readonly JobKind[], summary: Summary, maxResources: number): Rendering {
   const m = TARGET_METRICS;
   for (const kind of kinds) {
     for (const state of JOB_STATES) {
@@ -693,17 +727,18 @@ function renderJobs(exposition: Exposition, base: Labels, kinds: readonly JobKin
     if (job.deliveryExpiresAt !== undefined) {
       exposition.add(m.deliveryExpiry, [...base, ['job_id', job.id], ['resource', job.resource]], job.deliveryExpiresAt);
     }
+    if (exposition.sliceDone()) yield;
   }
   // The stalest successes and the newest failures are the ones an administrator must see.
-  renderPerResource(exposition, base, m.lastSuccess, 'kind', summary.lastSuccess, maxResources, (a, b) => a - b);
-  renderPerResource(exposition, base, m.lastFailure, 'kind', summary.lastFailure, maxResources, (a, b) => b - a);
+  yield* renderPerResource(exposition, base, m.lastSuccess, 'kind', summary.lastSuccess, maxResources, (a, b) => a - b);
+  yield* renderPerResource(exposition, base, m.lastFailure, 'kind', summary.lastFailure, maxResources, (a, b) => b - a);
 }
 
 /**
  * One series per resource of `times` (group -> resource -> time), at most `limit` of them, the worst
  * first by `worse` on the time; a backup_resource_series_omitted series says how many were left out.
  */
-function renderPerResource<G extends string>(
+function* renderPerResource<G extends string>(
   exposition: Exposition,
   base: Labels,
   metric: Family,
@@ -713,7 +748,7 @@ function renderPerResource<G extends string>(
   worse: (a: number, b: number) => number,
   /** Whether the outer key of `times` is the resource and the inner one the group (alerts: resource -> type). */
   resourceOuter = false,
-): void {
+): Rendering {
   const all: Array<[G, string, number]> = [];
   for (const [outer, inner] of times) {
     for (const [key, value] of inner) all.push(resourceOuter ? [key as G, outer, value] : [outer, key, value]);
@@ -723,34 +758,39 @@ function renderPerResource<G extends string>(
   for (const [group, resource, value] of entries) {
     const labels: Labels = resourceOuter ? [...base, ['resource', resource], [groupLabel, group]] : [...base, [groupLabel, group], ['resource', resource]];
     exposition.add(metric, labels, value);
+    if (exposition.sliceDone()) yield;
   }
   exposition.add(TARGET_METRICS.omitted, [...base, ['metric', metric.name]], total - entries.length);
 }
 
-function renderRestorePoints(exposition: Exposition, base: Labels, summary: Summary, maxResources: number): void {
+function* renderRestorePoints(exposition: Exposition, base: Labels, summary: Summary, maxResources: number): Rendering {
   const m = TARGET_METRICS;
   // A vault is a user on some products: as many vaults as resources at most, those with restore
   // points in error first.
   const vaults = worstFirst([...summary.restorePoints], maxResources, ([vault]) => vault, ([, a], [, b]) => (b.get('error') ?? 0) - (a.get('error') ?? 0));
   for (const [vault, states] of vaults) {
     for (const state of RESTORE_POINT_STATES) exposition.add(m.restorePoints, [...base, ['vault', vault], ['state', state]], states.get(state) ?? 0);
+    if (exposition.sliceDone()) yield;
   }
   exposition.add(m.omitted, [...base, ['metric', m.restorePoints.name]], summary.restorePoints.size - vaults.length);
   // The stalest restore points first: those are the resources at risk.
-  renderPerResource(exposition, base, m.lastRestorePoint, 'vault', summary.lastRestorePoint, maxResources, (a, b) => a - b);
+  yield* renderPerResource(exposition, base, m.lastRestorePoint, 'vault', summary.lastRestorePoint, maxResources, (a, b) => a - b);
 }
 
 /**
  * Protection, storage and product alerts, each family only for a provider that reports it. A value
  * the product did not give has no series: absent, never zero.
  */
-function renderInventory(exposition: Exposition, base: Labels, reports: Reports, summary: Summary, maxResources: number): void {
+function* renderInventory(exposition: Exposition, base: Labels, reports: Reports, summary: Summary, maxResources: number): Rendering {
   const m = TARGET_METRICS;
   if (reports.protection) {
     // Unprotected resources first (then by name): they are what an administrator must see when the list is cut.
     const ordered = [...summary.protection.values()];
     const kept = worstFirst(ordered, maxResources, (r) => r.resource, (a, b) => Number(a.protected) - Number(b.protected));
-    for (const r of kept) exposition.add(m.resourceProtected, [...base, ['resource', r.resource], ['status', r.status]], r.protected ? 1 : 0);
+    for (const r of kept) {
+      exposition.add(m.resourceProtected, [...base, ['resource', r.resource], ['status', r.status]], r.protected ? 1 : 0);
+      if (exposition.sliceDone()) yield;
+    }
     exposition.add(m.omitted, [...base, ['metric', m.resourceProtected.name]], ordered.length - kept.length);
     // The intervals of the resources whose protection is served: a cut list still joins on resource.
     let intervals = 0;
@@ -758,6 +798,7 @@ function renderInventory(exposition: Exposition, base: Labels, reports: Reports,
       if (r.scheduleIntervalSeconds === undefined) continue;
       intervals++;
       exposition.add(m.scheduleInterval, [...base, ['resource', r.resource]], r.scheduleIntervalSeconds);
+      if (exposition.sliceDone()) yield;
     }
     let known = 0;
     for (const r of summary.protection.values()) if (r.scheduleIntervalSeconds !== undefined) known++;
@@ -771,11 +812,12 @@ function renderInventory(exposition: Exposition, base: Labels, reports: Reports,
       const labels: Labels = [...base, ['vault', usage.vault]];
       if (usage.usedBytes !== undefined) exposition.add(m.storageUsed, labels, usage.usedBytes);
       if (usage.capacityBytes !== undefined) exposition.add(m.storageCapacity, labels, usage.capacityBytes);
+      if (exposition.sliceDone()) yield;
     }
     exposition.add(m.omitted, [...base, ['metric', m.storageUsed.name]], summary.storage.size - kept.length);
   }
   // The most alerts first.
-  if (reports.alerts) renderPerResource(exposition, base, m.productAlerts, 'type', summary.alerts, maxResources, (a, b) => b - a, true);
+  if (reports.alerts) yield* renderPerResource(exposition, base, m.productAlerts, 'type', summary.alerts, maxResources, (a, b) => b - a, true);
 }
 
 /** `items` if at most `limit`, else the `limit` worst by `worse`, ties by `nameOf` (a cut list does not depend on answer order). */

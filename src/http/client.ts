@@ -11,6 +11,7 @@ import type { Dispatcher } from 'undici';
 import { isObject, truncate } from '../text';
 import { CollectError, classifyError, reasonForStatus } from './errors';
 import { JsonSyntaxError, OFF_THREAD_MIN_BYTES, parseJsonOffThread } from './json-worker';
+import { nextTurn } from '../event-loop';
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 const RETRYABLE_STATUSES = new Set([429, 502, 503, 504]);
@@ -228,7 +229,7 @@ export class HttpClient {
     // The parse and what the provider does with the answer wait for the next turn of the event
     // loop: undici writes a queued request on the connection this answer freed only then, in the
     // loop's check phase, and a chain's next request must not wait behind this work.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await nextTurn();
     // The collection may have ended meanwhile: its parse would be wasted work.
     if (scope.signal.aborted) throw new CollectError('timeout', 'deadline exceeded before the answer was parsed');
     const where = `${options.method ?? 'GET'} ${options.path}`;

@@ -8,6 +8,7 @@ import { CollectError } from '../http/errors';
 import { isObject, truncate } from '../text';
 import type { CollectContext } from './types';
 import { stringField } from './util';
+import { nextTurn } from '../event-loop';
 
 // ---------------------------------------------------------------------------------------------
 // Problems found while mapping
@@ -83,10 +84,6 @@ export class ProblemLog {
 /** Items handled in one turn of the event loop: a few milliseconds of mapping or summarising. */
 export const SLICE = 2000;
 
-/** Resolves in the next turn of the event loop, after the sockets were read. */
-export function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 /**
  * Calls `work` on `items` a slice at a time, with a turn of the event loop between slices, so that

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { JOB_DURATION_BUCKETS, JobHistory, SummaryBuilder, TARGET_METRICS, createExporterMetrics, escapeLabelValue, finishedJob, newestJobs, renderTargets, summarizeNow } from '../../src/metrics';
+import { JOB_DURATION_BUCKETS, JobHistory, RENDER_SLICE_LINES, SummaryBuilder, TARGET_METRICS, createExporterMetrics, escapeLabelValue, finishedJob, joinRendered, newestJobs, renderTarget, renderTargetInSlices, renderTargets, summarizeNow } from '../../src/metrics';
 import { stringField } from '../../src/providers/util';
 import type { TargetSnapshot } from '../../src/metrics';
 import type { Job, RestorePoint } from '../../src/model';
@@ -364,6 +364,35 @@ test('max_resources: each per-resource family keeps the worst resources and says
   expect(text).toContain('backup_resource_series_omitted{target="ops",provider="opsmanager",metric="backup_last_success_timestamp_seconds"} 40');
   expect(text).toContain('backup_resource_series_omitted{target="ops",provider="opsmanager",metric="backup_last_failure_timestamp_seconds"} 20');
   expect(text).toContain('backup_resource_series_omitted{target="ops",provider="opsmanager",metric="backup_last_restore_point_timestamp_seconds"} 10');
+});
+
+describe('renderTargetInSlices', () => {
+  test('renders what renderTarget does, a slice of lines per turn of the event loop', async () => {
+    const resources = 5 * RENDER_SLICE_LINES;
+    const found = {
+      resources: Array.from({ length: resources }, (_, i) => ({ resource: `p/r${i}`, protected: i % 3 > 0, status: 'STARTED', scheduleIntervalSeconds: 3600 })),
+      storage: Array.from({ length: resources }, (_, i) => ({ vault: `v${i}`, usedBytes: i })),
+      alerts: [],
+    };
+    const input = snapshot({ summary: summarizeNow(found, 0), reports: { protection: true, storage: true, alerts: true }, maxResources: Infinity });
+    // Turns of the event loop taken while the target renders: another setImmediate chain counts them.
+    let turns = 0;
+    let rendering = true;
+    const count = () => {
+      if (!rendering) return;
+      turns++;
+      setImmediate(count);
+    };
+    setImmediate(count);
+    const sliced = await renderTargetInSlices(input);
+    rendering = false;
+    const text = joinRendered([sliced]);
+    expect(text).toBe(joinRendered([renderTarget(input)]));
+    const samples = lines(text).length;
+    expect(samples).toBeGreaterThan(3 * resources);
+    // One turn at least per full slice of lines: no turn renders more than a slice.
+    expect(turns).toBeGreaterThanOrEqual(Math.floor(samples / RENDER_SLICE_LINES) - 1);
+  });
 });
 
 describe('inventory: protection, storage, product alerts', () => {
