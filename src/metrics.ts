@@ -334,7 +334,12 @@ export function finishedJob(job: Job): FinishedJob | undefined {
  * start are kept (the others are older than anything the history will remember).
  */
 export class HistoryBatch {
-  private readonly pending: FinishedJob[] = [];
+  /**
+   * The pending jobs, the newest `capacity` by start: more than the history can remember would
+   * only push each other out. A heap with the oldest at its root, so that keeping the newest costs
+   * no sort however many jobs a collection lists, and commit takes them oldest first.
+   */
+  private readonly pending: NewestJobs<FinishedJob>;
   /** kind -> resource -> ids pending, so a job listed twice in one collection counts once. */
   private readonly pendingIds = new Map<JobKind, Map<string, Set<string>>>();
   private committed = false;
@@ -342,7 +347,9 @@ export class HistoryBatch {
   constructor(
     private readonly history: JobHistory,
     private readonly capacity: number,
-  ) {}
+  ) {
+    this.pending = new NewestJobs<FinishedJob>(capacity, (dropped) => this.pendingIds.get(dropped.kind)?.get(dropped.resource)?.delete(dropped.id));
+  }
 
   add(job: Job): void {
     if (!TERMINAL_JOB_STATES.has(job.state) || this.capacity === 0) return;
@@ -354,39 +361,21 @@ export class HistoryBatch {
     if (!ids) resources.set(finished.resource, (ids = new Set()));
     if (ids.has(finished.id)) return;
     ids.add(finished.id);
-    this.pending.push(finished);
-    if (this.pending.length >= 2 * this.capacity) this.keepNewest();
+    this.pending.add(finished);
   }
 
   /**
-   * The newest `capacity` pending jobs by start, oldest first: more than the history can remember
-   * would only push each other out. Counted oldest first, so that what the history forgets first
-   * is the oldest and its start bounds what counts as already counted.
-   */
-  private keepNewest(): FinishedJob[] {
-    const start = (job: FinishedJob) => job.startedAt ?? -Infinity;
-    this.pending.sort((a, b) => (start(a) === start(b) ? 0 : start(a) < start(b) ? -1 : 1));
-    if (this.pending.length > this.capacity) {
-      for (const dropped of this.pending.splice(0, this.pending.length - this.capacity)) {
-        this.pendingIds.get(dropped.kind)?.get(dropped.resource)?.delete(dropped.id);
-      }
-    }
-    return this.pending;
-  }
-
-  /**
-   * Counts the batch's jobs into the history, only on the first call; a slice per turn of the event
-   * loop: a batch may hold the history's whole capacity (100,000 jobs, tens of milliseconds to
-   * count), which must not hold the loop at once.
+   * Counts the batch's jobs into the history, oldest first (what the history forgets first is then
+   * the oldest, and its start bounds what counts as already counted), only on the first call; a
+   * slice per turn of the event loop: a batch may hold the history's whole capacity (100,000 jobs,
+   * tens of milliseconds to count), which must not hold the loop at once.
    */
   async commit(slice = COMMIT_SLICE): Promise<void> {
     if (this.committed) return;
     this.committed = true;
-    const pending = this.keepNewest();
-    for (let at = 0; at < pending.length; at += slice) {
-      if (at > 0) await nextTurn();
-      const end = Math.min(pending.length, at + slice);
-      for (let i = at; i < end; i++) this.history.count(pending[i]!);
+    while (this.pending.size > 0) {
+      await nextTurn();
+      for (let n = 0; n < slice && this.pending.size > 0; n++) this.history.count(this.pending.takeOldest()!);
     }
   }
 }
@@ -530,50 +519,90 @@ export function summarizeNow(found: Findings, maxJobs: number, lookbackStart = -
   return builder.result();
 }
 
-const startOf = (job: Job) => job.startedAt ?? -Infinity;
+/** What the age of a job is read from: its start, and its id to break ties. */
+interface Aged {
+  id: string;
+  startedAt?: number;
+}
+
+const startOf = (job: Aged) => job.startedAt ?? -Infinity;
 
 /**
  * Negative when `a` is older than `b`: by start time, then by id, so that which jobs are served
  * does not depend on the order in which a product's answers arrived.
  */
-function compareAge(a: Job, b: Job): number {
+function compareAge(a: Aged, b: Aged): number {
   const byStart = startOf(a) - startOf(b);
   if (byStart !== 0 && !Number.isNaN(byStart)) return byStart;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 /**
- * The newest `limit` jobs by start time; jobs without a start time come last. A min-heap of
- * `limit` entries: one pass over 100,000 jobs instead of sorting them all.
+ * The newest `limit` jobs by start time; jobs without a start time count as the oldest. A min-heap
+ * of `limit` entries: one pass over 100,000 jobs instead of sorting them all. `onDrop` hears of
+ * every job that was added and is no longer kept.
  */
-export class NewestJobs {
-  private readonly heap: Job[] = [];
+export class NewestJobs<T extends Aged = Job> {
+  private readonly heap: T[] = [];
 
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly onDrop?: (dropped: T) => void,
+  ) {}
 
-  add(job: Job): void {
+  get size(): number {
+    return this.heap.length;
+  }
+
+  add(job: T): void {
     const heap = this.heap;
     if (heap.length < this.limit) {
       heap.push(job);
-      for (let i = heap.length - 1; i > 0 && compareAge(heap[(i - 1) >> 1]!, heap[i]!) > 0; i = (i - 1) >> 1) this.swap(i, (i - 1) >> 1);
+      this.up(heap.length - 1);
     } else if (this.limit > 0 && compareAge(job, heap[0]!) > 0) {
+      const dropped = heap[0]!;
       heap[0] = job;
-      for (let i = 0; ; ) {
-        const left = 2 * i + 1;
-        const right = left + 1;
-        let smallest = i;
-        if (left < heap.length && compareAge(heap[left]!, heap[smallest]!) < 0) smallest = left;
-        if (right < heap.length && compareAge(heap[right]!, heap[smallest]!) < 0) smallest = right;
-        if (smallest === i) break;
-        this.swap(i, smallest);
-        i = smallest;
-      }
+      this.down(0);
+      this.onDrop?.(dropped);
+    } else {
+      this.onDrop?.(job);
     }
   }
 
+  /** Removes and returns the oldest job kept. */
+  takeOldest(): T | undefined {
+    const heap = this.heap;
+    const oldest = heap[0];
+    const last = heap.pop();
+    if (heap.length > 0 && last !== undefined) {
+      heap[0] = last;
+      this.down(0);
+    }
+    return oldest;
+  }
+
   /** Newest first. */
-  result(): Job[] {
+  result(): T[] {
     return [...this.heap].sort((a, b) => compareAge(b, a));
+  }
+
+  private up(i: number): void {
+    const heap = this.heap;
+    for (; i > 0 && compareAge(heap[(i - 1) >> 1]!, heap[i]!) > 0; i = (i - 1) >> 1) this.swap(i, (i - 1) >> 1);
+  }
+
+  private down(i: number): void {
+    const heap = this.heap;
+    for (;;) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let smallest = i;
+      if (left < heap.length && compareAge(heap[left]!, heap[smallest]!) < 0) smallest = left;
+      if (right < heap.length && compareAge(heap[right]!, heap[smallest]!) < 0) smallest = right;
+      if (smallest === i) return;
+      this.swap(i, smallest);
+      i = smallest;
+    }
   }
 
   private swap(i: number, j: number): void {

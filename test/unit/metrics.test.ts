@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { JOB_DURATION_BUCKETS, JobHistory, RENDER_SLICE_LINES, SummaryBuilder, TARGET_METRICS, createExporterMetrics, escapeLabelValue, finishedJob, joinRendered, newestJobs, renderTarget, renderTargetInSlices, renderTargets, summarizeNow } from '../../src/metrics';
+import { JOB_DURATION_BUCKETS, JobHistory, RENDER_SLICE_LINES, SummaryBuilder, TARGET_METRICS, createExporterMetrics, escapeLabelValue, finishedJob, joinRendered, NewestJobs, newestJobs, renderTarget, renderTargetInSlices, renderTargets, summarizeNow } from '../../src/metrics';
 import { stringField } from '../../src/providers/util';
 import type { TargetSnapshot } from '../../src/metrics';
 import type { Job, RestorePoint } from '../../src/model';
@@ -245,6 +245,19 @@ test('newestJobs agrees with a full sort, for any limit', () => {
   }
 });
 
+test('NewestJobs: takeOldest gives the kept jobs oldest first, and onDrop hears of every job not kept', () => {
+  const jobs = Array.from({ length: 300 }, (_, i) => job({ id: String(i), startedAt: i % 11 === 0 ? undefined : (i * 7919) % 1000 }));
+  const dropped: string[] = [];
+  const newest = new NewestJobs<Job>(100, (j) => dropped.push(j.id));
+  jobs.forEach((j) => newest.add(j));
+  const taken: Job[] = [];
+  while (newest.size > 0) taken.push(newest.takeOldest()!);
+  expect(taken.map((j) => j.id).reverse()).toEqual(newestJobs(jobs, 100).map((j) => j.id));
+  expect(new Set([...dropped, ...taken.map((j) => j.id)]).size).toBe(300);
+  expect(dropped).toHaveLength(200);
+  expect(newest.takeOldest()).toBeUndefined();
+});
+
 describe('summaries', () => {
   test('jobs that started before the lookback window are left out; jobs without a start are kept', () => {
     const summary = summarizeNow(
@@ -282,9 +295,14 @@ describe('summaries', () => {
     const history = new JobHistory(['restore']);
     const batch = history.begin();
     jobs.forEach((j) => batch.add(j));
+    const counted = () => history.finished.get('restore\u0000failed')! + history.finished.get('restore\u0000succeeded')!;
     const committing = batch.commit(500);
-    // The first slice is counted at once, the rest in later turns.
-    expect(history.finished.get('restore\u0000failed')! + history.finished.get('restore\u0000succeeded')!).toBe(500);
+    // Nothing in the caller's turn, then a slice per turn.
+    expect(counted()).toBe(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(counted()).toBe(500);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(counted()).toBe(1000);
     await committing;
     await batch.commit(500);
     await batch.commit();
