@@ -35,7 +35,8 @@ delay.enable();
 // that interval says how much of the delay the exporter held the loop itself. On a shared machine a
 // late timer may only mean the process waited for a core (little CPU in a long interval); the
 // least of the two is the part the exporter controls. CPU time counts every thread of the process
-// (V8's GC helpers too), so the least of the two is an upper bound on the loop's own share.
+// (V8's GC helpers and the JSON worker too), so the least of the two is an upper bound on the
+// loop's own share.
 const TICK_MS = 10;
 let heldMs = 0;
 // BENCH_TRACE_STALLS=<ms>: every turn of the event loop held longer than that is written to stderr

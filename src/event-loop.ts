@@ -1,5 +1,5 @@
 /**
- * Resolves in the next turn of the event loop, after the sockets were read and the due timers ran:
+ * Resolves in a later turn of the event loop, after the sockets were read:
  * long work (a long list mapped, a history committed, a large target rendered) is cut in slices
  * with it, so that no single turn holds the loop for long.
  */

@@ -342,7 +342,7 @@ export class HistoryBatch {
   private readonly pending: NewestJobs<FinishedJob>;
   /** kind -> resource -> ids pending, so a job listed twice in one collection counts once. */
   private readonly pendingIds = new Map<JobKind, Map<string, Set<string>>>();
-  private committed = false;
+  private committing?: Promise<void>;
 
   constructor(
     private readonly history: JobHistory,
@@ -368,11 +368,15 @@ export class HistoryBatch {
    * Counts the batch's jobs into the history, oldest first (what the history forgets first is then
    * the oldest, and its start bounds what counts as already counted), only on the first call; a
    * slice per turn of the event loop: a batch may hold the history's whole capacity (100,000 jobs,
-   * tens of milliseconds to count), which must not hold the loop at once.
+   * tens of milliseconds to count), which must not hold the loop at once. A second call waits for
+   * the first to end.
    */
-  async commit(slice = COMMIT_SLICE): Promise<void> {
-    if (this.committed) return;
-    this.committed = true;
+  commit(slice = COMMIT_SLICE): Promise<void> {
+    this.committing ??= this.countAll(slice);
+    return this.committing;
+  }
+
+  private async countAll(slice: number): Promise<void> {
     while (this.pending.size > 0) {
       await nextTurn();
       for (let n = 0; n < slice && this.pending.size > 0; n++) this.history.count(this.pending.takeOldest()!);
@@ -645,7 +649,10 @@ type Labels = ReadonlyArray<readonly [string, string]>;
  */
 export type RenderedTarget = ReadonlyMap<Family, string>;
 
-/** Lines rendered in one turn of the event loop at most (renderTargetInSlices): a few milliseconds. */
+/**
+ * Lines rendered between two turns of the event loop (renderTargetInSlices): a few milliseconds.
+ * Ordering a list cut at max_resources and joining a family's lines take a turn each, uncut.
+ */
 export const RENDER_SLICE_LINES = 2000;
 
 /** Collects one target's samples per family. */

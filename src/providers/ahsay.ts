@@ -383,7 +383,7 @@ export class FinishedDays {
     const k = key(login, kind, date);
     const day = { login, date, jobs };
     // The bound in days, kept by hand: lru-cache's own (`max`) would allocate for all of them at once.
-    if (this.days.size >= this.maxDays && daySize(day) <= this.maxSize && !this.days.has(k)) this.days.pop();
+    if (this.maxDays > 0 && this.days.size >= this.maxDays && daySize(day) <= this.maxSize && !this.days.has(k)) this.days.pop();
     this.days.set(k, day);
   }
 

@@ -84,7 +84,6 @@ export class ProblemLog {
 /** Items handled in one turn of the event loop: a few milliseconds of mapping or summarising. */
 export const SLICE = 2000;
 
-
 /**
  * Calls `work` on `items` a slice at a time, with a turn of the event loop between slices, so that
  * a list of a million items never holds the loop (health checks, other scrapes) for long; stops with

@@ -245,6 +245,16 @@ test('newestJobs agrees with a full sort, for any limit', () => {
   }
 });
 
+test('a finished job the batch dropped for newer ones is taken again when listed with a newer start', async () => {
+  const history = new JobHistory(['restore'], 2);
+  const batch = history.begin();
+  for (const [id, startedAt] of [['j1', 1], ['j2', 2], ['j3', 3], ['j1', 4]] as const) batch.add(job({ id, startedAt }));
+  await batch.commit();
+  expect(history.has(finishedJob(job({ id: 'j1', startedAt: 4 }))!)).toBe(true);
+  expect(history.has(finishedJob(job({ id: 'j3', startedAt: 3 }))!)).toBe(true);
+  expect(history.finished.get('restore\u0000succeeded')).toBe(2);
+});
+
 test('NewestJobs: takeOldest gives the kept jobs oldest first, and onDrop hears of every job not kept', () => {
   const jobs = Array.from({ length: 300 }, (_, i) => job({ id: String(i), startedAt: i % 11 === 0 ? undefined : (i * 7919) % 1000 }));
   const dropped: string[] = [];
@@ -303,9 +313,11 @@ describe('summaries', () => {
     expect(counted()).toBe(500);
     await new Promise((resolve) => setImmediate(resolve));
     expect(counted()).toBe(1000);
+    // A second call ends when the first has counted everything; neither counts twice.
+    await batch.commit();
+    expect(counted()).toBe(1_234);
     await committing;
     await batch.commit(500);
-    await batch.commit();
     expect(history.finished.get('restore\u0000failed')).toBe(247);
     expect(history.finished.get('restore\u0000succeeded')).toBe(987);
   });
