@@ -6,6 +6,8 @@
 import { writeFileSync } from 'node:fs';
 import { request } from 'undici';
 import { DigestSession } from '../../src/http/digest';
+import { worstOf } from '../../src/model';
+import type { JobState } from '../../src/model';
 import { OPSMANAGER_STATES } from '../../src/providers/opsmanager';
 import { startSimulator } from '../../simulators/framework';
 import type { RunningSimulator } from '../../simulators/framework';
@@ -51,7 +53,7 @@ ${extra}    opsmanager:
 async function expectedStates(sim: Running): Promise<Map<string, number>> {
   const session = new DigestSession(PUBLIC_KEY, PRIVATE_KEY);
   const counts = new Map<string, number>();
-  const batches = new Map<string, string>();
+  const batches = new Map<string, Array<{ state: JobState }>>();
   for (const cluster of sim.sim.clusters) {
     const path = `/api/public/v1.0/groups/${cluster.groupId}/clusters/${cluster.id}/restoreJobs?itemsPerPage=500`;
     let body: { results: Array<{ id: string; batchId?: string; statusName: string }> } | undefined;
@@ -67,17 +69,17 @@ async function expectedStates(sim: Running): Promise<Map<string, number>> {
     }
     for (const job of body?.results ?? []) {
       if (job.batchId) {
-        // The worst member speaks for a batch; BROKEN beats everything in these fixtures.
-        const previous = batches.get(job.batchId);
-        if (!previous || job.statusName === 'BROKEN' || (previous === 'FINISHED' && job.statusName !== 'FINISHED')) batches.set(job.batchId, job.statusName);
+        // The worst member speaks for a batch, whatever the order of the members.
+        const members = batches.get(job.batchId) ?? [];
+        batches.set(job.batchId, [...members, { state: OPSMANAGER_STATES[job.statusName] ?? 'unknown' }]);
       } else {
         const state = OPSMANAGER_STATES[job.statusName] ?? 'unknown';
         counts.set(state, (counts.get(state) ?? 0) + 1);
       }
     }
   }
-  for (const status of batches.values()) {
-    const state = OPSMANAGER_STATES[status] ?? 'unknown';
+  for (const members of batches.values()) {
+    const { state } = worstOf(members);
     counts.set(state, (counts.get(state) ?? 0) + 1);
   }
   return counts;
